@@ -1,0 +1,208 @@
+/**
+ * A connected byte stream seen as SMTP lines: commands out, parsed replies in,
+ * in order. Replies are queued as they arrive and taken one at a time by
+ * `read()`, so pipelined replies (RFC 2920) are matched by order alone.
+ *
+ * Once anything goes wrong (malformed reply, timeout, drop, error) the
+ * connection is failed for good: the stream is destroyed and every later
+ * read or write rejects with the same error. Nothing is left open.
+ */
+import type { Duplex } from 'node:stream';
+import { SmtpProtocolError } from './errors.js';
+import { ReplyParser, type Reply } from './reply.js';
+import type { TraceEvent, TraceListener } from './trace.js';
+import { upgrade, type Opened, type TlsInfo, type TlsOptions } from './transport.js';
+
+interface Waiter {
+  readonly resolve: () => void;
+  readonly reject: (error: SmtpProtocolError) => void;
+}
+
+export class Connection {
+  #stream: Duplex;
+  #tls: TlsInfo | undefined;
+  #parser = new ReplyParser();
+  readonly #replies: Reply[] = [];
+  readonly #trace: TraceListener | undefined;
+  #failure: SmtpProtocolError | undefined;
+  /** Whoever waits for a reply or for `drain`; at most one of each at a time. */
+  #replyWaiter: Waiter | undefined;
+  #drainWaiter: Waiter | undefined;
+
+  constructor(opened: Opened, trace: TraceListener | undefined) {
+    this.#stream = opened.stream;
+    this.#tls = opened.tls;
+    this.#trace = trace;
+    this.#attach();
+  }
+
+  /** TLS details when the stream is encrypted. */
+  get tls(): TlsInfo | undefined {
+    return this.#tls;
+  }
+
+  get failure(): SmtpProtocolError | undefined {
+    return this.#failure;
+  }
+
+  /** Bytes or replies received and not yet read: must be none before a TLS upgrade. */
+  get hasUnreadInput(): boolean {
+    return this.#replies.length > 0 || this.#parser.buffered > 0;
+  }
+
+  trace(event: TraceEvent): void {
+    this.#trace?.(event);
+  }
+
+  note(line: string): void {
+    this.#trace?.({ direction: 'info', line });
+  }
+
+  /**
+   * Writes command lines in one write (a PIPELINING group is one segment),
+   * each traced as `shown` gives it (a redacted form while SASL is in progress).
+   */
+  send(lines: readonly string[], shown?: readonly string[]): void {
+    this.#throwIfFailed();
+    lines.forEach((line, i) => this.#trace?.({ direction: 'client', line: shown?.[i] ?? line.slice(0, -2) }));
+    this.#stream.write(lines.length === 1 ? (lines[0] as string) : lines.join(''));
+  }
+
+  /** Writes message bytes; waits for `drain` when the stream asks for it. */
+  async write(chunk: Buffer, timeoutMs: number, what: string): Promise<void> {
+    this.#throwIfFailed();
+    if (chunk.length === 0 || this.#stream.write(chunk)) return;
+    await this.#wait('drain', timeoutMs, what);
+  }
+
+  /** The next reply, in order of arrival. */
+  async read(timeoutMs: number, what: string): Promise<Reply> {
+    const queued = this.#replies.shift();
+    if (queued !== undefined) return queued;
+    this.#throwIfFailed();
+    await this.#wait('reply', timeoutMs, what);
+    const reply = this.#replies.shift();
+    if (reply === undefined) throw new SmtpProtocolError('EPROTOCOL', 'internal error: woken without a reply');
+    return reply;
+  }
+
+  /** STARTTLS: hands the socket to TLS, then reads replies from the encrypted stream. */
+  async upgrade(host: string, options: TlsOptions | undefined, timeoutMs: number): Promise<void> {
+    this.#throwIfFailed();
+    if (this.hasUnreadInput) {
+      // RFC 3207 §5 (and CVE-2011-0411): bytes sent before the handshake must not be trusted.
+      this.fail(new SmtpProtocolError('EPROTOCOL', 'the server sent data after its reply to STARTTLS, before TLS began (possible response injection)'));
+      this.#throwIfFailed();
+    }
+    this.#detach();
+    let opened: Opened;
+    try {
+      opened = await upgrade(this.#stream, host, options, timeoutMs);
+    } catch (error) {
+      this.#failure = error as SmtpProtocolError;
+      this.#stream.destroy();
+      throw error;
+    }
+    this.#stream = opened.stream;
+    this.#tls = opened.tls;
+    this.#parser = new ReplyParser();
+    this.#attach();
+  }
+
+  /** Fails the connection for good: destroys the stream and wakes every waiter. */
+  fail(error: SmtpProtocolError): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = error;
+    this.#stream.destroy();
+    const waiters = [this.#replyWaiter, this.#drainWaiter];
+    this.#replyWaiter = this.#drainWaiter = undefined;
+    for (const waiter of waiters) waiter?.reject(error);
+  }
+
+  /** Closes the stream (idempotent). Later reads and writes reject. */
+  close(): void {
+    this.fail(new SmtpProtocolError('ECONNECTION', 'the connection was closed', { transient: true }));
+  }
+
+  #throwIfFailed(): void {
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+
+  #wait(kind: 'reply' | 'drain', timeoutMs: number, what: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.fail(new SmtpProtocolError('ETIMEOUT', `timed out after ${timeoutMs} ms waiting for ${what}`, { transient: true }));
+      }, timeoutMs);
+      const waiter: Waiter = {
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      if (kind === 'reply') this.#replyWaiter = waiter;
+      else this.#drainWaiter = waiter;
+    });
+  }
+
+  readonly #onData = (chunk: Buffer): void => {
+    let replies: Reply[];
+    try {
+      replies = this.#parser.push(chunk);
+    } catch (error) {
+      this.fail(error as SmtpProtocolError);
+      return;
+    }
+    for (const reply of replies) {
+      this.#traceReply(reply);
+      this.#replies.push(reply);
+    }
+    if (this.#replies.length > 0 && this.#replyWaiter !== undefined) {
+      const waiter = this.#replyWaiter;
+      this.#replyWaiter = undefined;
+      waiter.resolve();
+    }
+  };
+
+  readonly #onDrain = (): void => {
+    const waiter = this.#drainWaiter;
+    this.#drainWaiter = undefined;
+    waiter?.resolve();
+  };
+
+  readonly #onEnd = (): void => {
+    this.fail(new SmtpProtocolError('ECONNECTION', 'the server closed the connection', { transient: true }));
+  };
+
+  readonly #onError = (error: Error): void => {
+    this.fail(new SmtpProtocolError('ECONNECTION', `connection error: ${error.message}`, { cause: error, transient: true }));
+  };
+
+  #traceReply(reply: Reply): void {
+    if (this.#trace === undefined) return;
+    const last = reply.lines.length - 1;
+    reply.lines.forEach((text, i) => {
+      const line = `${reply.code}${i < last ? '-' : ' '}${text}`;
+      this.#trace?.({ direction: 'server', line: i === last && text === '' ? String(reply.code) : line });
+    });
+  }
+
+  #attach(): void {
+    this.#stream.on('data', this.#onData);
+    this.#stream.on('drain', this.#onDrain);
+    this.#stream.on('end', this.#onEnd);
+    this.#stream.on('close', this.#onEnd);
+    this.#stream.on('error', this.#onError);
+  }
+
+  #detach(): void {
+    this.#stream.off('data', this.#onData);
+    this.#stream.off('drain', this.#onDrain);
+    this.#stream.off('end', this.#onEnd);
+    this.#stream.off('close', this.#onEnd);
+    this.#stream.off('error', this.#onError);
+  }
+}

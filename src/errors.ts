@@ -1,0 +1,85 @@
+import type { Reply } from './reply.js';
+
+/**
+ * Every failure the library reports. One fixed set of string literals, so that
+ * a caller needs one `instanceof` and one `switch` (SPEC §8).
+ */
+export const ERROR_CODES = [
+  'ECONFIG', // options that cannot work (no server, no envelope sender, ...)
+  'EINPUT', // bad caller input: CR/LF/NUL in an argument, NUL in the message
+  'ECONNECTION', // could not connect, or the connection was lost
+  'ETIMEOUT', // a named timeout expired; the socket was closed
+  'ETLS', // TLS handshake, certificate, or STARTTLS policy failure
+  'EGREETING', // the server's greeting refused the connection
+  'EPROTOCOL', // the server broke the protocol (malformed reply, injection)
+  'ECOMMAND', // EHLO/HELO, RSET, VERB and other session commands refused
+  'EAUTH', // authentication failed or was refused by policy
+  'ESENDER', // MAIL FROM refused
+  'ERECIPIENT', // one or more RCPT TO refused
+  'EDATA', // DATA or the message content refused
+  'ESIZE', // the message is larger than the server accepts
+  'EPOLICY', // the client refused to proceed for a security reason
+  'EABORT', // the caller's AbortSignal fired
+  'EUNKNOWN_DELIVERY', // connection lost after the final dot: may have been delivered
+] as const;
+
+export type SmtpErrorCode = (typeof ERROR_CODES)[number];
+
+/** A recipient the server refused, with the reply it gave. */
+export interface RefusedRecipient {
+  readonly recipient: string;
+  readonly reply: Reply;
+}
+
+export interface SmtpErrorDetails {
+  /** The server reply that caused the error, when there is one. */
+  readonly reply?: Reply | undefined;
+  /** The command that reply answered, as shown in the transcript (redacted). */
+  readonly command?: string | undefined;
+  readonly rejected?: readonly RefusedRecipient[] | undefined;
+  readonly cause?: unknown;
+  /** Overrides the default (a 4xx reply is transient, anything else is not). */
+  readonly transient?: boolean | undefined;
+}
+
+/**
+ * The one error class of the library. Its message reads like Emacs's:
+ * `Sending failed: <server text> in response to <command>` when a reply
+ * caused it.
+ */
+export class SmtpProtocolError extends Error {
+  override readonly name = 'SmtpProtocolError';
+  readonly code: SmtpErrorCode;
+  readonly reply: Reply | undefined;
+  readonly command: string | undefined;
+  readonly rejected: readonly RefusedRecipient[];
+  /** True when trying again later may succeed (4xx replies, timeouts, drops). */
+  readonly transient: boolean;
+
+  constructor(code: SmtpErrorCode, message: string, details: SmtpErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.code = code;
+    this.reply = details.reply;
+    this.command = details.command;
+    this.rejected = details.rejected ?? [];
+    this.transient =
+      details.transient ??
+      (details.reply !== undefined ? details.reply.code >= 400 && details.reply.code < 500 : false);
+  }
+
+  /** An error for a reply that was not the one expected. */
+  static fromReply(code: SmtpErrorCode, reply: Reply, command: string, details: SmtpErrorDetails = {}): SmtpProtocolError {
+    const text = `${reply.code} ${reply.lines.join(' ')}`.trimEnd();
+    return new SmtpProtocolError(code, `Sending failed: ${text} in response to ${command}`, {
+      ...details,
+      reply,
+      command,
+    });
+  }
+}
+
+/** Wraps anything thrown into an SmtpProtocolError, keeping ours as they are. */
+export function asSmtpError(error: unknown, code: SmtpErrorCode, message: string): SmtpProtocolError {
+  if (error instanceof SmtpProtocolError) return error;
+  return new SmtpProtocolError(code, message, { cause: error });
+}

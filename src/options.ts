@@ -1,0 +1,122 @@
+/**
+ * Options (smtpmail variables, SPEC §2) and their defaults. Options objects are
+ * never mutated: resolving them builds a new, complete settings value.
+ */
+import { SmtpProtocolError } from './errors.js';
+import type { TraceListener } from './trace.js';
+import type { TlsOptions } from './transport.js';
+
+/**
+ * smtpmail-stream-type. `undefined`: opportunistic STARTTLS (upgrade when
+ * offered, else clear text, reported as `secure: false`); `'starttls'`:
+ * required, never falls back to clear text; `'plain'`: never; `'ssl'` /
+ * `'tls'`: implicit TLS from the first byte (RFC 8314).
+ */
+export type StreamType = 'plain' | 'starttls' | 'ssl' | 'tls';
+
+/** Named timeouts in milliseconds (RFC 5321 §4.5.3.2 values by default). */
+export interface Timeouts {
+  /** TCP connection, and the handshake with implicit TLS. */
+  readonly connect: number;
+  /** The server's 220 greeting (RFC: 5 minutes). */
+  readonly greeting: number;
+  /** Each command's reply (RFC: MAIL 5 min, RCPT 5 min, DATA 2 min). */
+  readonly command: number;
+  /** Each block of message data written (RFC: 3 minutes). */
+  readonly dataBlock: number;
+  /** The reply to the final dot (RFC: 10 minutes). */
+  readonly dataEnd: number;
+}
+
+const MINUTE_MS = 60_000;
+
+export const DEFAULT_TIMEOUTS: Timeouts = {
+  connect: 30_000,
+  greeting: 5 * MINUTE_MS,
+  command: 5 * MINUTE_MS,
+  dataBlock: 3 * MINUTE_MS,
+  dataEnd: 10 * MINUTE_MS,
+};
+
+/** How the library reaches the server. */
+export interface ConnectionOptions {
+  /** smtpmail-smtp-server; default: environment variable SMTPSERVER. */
+  readonly server?: string | undefined;
+  /** smtpmail-smtp-service: a number or `smtp`, `submission`, `smtps`, `submissions`. */
+  readonly port?: number | string | undefined;
+  readonly streamType?: StreamType | undefined;
+  readonly tls?: TlsOptions | undefined;
+  readonly timeouts?: Partial<Timeouts> | undefined;
+  /** The EHLO/HELO argument; default: this host's name (IP literals bracketed). */
+  readonly clientName?: string | undefined;
+  /** smtpmail-local-domain: the EHLO name becomes `hostname.localDomain`. */
+  readonly localDomain?: string | undefined;
+  /** smtpmail-debug-verb: send VERB when the server offers it. */
+  readonly verb?: boolean | undefined;
+  /** smtpmail-debug-info: receives every transcript line. */
+  readonly onTrace?: TraceListener | undefined;
+  /** Also show the message content in the transcript. */
+  readonly traceData?: boolean | undefined;
+}
+
+/** The envelope of one message. */
+export interface EnvelopeOptions {
+  readonly envelopeFrom?: string | undefined;
+  readonly recipients?: readonly string[] | undefined;
+  /** Deliver to the accepted recipients even when others are refused. */
+  readonly partial?: boolean | undefined;
+}
+
+export interface SendOptions extends ConnectionOptions, EnvelopeOptions {}
+
+const SERVICES: Readonly<Record<string, number>> = { smtp: 25, submission: 587, smtps: 465, submissions: 465 };
+
+/** The connection settings with every default filled in. */
+export interface Target {
+  readonly host: string;
+  readonly port: number;
+  readonly implicitTls: boolean;
+  readonly streamType: StreamType | undefined;
+  readonly tls: TlsOptions | undefined;
+  readonly timeouts: Timeouts;
+}
+
+export function resolveTarget(options: ConnectionOptions, env: NodeJS.ProcessEnv = process.env): Target {
+  const host = options.server ?? env['SMTPSERVER'];
+  if (host === undefined || host === '') {
+    throw new SmtpProtocolError('ECONFIG', 'no SMTP server configured: set the `server` option or the SMTPSERVER environment variable');
+  }
+  const implicitTls = options.streamType === 'ssl' || options.streamType === 'tls';
+  return {
+    host: stripBrackets(host),
+    port: resolvePort(options.port, implicitTls),
+    implicitTls,
+    streamType: options.streamType,
+    tls: options.tls,
+    timeouts: resolveTimeouts(options.timeouts),
+  };
+}
+
+function resolvePort(port: number | string | undefined, implicitTls: boolean): number {
+  if (port === undefined) return implicitTls ? 465 : 25;
+  const value = typeof port === 'number' ? port : (SERVICES[port.toLowerCase()] ?? (/^\d+$/.test(port) ? Number(port) : NaN));
+  if (!Number.isInteger(value) || value < 1 || value > 65535) {
+    throw new SmtpProtocolError('ECONFIG', `invalid port ${JSON.stringify(port)}: use 1-65535 or smtp, submission, smtps`);
+  }
+  return value;
+}
+
+function resolveTimeouts(given: Partial<Timeouts> | undefined): Timeouts {
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...given };
+  for (const [name, value] of Object.entries(timeouts)) {
+    if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
+      throw new SmtpProtocolError('ECONFIG', `timeouts.${name} must be a positive number of milliseconds`);
+    }
+  }
+  return timeouts;
+}
+
+/** `[::1]` → `::1`: an IPv6 literal may be written as in a URL. */
+function stripBrackets(host: string): string {
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+}

@@ -1,0 +1,138 @@
+/**
+ * The byte stream under an SMTP session: plain TCP, implicit TLS, or plain TCP
+ * upgraded by STARTTLS (RFC 3207). The only module that imports node:net and
+ * node:tls, so that everything above it can be tested over any Duplex.
+ *
+ * Certificates are verified by default (chain and host name). Turning that off
+ * takes an explicit `rejectUnauthorized: false` in the `tls` option.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import type { Duplex } from 'node:stream';
+import { SmtpProtocolError } from './errors.js';
+
+/** The TLS settings a caller may give; everything else stays at Node's secure defaults. */
+export interface TlsOptions {
+  /** Trusted CA certificates (PEM) instead of Node's bundled roots. */
+  readonly ca?: string | Buffer | readonly (string | Buffer)[];
+  /** Client certificate and key (PEM), for servers that ask for one. */
+  readonly cert?: string | Buffer;
+  readonly key?: string | Buffer;
+  /** The name to verify the certificate against and to send as SNI; defaults to the host. */
+  readonly servername?: string;
+  readonly minVersion?: 'TLSv1.2' | 'TLSv1.3';
+  /** Explicit opt-out of certificate verification. Never the default. */
+  readonly rejectUnauthorized?: boolean;
+}
+
+/** What the session learns of a TLS connection. */
+export interface TlsInfo {
+  readonly protocol: string | null;
+  readonly cipher: string;
+  /** True when the certificate was verified; false only with `rejectUnauthorized: false`. */
+  readonly authorized: boolean;
+}
+
+export interface Opened {
+  readonly stream: Duplex;
+  /** Present when the stream is encrypted. */
+  readonly tls: TlsInfo | undefined;
+}
+
+export interface ConnectOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Implicit TLS from the first byte (`streamType` 'ssl' / 'tls'). */
+  readonly implicitTls: boolean;
+  readonly tls: TlsOptions | undefined;
+  /** Covers the TCP connection and, with implicit TLS, the handshake. */
+  readonly timeoutMs: number;
+}
+
+/** Opens a TCP connection (IPv6 and IPv4, happy eyeballs), with TLS when asked. */
+export function connect(options: ConnectOptions): Promise<Opened> {
+  const { host, port } = options;
+  const what = `connecting to ${host} port ${port}`;
+  if (options.implicitTls) {
+    // One timer covers the TCP connection and the handshake.
+    return secure({ host, port, autoSelectFamily: true }, host, options.tls, options.timeoutMs, what);
+  }
+  const socket = net.connect({ host, port, autoSelectFamily: true });
+  socket.setNoDelay(true);
+  return waitFor(socket, 'connect', options.timeoutMs, what).then(() => ({ stream: socket, tls: undefined }));
+}
+
+/** Upgrades a connected plain socket after `220` to STARTTLS. */
+export function upgrade(stream: Duplex, host: string, options: TlsOptions | undefined, timeoutMs: number): Promise<Opened> {
+  if (!(stream instanceof net.Socket)) {
+    return Promise.reject(new SmtpProtocolError('ETLS', 'STARTTLS needs a TCP socket to upgrade'));
+  }
+  return secure({ socket: stream, host }, host, options, timeoutMs, `TLS handshake with ${host}`);
+}
+
+/** With `socket`, `host` only names the peer for certificate verification. */
+type Underlying = { socket: net.Socket; host: string } | { host: string; port: number; autoSelectFamily: true };
+
+function secure(under: Underlying, host: string, options: TlsOptions | undefined, timeoutMs: number, what: string): Promise<Opened> {
+  const servername = options?.servername ?? host;
+  const secured = tls.connect({
+    ...under,
+    // SNI only for names: RFC 6066 §3 forbids IP literals as server names.
+    ...(net.isIP(servername) === 0 ? { servername } : {}),
+    ...(options?.ca !== undefined ? { ca: options.ca as string | Buffer | (string | Buffer)[] } : {}),
+    ...(options?.cert !== undefined ? { cert: options.cert } : {}),
+    ...(options?.key !== undefined ? { key: options.key } : {}),
+    ...(options?.minVersion !== undefined ? { minVersion: options.minVersion } : {}),
+    rejectUnauthorized: options?.rejectUnauthorized ?? true,
+  });
+  secured.setNoDelay(true);
+  return waitFor(secured, 'secureConnect', timeoutMs, what).then(() => ({
+    stream: secured,
+    tls: {
+      protocol: secured.getProtocol(),
+      cipher: secured.getCipher().name,
+      authorized: secured.authorized,
+    },
+  }));
+}
+
+/** Resolves on `event`; on error, early close or timeout it destroys the socket and rejects. */
+function waitFor(socket: net.Socket, event: 'connect' | 'secureConnect', timeoutMs: number, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const fail = (error: SmtpProtocolError): void => {
+      cleanup();
+      socket.destroy();
+      reject(error);
+    };
+    const onError = (error: Error): void => fail(classify(error, what));
+    const onClose = (): void =>
+      fail(new SmtpProtocolError(event === 'connect' ? 'ECONNECTION' : 'ETLS', `${what}: connection closed by the server`, { transient: true }));
+    const onDone = (): void => {
+      cleanup();
+      resolve();
+    };
+    const timer = setTimeout(
+      () => fail(new SmtpProtocolError('ETIMEOUT', `${what}: no answer within ${timeoutMs} ms`, { transient: true })),
+      timeoutMs,
+    );
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+      socket.off(event, onDone);
+    };
+    socket.once('error', onError);
+    socket.once('close', onClose);
+    socket.once(event, onDone);
+  });
+}
+
+const TLS_ERROR = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|SELF_SIGNED|DEPTH_ZERO|HOSTNAME_MISMATCH)/;
+
+function classify(error: Error, what: string): SmtpProtocolError {
+  const code = (error as NodeJS.ErrnoException).code ?? '';
+  if (TLS_ERROR.test(code) || error.message.includes('SSL routines')) {
+    return new SmtpProtocolError('ETLS', `${what} failed: ${error.message}`, { cause: error });
+  }
+  return new SmtpProtocolError('ECONNECTION', `${what} failed: ${error.message}`, { cause: error, transient: true });
+}
