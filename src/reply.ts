@@ -1,0 +1,191 @@
+import { SmtpProtocolError } from './errors.js';
+
+/**
+ * Longest reply line accepted, in octets, not counting its line end.
+ * RFC 5321 §4.5.3.1.5 sets 512 octets for reply lines; real servers send longer
+ * ones, so this is generous, but it is a bound: a hostile server cannot make
+ * the client buffer without limit.
+ */
+export const MAX_LINE_BYTES = 8192;
+
+/** Most lines accepted in one (multi-line) reply; more is a protocol error. */
+export const MAX_REPLY_LINES = 1000;
+
+/** One SMTP reply (RFC 5321 §4.2), parsed. */
+export interface Reply {
+  /** The three-digit reply code, 200..599. */
+  readonly code: number;
+  /**
+   * The enhanced status code (RFC 3463, RFC 2034), e.g. `'5.1.1'`, when the
+   * first line's text starts with `class.subject.detail` followed by a space
+   * or the end of the line, and the class digit equals the first digit of
+   * `code`; otherwise `undefined`.
+   */
+  readonly enhancedCode: string | undefined;
+  /**
+   * The text of each line after `NNN-` / `NNN ` (empty for a bare `NNN`).
+   * The enhanced code is not stripped from the text.
+   */
+  readonly lines: readonly string[];
+}
+
+/** The reply as one line of text: `'250 2.0.0 Ok queued as 123'`. */
+export function replyText(reply: Reply): string {
+  return `${reply.code} ${reply.lines.join(' ')}`.trimEnd();
+}
+
+/** True for 2xx (completion) and 3xx (intermediate) replies (RFC 5321 §4.2.1). */
+export function isPositive(reply: Reply): boolean {
+  return reply.code >= 200 && reply.code < 400;
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+const HYPHEN = 0x2d;
+const SPACE = 0x20;
+const DIGIT_0 = 0x30;
+const QUOTE_LIMIT = 60;
+
+// RFC 3463 §2: class "." subject (1-3 digits) "." detail (1-3 digits).
+// Applied to the start of one line only, never to a whole reply.
+const ENHANCED_CODE = /^([245])\.(\d{1,3})\.(\d{1,3})(?: |$)/;
+
+/**
+ * Incremental reply parser: bytes in, complete replies out. It does no I/O.
+ *
+ * Lines end with CRLF; a bare LF is accepted too (a trailing CR is stripped).
+ * Each line is `DDD` then `-` (more lines follow), or ` ` or the end of the
+ * line (last line), then text decoded as UTF-8 (RFC 5321 §4.2.1). Every line
+ * of a multi-line reply must carry the same code.
+ *
+ * Malformed input, a line longer than {@link MAX_LINE_BYTES} (detected while
+ * buffering, before its line end arrives) or a reply of more than
+ * {@link MAX_REPLY_LINES} lines throws `SmtpProtocolError('EPROTOCOL')`.
+ * After that the parser stays failed and throws the same error again: the
+ * caller is expected to close the connection.
+ */
+export class ReplyParser {
+  /** Bytes of the line not yet ended by LF (copies, never the caller's buffers). */
+  #partial: Buffer[] = [];
+  #partialBytes = 0;
+  /** Code and text lines of a multi-line reply not yet finished. */
+  #pendingCode = 0;
+  #pendingLines: string[] = [];
+  #pendingBytes = 0;
+  #failure: SmtpProtocolError | undefined;
+
+  /**
+   * Feeds received bytes. Returns every reply this chunk completed, in order
+   * (often none or one; several when a server pipelines). Correct whatever
+   * the chunk boundaries, down to one byte at a time.
+   */
+  push(chunk: Buffer): Reply[] {
+    if (this.#failure !== undefined) throw this.#failure;
+    try {
+      return this.#consume(chunk);
+    } catch (error) {
+      if (error instanceof SmtpProtocolError) this.#failure = error;
+      throw error;
+    }
+  }
+
+  /**
+   * Bytes received but not yet part of a returned reply: a partial line plus
+   * the finished lines of an unfinished multi-line reply. Non-zero right after
+   * the reply to STARTTLS means the server (or someone in the path) sent bytes
+   * ahead of the TLS handshake: response injection. Nothing received before
+   * the handshake may be trusted after it (RFC 3207 §4.2).
+   */
+  get buffered(): number {
+    return this.#partialBytes + this.#pendingBytes;
+  }
+
+  #consume(chunk: Buffer): Reply[] {
+    const replies: Reply[] = [];
+    let start = 0;
+    while (start < chunk.length) {
+      const lf = chunk.indexOf(LF, start);
+      if (lf === -1) {
+        this.#hold(chunk.subarray(start));
+        break;
+      }
+      const piece = chunk.subarray(start, lf);
+      const line = this.#partialBytes === 0 ? piece : Buffer.concat([...this.#partial, piece]);
+      const rawBytes = line.length + 1;
+      this.#partial = [];
+      this.#partialBytes = 0;
+      start = lf + 1;
+      const reply = this.#line(line, rawBytes);
+      if (reply !== undefined) replies.push(reply);
+    }
+    return replies;
+  }
+
+  /** Keeps the start of a line, failing as soon as it cannot fit the bound. */
+  #hold(rest: Buffer): void {
+    // +1: the CR of a CRLF may arrive before its LF.
+    if (this.#partialBytes + rest.length > MAX_LINE_BYTES + 1) {
+      // Only the quoted head is copied, never the whole oversized input.
+      const head = Buffer.concat([...this.#partial, rest], QUOTE_LIMIT + 1);
+      throw malformed(`reply line longer than ${MAX_LINE_BYTES} octets`, head);
+    }
+    this.#partial.push(Buffer.from(rest));
+    this.#partialBytes += rest.length;
+  }
+
+  /** Parses one line (LF removed); returns the reply when this line ends it. */
+  #line(raw: Buffer, rawBytes: number): Reply | undefined {
+    const line = raw.length > 0 && raw[raw.length - 1] === CR ? raw.subarray(0, -1) : raw;
+    if (line.length > MAX_LINE_BYTES) {
+      throw malformed(`reply line longer than ${MAX_LINE_BYTES} octets`, line);
+    }
+    const code = parseCode(line);
+    const separator = line[3];
+    if (separator !== undefined && separator !== HYPHEN && separator !== SPACE) {
+      throw malformed('reply code not followed by a space, "-" or the end of the line', line);
+    }
+    if (this.#pendingLines.length > 0 && code !== this.#pendingCode) {
+      throw malformed(`mixed codes in a multi-line reply (${this.#pendingCode} then ${code})`, line);
+    }
+    if (this.#pendingLines.length >= MAX_REPLY_LINES) {
+      throw malformed(`reply longer than ${MAX_REPLY_LINES} lines`, line);
+    }
+    this.#pendingCode = code;
+    this.#pendingLines.push(line.subarray(4).toString('utf8'));
+    this.#pendingBytes += rawBytes;
+    if (separator === HYPHEN) return undefined;
+
+    const lines = this.#pendingLines;
+    this.#pendingLines = [];
+    this.#pendingBytes = 0;
+    return { code, enhancedCode: enhancedCode(code, lines[0] ?? ''), lines };
+  }
+}
+
+/** The three-digit code at the start of a line, 200..599, or a protocol error. */
+function parseCode(line: Buffer): number {
+  let code = 0;
+  for (let i = 0; i < 3; i++) {
+    const byte = line[i];
+    if (byte === undefined || byte < DIGIT_0 || byte > DIGIT_0 + 9) {
+      throw malformed('reply line does not start with a three-digit code', line);
+    }
+    code = code * 10 + (byte - DIGIT_0);
+  }
+  if (code < 200 || code > 599) throw malformed(`reply code ${code} out of range 200-599`, line);
+  return code;
+}
+
+function enhancedCode(code: number, firstLine: string): string | undefined {
+  const match = ENHANCED_CODE.exec(firstLine);
+  if (match === null || match[1] !== String(code)[0]) return undefined;
+  return `${match[1]}.${match[2]}.${match[3]}`;
+}
+
+/** A protocol error quoting at most the first {@link QUOTE_LIMIT} octets of the line. */
+function malformed(problem: string, line: Buffer): SmtpProtocolError {
+  const head = line.subarray(0, QUOTE_LIMIT).toString('utf8');
+  // JSON.stringify escapes control characters, so the quote is safe to log.
+  const quoted = JSON.stringify(head) + (line.length > QUOTE_LIMIT ? '...' : '');
+  return new SmtpProtocolError('EPROTOCOL', `Malformed reply from server: ${problem}: ${quoted}`);
+}

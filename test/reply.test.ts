@@ -1,0 +1,263 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MAX_LINE_BYTES, MAX_REPLY_LINES, ReplyParser, isPositive, replyText, type Reply } from '../src/reply.js';
+import { SmtpProtocolError } from '../src/errors.js';
+
+function parseAll(text: string): Reply[] {
+  return new ReplyParser().push(Buffer.from(text, 'utf8'));
+}
+
+function isProtocolError(pattern: RegExp): (error: unknown) => boolean {
+  return (error) => {
+    assert.ok(error instanceof SmtpProtocolError, 'expected an SmtpProtocolError');
+    assert.equal(error.code, 'EPROTOCOL');
+    assert.match(error.message, pattern);
+    return true;
+  };
+}
+
+const goodRows: { name: string; input: string; expected: Reply[] }[] = [
+  {
+    name: 'single line',
+    input: '220 mail.example.org ESMTP Postfix\r\n',
+    expected: [{ code: 220, enhancedCode: undefined, lines: ['mail.example.org ESMTP Postfix'] }],
+  },
+  {
+    name: 'multi-line reply is one reply',
+    input: '250-mail.example.org\r\n250-PIPELINING\r\n250 8BITMIME\r\n',
+    expected: [{ code: 250, enhancedCode: undefined, lines: ['mail.example.org', 'PIPELINING', '8BITMIME'] }],
+  },
+  {
+    name: 'enhanced code present, kept in the text',
+    input: '250 2.0.0 Ok: queued as 4ABC\r\n',
+    expected: [{ code: 250, enhancedCode: '2.0.0', lines: ['2.0.0 Ok: queued as 4ABC'] }],
+  },
+  {
+    name: 'enhanced code with three-digit subject and detail',
+    input: '550 5.123.456 nope\r\n',
+    expected: [{ code: 550, enhancedCode: '5.123.456', lines: ['5.123.456 nope'] }],
+  },
+  {
+    name: 'enhanced code alone on the line',
+    input: '451 4.7.1\r\n',
+    expected: [{ code: 451, enhancedCode: '4.7.1', lines: ['4.7.1'] }],
+  },
+  {
+    name: 'enhanced code taken from the first line of a multi-line reply',
+    input: '550-5.1.1 User unknown\r\n550 5.1.1 really\r\n',
+    expected: [{ code: 550, enhancedCode: '5.1.1', lines: ['5.1.1 User unknown', '5.1.1 really'] }],
+  },
+  {
+    name: 'enhanced code class mismatch is undefined',
+    input: '250 5.1.1 odd\r\n',
+    expected: [{ code: 250, enhancedCode: undefined, lines: ['5.1.1 odd'] }],
+  },
+  {
+    name: 'enhanced code glued to text is undefined',
+    input: '250 2.0.0Ok\r\n',
+    expected: [{ code: 250, enhancedCode: undefined, lines: ['2.0.0Ok'] }],
+  },
+  {
+    name: 'version-like text is not an enhanced code',
+    input: '220 2.5 server\r\n',
+    expected: [{ code: 220, enhancedCode: undefined, lines: ['2.5 server'] }],
+  },
+  {
+    name: 'bare code',
+    input: '250\r\n',
+    expected: [{ code: 250, enhancedCode: undefined, lines: [''] }],
+  },
+  {
+    name: 'code and space, no text',
+    input: '354 \r\n',
+    expected: [{ code: 354, enhancedCode: undefined, lines: [''] }],
+  },
+  {
+    name: 'bare LF line ends',
+    input: '250-first\n250 second\n',
+    expected: [{ code: 250, enhancedCode: undefined, lines: ['first', 'second'] }],
+  },
+  {
+    name: 'only one trailing CR is stripped',
+    input: '250 text\r\r\n',
+    expected: [{ code: 250, enhancedCode: undefined, lines: ['text\r'] }],
+  },
+  {
+    name: 'several replies in one chunk',
+    input: '250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n',
+    expected: [
+      { code: 250, enhancedCode: '2.1.0', lines: ['2.1.0 Ok'] },
+      { code: 250, enhancedCode: '2.1.5', lines: ['2.1.5 Ok'] },
+      { code: 354, enhancedCode: undefined, lines: ['End data with <CR><LF>.<CR><LF>'] },
+    ],
+  },
+  {
+    name: 'UTF-8 text',
+    input: '250 Grüße, 世界\r\n',
+    expected: [{ code: 250, enhancedCode: undefined, lines: ['Grüße, 世界'] }],
+  },
+  {
+    name: 'codes 200 and 599 are accepted',
+    input: '200 low\r\n599 high\r\n',
+    expected: [
+      { code: 200, enhancedCode: undefined, lines: ['low'] },
+      { code: 599, enhancedCode: undefined, lines: ['high'] },
+    ],
+  },
+];
+
+for (const row of goodRows) {
+  test(`parses: ${row.name}`, () => {
+    assert.deepEqual(parseAll(row.input), row.expected);
+  });
+
+  test(`parses one byte at a time: ${row.name}`, () => {
+    const parser = new ReplyParser();
+    const replies: Reply[] = [];
+    for (const byte of Buffer.from(row.input, 'utf8')) replies.push(...parser.push(Buffer.from([byte])));
+    assert.deepEqual(replies, row.expected);
+    assert.equal(parser.buffered, 0);
+  });
+}
+
+test('a chunk without a line end completes nothing', () => {
+  const parser = new ReplyParser();
+  assert.deepEqual(parser.push(Buffer.from('250 Ok')), []);
+  assert.deepEqual(parser.push(Buffer.from('\r\n')), [{ code: 250, enhancedCode: undefined, lines: ['Ok'] }]);
+});
+
+test('buffered counts a partial line', () => {
+  const parser = new ReplyParser();
+  parser.push(Buffer.from('220 mail.exa'));
+  assert.equal(parser.buffered, 12);
+});
+
+test('buffered counts the finished lines of an unfinished multi-line reply', () => {
+  const parser = new ReplyParser();
+  assert.deepEqual(parser.push(Buffer.from('250-one\r\n250-two\n250 th')), []);
+  assert.equal(parser.buffered, 9 + 8 + 6);
+});
+
+test('buffered is 0 after a complete reply', () => {
+  const parser = new ReplyParser();
+  parser.push(Buffer.from('250-one\r\n250 two\r\n'));
+  assert.equal(parser.buffered, 0);
+});
+
+test('buffered counts bytes that follow a complete reply (STARTTLS injection)', () => {
+  const parser = new ReplyParser();
+  const replies = parser.push(Buffer.from('220 2.0.0 Ready to start TLS\r\n250-injected\r\n'));
+  assert.deepEqual(replies, [{ code: 220, enhancedCode: '2.0.0', lines: ['2.0.0 Ready to start TLS'] }]);
+  assert.equal(parser.buffered, 14);
+});
+
+const badRows: { name: string; input: string; message: RegExp }[] = [
+  { name: 'mixed codes', input: '250-one\r\n251 two\r\n', message: /mixed codes/ },
+  { name: 'non-digit code', input: '2x0 hello\r\n', message: /three-digit code/ },
+  { name: 'text instead of a reply', input: 'hello world\r\n', message: /three-digit code/ },
+  { name: 'too short', input: '25\r\n', message: /three-digit code/ },
+  { name: 'empty line', input: '\r\n', message: /three-digit code/ },
+  { name: 'code 199', input: '199 low\r\n', message: /199 out of range/ },
+  { name: 'code 600', input: '600 high\r\n', message: /600 out of range/ },
+  { name: 'code 000', input: '000 zero\r\n', message: /out of range/ },
+  { name: 'bad separator', input: '250x\r\n', message: /not followed by/ },
+  { name: 'tab separator', input: '250\tOk\r\n', message: /not followed by/ },
+];
+
+for (const row of badRows) {
+  test(`refuses: ${row.name}`, () => {
+    assert.throws(() => parseAll(row.input), isProtocolError(row.message));
+  });
+}
+
+test('the error quotes at most about 60 characters of the line', () => {
+  const line = `hello ${'x'.repeat(500)}\r\n`;
+  assert.throws(
+    () => parseAll(line),
+    (error: unknown) => {
+      assert.ok(error instanceof SmtpProtocolError);
+      assert.ok(error.message.length < 160, `message too long: ${error.message.length}`);
+      assert.ok(!error.message.includes('x'.repeat(61)));
+      return true;
+    },
+  );
+});
+
+test('the error escapes control characters in the quote', () => {
+  assert.throws(
+    () => parseAll('\u0007\u001b[31m hi\r\n'),
+    (error: unknown) => {
+      assert.ok(error instanceof SmtpProtocolError);
+      assert.ok(!/[\u0000-\u001f]/.test(error.message));
+      return true;
+    },
+  );
+});
+
+test('a line of MAX_LINE_BYTES is accepted, with CRLF split from it', () => {
+  const parser = new ReplyParser();
+  const text = 'a'.repeat(MAX_LINE_BYTES - 4);
+  assert.deepEqual(parser.push(Buffer.from(`250 ${text}\r`)), []);
+  assert.deepEqual(parser.push(Buffer.from('\n')), [{ code: 250, enhancedCode: undefined, lines: [text] }]);
+});
+
+test('a line of MAX_LINE_BYTES + 1 is refused when complete', () => {
+  const line = `250 ${'a'.repeat(MAX_LINE_BYTES - 3)}\r\n`;
+  assert.throws(() => parseAll(line), isProtocolError(/longer than 8192 octets/));
+});
+
+test('an over-long line fails before its LF arrives', () => {
+  const parser = new ReplyParser();
+  assert.throws(() => parser.push(Buffer.alloc(9000, 0x61)), isProtocolError(/longer than 8192 octets/));
+});
+
+test('an over-long line fails as soon as the buffer passes the bound, in small chunks', () => {
+  const parser = new ReplyParser();
+  const chunk = Buffer.alloc(1000, 0x61);
+  let pushed = 0;
+  assert.throws(() => {
+    for (;;) {
+      parser.push(chunk);
+      pushed += chunk.length;
+    }
+  }, isProtocolError(/longer than/));
+  assert.equal(pushed, 8000);
+});
+
+test('more than MAX_REPLY_LINES lines is refused', () => {
+  const input = '250-x\r\n'.repeat(MAX_REPLY_LINES) + '250 end\r\n';
+  assert.throws(() => parseAll(input), isProtocolError(/longer than 1000 lines/));
+});
+
+test('MAX_REPLY_LINES lines are accepted', () => {
+  const input = '250-x\r\n'.repeat(MAX_REPLY_LINES - 1) + '250 end\r\n';
+  const [reply] = parseAll(input);
+  assert.equal(reply?.lines.length, MAX_REPLY_LINES);
+});
+
+test('after an error the parser keeps failing', () => {
+  const parser = new ReplyParser();
+  assert.throws(() => parser.push(Buffer.from('bad\r\n')), isProtocolError(/three-digit/));
+  assert.throws(() => parser.push(Buffer.from('250 Ok\r\n')), isProtocolError(/three-digit/));
+});
+
+test('replyText joins the lines after the code', () => {
+  assert.equal(replyText({ code: 250, enhancedCode: '2.0.0', lines: ['2.0.0 Ok queued as 123'] }), '250 2.0.0 Ok queued as 123');
+  assert.equal(replyText({ code: 550, enhancedCode: undefined, lines: ['one', 'two'] }), '550 one two');
+  assert.equal(replyText({ code: 250, enhancedCode: undefined, lines: [''] }), '250');
+});
+
+const positiveRows: [number, boolean][] = [
+  [200, true],
+  [250, true],
+  [354, true],
+  [399, true],
+  [421, false],
+  [554, false],
+];
+
+for (const [code, expected] of positiveRows) {
+  test(`isPositive(${code}) is ${expected}`, () => {
+    assert.equal(isPositive({ code, enhancedCode: undefined, lines: [] }), expected);
+  });
+}
