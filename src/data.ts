@@ -1,0 +1,233 @@
+import { Buffer, isAscii } from 'node:buffer';
+import { SmtpProtocolError } from './errors.js';
+
+/*
+ * The SMTP DATA encoder (RFC 5321 §4.5.2, §2.3.8): what goes on the wire
+ * after the server's 354.
+ *
+ * Every bare LF, every bare CR and every CRLF becomes exactly one CRLF, so no
+ * "<CR><LF>.<CR><LF>" can be hidden in a body by way of line ends the server
+ * reads differently from us (SMTP smuggling, CVE-2023-51764 and kin). Every
+ * line starting with "." gets one more "." in front, and the message ends
+ * with CRLF "." CRLF.
+ */
+
+const NUL = 0x00;
+const LF = 0x0a;
+const CR = 0x0d;
+const DOT = 0x2e;
+
+const EMPTY = Buffer.alloc(0);
+/** The terminator when the output so far ends with CRLF (or is empty: the DATA line ended with one). */
+const TERMINATOR_AT_LINE_START = Buffer.from('.\r\n', 'latin1');
+/** The terminator when the last line has no line end yet. */
+const TERMINATOR_AFTER_TEXT = Buffer.from('\r\n.\r\n', 'latin1');
+/** The terminator when a CR was written at the end of the last chunk and its LF is still owed. */
+const TERMINATOR_AFTER_CR = Buffer.from('\n.\r\n', 'latin1');
+
+/** Spare room, as a right shift of the chunk length (1/32), when a chunk must be rewritten. */
+const OUTPUT_SLACK_SHIFT = 5;
+const OUTPUT_MIN_SLACK_BYTES = 64;
+
+function nulError(offset: number): SmtpProtocolError {
+  return new SmtpProtocolError('EINPUT', `the message contains a NUL byte at offset ${offset}`);
+}
+
+/**
+ * The rewritten form of one chunk, made only for chunks that need a change.
+ * Works on plain Uint8Array views: their subarray() and set() cost much less
+ * per call than Buffer's, which matters at one call per line.
+ */
+class Output {
+  readonly #source: Uint8Array;
+  #bytes: Uint8Array;
+  #length = 0;
+
+  constructor(chunk: Buffer) {
+    this.#source = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
+    const capacityBytes = chunk.length + Math.max(chunk.length >>> OUTPUT_SLACK_SHIFT, OUTPUT_MIN_SLACK_BYTES);
+    const storage = Buffer.allocUnsafe(capacityBytes);
+    this.#bytes = new Uint8Array(storage.buffer, storage.byteOffset, capacityBytes);
+  }
+
+  /** Appends chunk[start, end). */
+  copy(start: number, end: number): void {
+    const count = end - start;
+    if (count === 0) return;
+    this.#reserve(count);
+    this.#bytes.set(this.#source.subarray(start, end), this.#length);
+    this.#length += count;
+  }
+
+  byte(value: number): void {
+    this.#reserve(1);
+    this.#bytes[this.#length++] = value;
+  }
+
+  /** The bytes written so far; only the written part, never the uninitialised rest. */
+  result(): Buffer {
+    return Buffer.from(this.#bytes.buffer, this.#bytes.byteOffset, this.#length);
+  }
+
+  #reserve(count: number): void {
+    if (this.#length + count <= this.#bytes.length) return;
+    const capacityBytes = Math.max(this.#bytes.length * 2, this.#length + count);
+    const storage = Buffer.allocUnsafe(capacityBytes);
+    const grown = new Uint8Array(storage.buffer, storage.byteOffset, capacityBytes);
+    grown.set(this.#bytes.subarray(0, this.#length));
+    this.#bytes = grown;
+  }
+}
+
+/**
+ * Streaming DATA encoder (RFC 5321 §4.5.2). Feed the message with push() in
+ * chunks of any size, then call end() once. The concatenation of what they
+ * return is byte-identical whatever the chunking.
+ *
+ * push() may return the very chunk it was given (or a subarray of it) when the
+ * chunk needs no change, so a message already in CRLF form with no leading
+ * dots passes through without copying. A CR at the end of a chunk is written
+ * at once; the LF it needs is owed to the next chunk (which may start with
+ * it) or to end(), so nothing is held back.
+ *
+ * A NUL byte rejects the whole chunk with SmtpProtocolError 'EINPUT': nothing
+ * of that chunk is returned and the encoder's state is unchanged.
+ */
+export class DataEncoder {
+  #bytesIn = 0;
+  /** The next input byte begins a line (true at first: the DATA line ended with CRLF). */
+  #atLineStart = true;
+  /** The last byte written was a CR whose LF has not been written yet. */
+  #lfOwed = false;
+  #ended = false;
+
+  /** Input bytes accepted so far. */
+  get bytesIn(): number {
+    return this.#bytesIn;
+  }
+
+  /** The wire bytes for this chunk; may be empty, may be the chunk itself. */
+  push(chunk: Buffer): Buffer {
+    this.#assertOpen();
+    const length = chunk.length;
+    if (length === 0) return EMPTY;
+    const nulAt = chunk.indexOf(NUL);
+    if (nulAt !== -1) throw nulError(this.#bytesIn + nulAt);
+    this.#bytesIn += length;
+
+    let output: Output | undefined;
+    const out = (): Output => (output ??= new Output(chunk));
+    let runStart = 0; // first input byte not yet copied to output
+    let pos = 0; // next input byte to look at
+    let atLineStart = this.#atLineStart;
+    let lfOwed = false;
+
+    if (this.#lfOwed) {
+      if (chunk[0] === LF) pos = 1; // completes the CRLF: passes through
+      else out().byte(LF);
+    }
+    if (pos < length) {
+      if (atLineStart && chunk[pos] === DOT) {
+        out().copy(runStart, pos);
+        out().byte(DOT);
+        runStart = pos;
+      }
+      atLineStart = false;
+    }
+
+    let nextCR = chunk.indexOf(CR, pos);
+    let nextLF = chunk.indexOf(LF, pos);
+    for (;;) {
+      if (nextCR !== -1 && nextCR < pos) nextCR = chunk.indexOf(CR, pos);
+      if (nextLF !== -1 && nextLF < pos) nextLF = chunk.indexOf(LF, pos);
+      if (nextCR !== -1 && (nextLF === -1 || nextCR < nextLF)) {
+        if (nextCR + 1 === length) {
+          atLineStart = true;
+          lfOwed = true;
+          break;
+        }
+        if (chunk[nextCR + 1] === LF) {
+          pos = nextCR + 2;
+        } else {
+          // Bare CR: keep it, add its LF.
+          pos = nextCR + 1;
+          out().copy(runStart, pos);
+          out().byte(LF);
+          runStart = pos;
+        }
+      } else if (nextLF !== -1) {
+        // Bare LF: add its CR; the LF itself starts the next run.
+        out().copy(runStart, nextLF);
+        out().byte(CR);
+        runStart = nextLF;
+        pos = nextLF + 1;
+      } else {
+        break;
+      }
+      if (pos === length) {
+        atLineStart = true;
+        break;
+      }
+      if (chunk[pos] === DOT) {
+        out().copy(runStart, pos);
+        out().byte(DOT);
+        runStart = pos;
+      }
+    }
+
+    this.#atLineStart = atLineStart;
+    this.#lfOwed = lfOwed;
+    if (output === undefined) return chunk;
+    output.copy(runStart, length);
+    return output.result();
+  }
+
+  /**
+   * Completes the line end still owed, if any, and appends the terminator so
+   * that the wire always reads CRLF "." CRLF at the end (RFC 5321 §4.1.1.4).
+   * The encoder cannot be used afterwards.
+   */
+  end(): Buffer {
+    this.#assertOpen();
+    this.#ended = true;
+    const terminator = this.#lfOwed
+      ? TERMINATOR_AFTER_CR
+      : this.#atLineStart
+        ? TERMINATOR_AT_LINE_START
+        : TERMINATOR_AFTER_TEXT;
+    return Buffer.from(terminator); // a copy: callers may own what we return
+  }
+
+  #assertOpen(): void {
+    if (this.#ended) throw new SmtpProtocolError('EINPUT', 'the DATA encoder was used after end()');
+  }
+}
+
+/** The whole wire form of a message: line ends made CRLF, dot-stuffed, terminated (RFC 5321 §4.5.2). */
+export function encodeData(message: Buffer): Buffer {
+  const encoder = new DataEncoder();
+  const body = encoder.push(message);
+  const terminator = encoder.end();
+  return Buffer.concat([body, terminator], body.length + terminator.length);
+}
+
+/**
+ * Octets of the message once its line ends are CRLF, before dot-stuffing and
+ * without the terminator: the SIZE= value of MAIL FROM (RFC 1870 §3). It does
+ * not look for NUL bytes; the encoder rejects those.
+ */
+export function normalizedSize(message: Buffer): number {
+  let size = message.length;
+  for (let at = message.indexOf(LF); at !== -1; at = message.indexOf(LF, at + 1)) {
+    if (at === 0 || message[at - 1] !== CR) size += 1; // bare LF gains a CR
+  }
+  for (let at = message.indexOf(CR); at !== -1; at = message.indexOf(CR, at + 1)) {
+    if (message[at + 1] !== LF) size += 1; // bare CR gains an LF
+  }
+  return size;
+}
+
+/** True when the message has an octet >= 0x80, so it needs BODY=8BITMIME (RFC 6152). */
+export function has8bit(message: Buffer): boolean {
+  return !isAscii(message);
+}

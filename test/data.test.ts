@@ -1,0 +1,240 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Buffer } from 'node:buffer';
+import { DataEncoder, encodeData, has8bit, normalizedSize } from '../src/data.js';
+import { SmtpProtocolError } from '../src/errors.js';
+
+const bytes = (text: string): Buffer => Buffer.from(text, 'latin1');
+const wire = (message: string): string => encodeData(bytes(message)).toString('latin1');
+
+/** Pushes the chunks, then ends; the concatenated wire bytes. */
+function encodeChunks(chunks: readonly Buffer[]): Buffer {
+  const encoder = new DataEncoder();
+  const parts = chunks.map((chunk) => encoder.push(chunk));
+  parts.push(encoder.end());
+  return Buffer.concat(parts);
+}
+
+/**
+ * The properties every DATA body must have on the wire, whatever the input.
+ * Checked on the DATA command line and what follows it, since for an empty
+ * message the CRLF before the final dot is the one ending that line.
+ */
+function assertWireSafe(body: string): void {
+  const out = `DATA\r\n${body}`;
+  for (let i = 0; i < out.length; i++) {
+    if (out[i] === '\r') assert.equal(out[i + 1], '\n', `CR at ${i} is not followed by LF`);
+    if (out[i] === '\n') assert.equal(out[i - 1], '\r', `LF at ${i} is not preceded by CR`);
+  }
+  const lines = out.split('\r\n');
+  assert.equal(lines.pop(), '', 'the output ends with CRLF');
+  assert.equal(lines.pop(), '.', 'the last line is the terminator');
+  for (const line of lines) {
+    if (line.startsWith('.')) assert.ok(line.startsWith('..'), `line ${JSON.stringify(line)} is not stuffed`);
+  }
+  const ends: number[] = [];
+  for (let at = out.indexOf('\r\n.\r\n'); at !== -1; at = out.indexOf('\r\n.\r\n', at + 1)) ends.push(at);
+  assert.deepEqual(ends, [out.length - 5], 'exactly one CRLF . CRLF, at the very end');
+}
+
+test('SMTP-smuggling end-of-data sequences inside a body are neutralised', () => {
+  const cases: ReadonlyArray<readonly [string, string]> = [
+    ['\n.\n', 'A\r\n..\r\nB\r\n.\r\n'],
+    ['\n.\r', 'A\r\n..\r\nB\r\n.\r\n'],
+    ['\r.\n', 'A\r\n..\r\nB\r\n.\r\n'],
+    ['\r.\r', 'A\r\n..\r\nB\r\n.\r\n'],
+    ['\n.\r\n', 'A\r\n..\r\nB\r\n.\r\n'],
+    ['\r.\r\n', 'A\r\n..\r\nB\r\n.\r\n'],
+    ['\r\n.\r\r\n', 'A\r\n..\r\n\r\nB\r\n.\r\n'],
+    ['\r\r\n.\r\r\n', 'A\r\n\r\n..\r\n\r\nB\r\n.\r\n'],
+    ['\r\n.\r\n', 'A\r\n..\r\nB\r\n.\r\n'],
+  ];
+  for (const [sequence, expected] of cases) {
+    const out = wire(`A${sequence}B`);
+    assert.equal(out, expected, `for ${JSON.stringify(sequence)}`);
+    assertWireSafe(out);
+  }
+});
+
+test('line ends, dots and terminators', () => {
+  const cases: ReadonlyArray<readonly [string, string]> = [
+    ['', '.\r\n'],
+    ['A', 'A\r\n.\r\n'],
+    ['A\r\n', 'A\r\n.\r\n'],
+    ['A\n', 'A\r\n.\r\n'],
+    ['A\r', 'A\r\n.\r\n'],
+    ['.A\r\nB', '..A\r\nB\r\n.\r\n'],
+    ['.', '..\r\n.\r\n'],
+    ['A\r\n.\r\nB\r\n', 'A\r\n..\r\nB\r\n.\r\n'],
+    ['A\r\n..\r\nB', 'A\r\n...\r\nB\r\n.\r\n'],
+    ['A\r\nB\r\nC\r\n', 'A\r\nB\r\nC\r\n.\r\n'],
+    ['A\rB', 'A\r\nB\r\n.\r\n'],
+    ['A\r\r\nB', 'A\r\n\r\nB\r\n.\r\n'],
+    ['\r\n', '\r\n.\r\n'],
+    ['\n\n', '\r\n\r\n.\r\n'],
+    ['\r\r', '\r\n\r\n.\r\n'],
+    ['\n\r', '\r\n\r\n.\r\n'],
+    ['A.B\r\n.', 'A.B\r\n..\r\n.\r\n'],
+  ];
+  for (const [message, expected] of cases) {
+    const out = wire(message);
+    assert.equal(out, expected, `for ${JSON.stringify(message)}`);
+    assertWireSafe(out);
+  }
+});
+
+test('chunk boundaries: CR|LF is one CRLF, a break then a dot is stuffed', () => {
+  assert.equal(encodeChunks([bytes('A\r'), bytes('\nB')]).toString('latin1'), 'A\r\nB\r\n.\r\n');
+  assert.equal(encodeChunks([bytes('A\r'), bytes('\rB')]).toString('latin1'), 'A\r\n\r\nB\r\n.\r\n');
+  assert.equal(encodeChunks([bytes('A\r'), bytes('.B')]).toString('latin1'), 'A\r\n..B\r\n.\r\n');
+  assert.equal(encodeChunks([bytes('A\r'), bytes('\n'), bytes('.B')]).toString('latin1'), 'A\r\n..B\r\n.\r\n');
+  assert.equal(encodeChunks([bytes('A\n'), bytes('.')]).toString('latin1'), 'A\r\n..\r\n.\r\n');
+  assert.equal(encodeChunks([bytes('.'), bytes('.')]).toString('latin1'), '...\r\n.\r\n');
+  assert.equal(encodeChunks([bytes('A\r')]).toString('latin1'), 'A\r\n.\r\n');
+  assert.equal(encodeChunks([bytes(''), bytes('.'), bytes('')]).toString('latin1'), '..\r\n.\r\n');
+});
+
+test('a chunk needing no change is returned as is, without a copy', () => {
+  const encoder = new DataEncoder();
+  const first = bytes('Subject: hi\r\n\r\nbody line\r');
+  const second = bytes('\nmore text. not a leading dot\r\n');
+  assert.equal(encoder.push(first), first);
+  assert.equal(encoder.push(second), second);
+  assert.equal(encoder.end().toString('latin1'), '.\r\n');
+  const changed = bytes('a\nb');
+  assert.notEqual(new DataEncoder().push(changed), changed);
+});
+
+/** mulberry32: a small seeded PRNG, so failures reproduce. */
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Slow reference, step 1: line ends to CRLF, byte by byte. */
+function referenceNormalize(message: Uint8Array): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < message.length; i++) {
+    const byte = message[i];
+    if (byte === 0x0d) {
+      out.push(0x0d, 0x0a);
+      if (message[i + 1] === 0x0a) i++;
+    } else if (byte === 0x0a) {
+      out.push(0x0d, 0x0a);
+    } else if (byte !== undefined) {
+      out.push(byte);
+    }
+  }
+  return out;
+}
+
+/** Slow reference, step 2: dot-stuff each CRLF line, then terminate. */
+function referenceEncode(message: Uint8Array): Buffer {
+  const normalized = referenceNormalize(message);
+  const out: number[] = [];
+  let atLineStart = true;
+  for (let i = 0; i < normalized.length; i++) {
+    const byte = normalized[i] ?? 0;
+    if (atLineStart && byte === 0x2e) out.push(0x2e);
+    out.push(byte);
+    atLineStart = byte === 0x0a;
+  }
+  if (!atLineStart) out.push(0x0d, 0x0a);
+  out.push(0x2e, 0x0d, 0x0a);
+  return Buffer.from(out);
+}
+
+test('random messages, random chunking: same as one-shot and as the slow reference', () => {
+  const random = mulberry32(0x5eed);
+  const alphabet = ['\r', '\n', '.', 'a', '\r', '\n', '.', 'a', '\r\n', 'é', '€', '😀', ' '];
+  for (let round = 0; round < 400; round++) {
+    const pieces: string[] = [];
+    const count = Math.floor(random() * 60);
+    for (let i = 0; i < count; i++) pieces.push(alphabet[Math.floor(random() * alphabet.length)] ?? 'a');
+    const message = Buffer.from(pieces.join(''), 'utf8');
+
+    const expected = referenceEncode(message);
+    const whole = encodeData(message);
+    assert.deepEqual(whole, expected, `one-shot, message ${JSON.stringify(pieces.join(''))}`);
+    assertWireSafe(whole.toString('latin1'));
+    assert.equal(normalizedSize(message), referenceNormalize(message).length);
+
+    const chunks: Buffer[] = [];
+    const oneByte = round % 4 === 0;
+    for (let at = 0; at < message.length; ) {
+      const size = oneByte ? 1 : Math.floor(random() * 8);
+      chunks.push(message.subarray(at, at + size));
+      at += size;
+    }
+    assert.deepEqual(encodeChunks(chunks), expected, `chunked as ${JSON.stringify(chunks.map((c) => c.toString('latin1')))}`);
+  }
+});
+
+test('normalizedSize is the encoded length without added dots and terminator', () => {
+  // [message, wire length, dots added, terminator length, size]
+  const cases: ReadonlyArray<readonly [string, number, number, number, number]> = [
+    ['', 3, 0, 3, 0],
+    ['A\r\n', 6, 0, 3, 3],
+    ['.A\n.B', 13, 2, 5, 6],
+    ['\r\r\n', 7, 0, 3, 4],
+    ['x\ry', 9, 0, 5, 4],
+    ['\n', 5, 0, 3, 2],
+  ];
+  for (const [message, wireLength, dots, terminator, size] of cases) {
+    assert.equal(encodeData(bytes(message)).length, wireLength, `wire length of ${JSON.stringify(message)}`);
+    assert.equal(normalizedSize(bytes(message)), size, `size of ${JSON.stringify(message)}`);
+    assert.equal(size, wireLength - dots - terminator);
+  }
+});
+
+test('has8bit', () => {
+  assert.equal(has8bit(bytes('')), false);
+  assert.equal(has8bit(bytes('plain ASCII\r\n')), false);
+  assert.equal(has8bit(Buffer.from([0x7f, 0x00, 0x41])), false);
+  assert.equal(has8bit(Buffer.from([0x41, 0x80])), true);
+  assert.equal(has8bit(Buffer.from([0xff])), true);
+  assert.equal(has8bit(Buffer.from('Grüße', 'utf8')), true);
+});
+
+function assertNulError(error: unknown, offset: number): true {
+  assert.ok(error instanceof SmtpProtocolError);
+  assert.equal(error.code, 'EINPUT');
+  assert.equal(error.message, `the message contains a NUL byte at offset ${offset}`);
+  return true;
+}
+
+test('a NUL byte is refused with its offset in the message', () => {
+  assert.throws(() => encodeData(Buffer.from([0x00])), (error) => assertNulError(error, 0));
+  assert.throws(() => encodeData(bytes('ab\r\nc\0')), (error) => assertNulError(error, 5));
+
+  const encoder = new DataEncoder();
+  assert.equal(encoder.push(bytes('abc')).toString('latin1'), 'abc');
+  assert.throws(() => encoder.push(bytes('de\0f')), (error) => assertNulError(error, 5));
+  assert.equal(encoder.bytesIn, 3, 'a refused chunk is not counted');
+});
+
+test('bytesIn counts the input bytes pushed', () => {
+  const encoder = new DataEncoder();
+  assert.equal(encoder.bytesIn, 0);
+  encoder.push(bytes('a\nb'));
+  assert.equal(encoder.bytesIn, 3);
+  assert.equal(encoder.push(bytes('')).length, 0);
+  assert.equal(encoder.bytesIn, 3);
+  encoder.push(bytes('\r\n.'));
+  assert.equal(encoder.bytesIn, 6);
+  encoder.end();
+  assert.equal(encoder.bytesIn, 6);
+});
+
+test('the encoder refuses use after end()', () => {
+  const encoder = new DataEncoder();
+  encoder.end();
+  assert.throws(() => encoder.end(), SmtpProtocolError);
+  assert.throws(() => encoder.push(bytes('a')), SmtpProtocolError);
+});
