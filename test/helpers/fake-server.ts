@@ -80,6 +80,8 @@ export interface FakeServer {
   readonly port: number;
   /** Resolves when the connection is over (the client closed or the server gave up). */
   readonly done: Promise<Outcome>;
+  /** Stops listening; when no client ever came, `done` resolves with nothing received. */
+  stop(): void;
 }
 
 export interface FakeServerOptions {
@@ -91,15 +93,23 @@ export async function startFakeServer(steps: readonly Step[], options: FakeServe
   const credentials = { key: fixture('server-key.pem'), cert: fixture('server.pem') };
   let resolveDone!: (outcome: Outcome) => void;
   const done = new Promise<Outcome>((resolve) => (resolveDone = resolve));
+  let connected = false;
   const onConnection = (socket: net.Socket): void => {
+    connected = true;
     server.close();
     void play(socket, steps, credentials).then(resolveDone);
   };
   const server = options.implicitTls === true ? tls.createServer(credentials, onConnection) : net.createServer(onConnection);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const safety = setTimeout(() => server.close(), SAFETY_MS);
-  server.on('close', () => clearTimeout(safety));
-  return { host: '127.0.0.1', port: (server.address() as net.AddressInfo).port, done };
+  server.on('close', () => {
+    clearTimeout(safety);
+    if (!connected) resolveDone({ received: '', finished: false, clientClosed: false });
+  });
+  const stop = (): void => {
+    if (server.listening) server.close();
+  };
+  return { host: '127.0.0.1', port: (server.address() as net.AddressInfo).port, done, stop };
 }
 
 async function play(first: net.Socket, steps: readonly Step[], credentials: tls.SecureContextOptions): Promise<Outcome> {

@@ -1,0 +1,66 @@
+/**
+ * Runs sendMail against a scripted fake server and collects everything a test
+ * asserts: the result or the error, every byte the client sent, the
+ * transcript, and the handles left open afterwards (there must be none).
+ */
+import assert from 'node:assert/strict';
+import { sendMail, type SendOptions, type SendResult, type MessageInput } from '../../src/index.js';
+import { SmtpProtocolError } from '../../src/errors.js';
+import { formatTrace } from '../../src/trace.js';
+import { clientBytes, fixture, startFakeServer, type FakeServerOptions, type Outcome, type Step } from './fake-server.js';
+
+export interface Conversation {
+  readonly result: SendResult | undefined;
+  readonly error: SmtpProtocolError | undefined;
+  readonly outcome: Outcome;
+  readonly trace: readonly string[];
+}
+
+export const SHORT_TIMEOUTS = { connect: 2000, greeting: 2000, command: 2000, dataBlock: 2000, dataEnd: 2000 } as const;
+
+export async function converse(
+  steps: readonly Step[],
+  options: Partial<SendOptions> = {},
+  message: MessageInput = 'hello\r\n',
+  serverOptions: FakeServerOptions = {},
+): Promise<Conversation> {
+  const server = await startFakeServer(steps, serverOptions);
+  const trace: string[] = [];
+  let result: SendResult | undefined;
+  let error: SmtpProtocolError | undefined;
+  try {
+    result = await sendMail(message, {
+      server: server.host,
+      port: server.port,
+      clientName: 'client.example',
+      envelopeFrom: 'a@x.org',
+      recipients: ['b@y.org'],
+      timeouts: SHORT_TIMEOUTS,
+      tls: { ca: fixture('ca.pem') },
+      onTrace: (event) => trace.push(formatTrace(event)),
+      ...options,
+    });
+  } catch (caught) {
+    assert.ok(caught instanceof SmtpProtocolError, `expected SmtpProtocolError, got ${String(caught)}`);
+    error = caught;
+  }
+  server.stop();
+  const outcome = await server.done;
+  await assertNothingLeftOpen();
+  return { result, error, outcome, trace };
+}
+
+/** The whole conversation happened as scripted: every client byte as expected. */
+export function assertTranscript(conversation: Conversation, steps: readonly Step[]): void {
+  assert.equal(conversation.outcome.received, clientBytes(steps));
+  assert.equal(conversation.outcome.clientClosed, true, 'the client closed its socket');
+}
+
+const HANDLES = new Set(['TCPSocketWrap', 'TCPServerWrap', 'TLSWrap', 'Timeout']);
+
+/** No socket, server or timer survives a finished send. */
+export async function assertNothingLeftOpen(): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve));
+  const open = process.getActiveResourcesInfo().filter((name) => HANDLES.has(name));
+  assert.deepEqual(open, [], `handles left open: ${open.join(', ')}`);
+}
