@@ -102,9 +102,17 @@ export async function startFakeServer(steps: readonly Step[], options: FakeServe
   const server = options.implicitTls === true ? tls.createServer(credentials, onConnection) : net.createServer(onConnection);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const safety = setTimeout(() => server.close(), SAFETY_MS);
+  // Raw TCP sockets, so that a TLS handshake that never completed leaves nothing open.
+  const raw = new Set<net.Socket>();
+  server.on('connection', (socket: net.Socket) => {
+    raw.add(socket);
+    socket.on('close', () => raw.delete(socket));
+  });
   server.on('close', () => {
     clearTimeout(safety);
-    if (!connected) resolveDone({ received: '', finished: false, clientClosed: false });
+    if (connected) return;
+    for (const socket of raw) socket.destroy();
+    resolveDone({ received: '', finished: false, clientClosed: false });
   });
   const stop = (): void => {
     if (server.listening) server.close();
