@@ -1,0 +1,75 @@
+/**
+ * A real SMTP server for integration tests: the npm `smtp-server` package, in
+ * this process, on 127.0.0.1 port 0, with the fixture certificate. It records
+ * every envelope and the exact message bytes it received (after dot-unstuffing).
+ */
+import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+import type { AddressInfo } from 'node:net';
+import { fixture } from './fake-server.js';
+
+export interface Received {
+  readonly from: string;
+  readonly to: readonly string[];
+  readonly body: string | undefined;
+  readonly data: Buffer;
+  readonly secure: boolean;
+}
+
+export interface RealServer {
+  readonly port: number;
+  readonly received: Received[];
+  /** MAIL FROM commands seen, accepted or not. */
+  readonly mailCommands: number;
+  close(): Promise<void>;
+}
+
+export interface RealServerOptions extends SMTPServerOptions {
+  /** The loopback address to listen on: 127.0.0.1 (default) or ::1. */
+  readonly host?: '127.0.0.1' | '::1';
+}
+
+export async function startRealServer({ host = '127.0.0.1', ...options }: RealServerOptions = {}): Promise<RealServer> {
+  const received: Received[] = [];
+  let mailCommands = 0;
+  const server = new SMTPServer({
+    logger: false,
+    authOptional: true,
+    key: fixture('server-key.pem'),
+    cert: fixture('server.pem'),
+    closeTimeout: 1000,
+    onMailFrom(_address, _session, callback) {
+      mailCommands++;
+      callback();
+    },
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('end', () => {
+        const envelope = session.envelope;
+        const args = envelope.mailFrom === false ? false : (envelope.mailFrom.args as Record<string, string> | false);
+        received.push({
+          from: envelope.mailFrom === false ? '' : envelope.mailFrom.address,
+          to: envelope.rcptTo.map((rcpt) => rcpt.address),
+          body: args === false ? undefined : args['BODY'],
+          data: Buffer.concat(chunks),
+          secure: session.secure,
+        });
+        callback(null);
+      });
+    },
+    ...options,
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, () => resolve());
+  });
+  const port = (server.server.address() as AddressInfo).port;
+  return {
+    port,
+    received,
+    get mailCommands() {
+      return mailCommands;
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
