@@ -196,3 +196,33 @@ test('a NUL byte in the message is refused before anything is written', async ()
   assert.equal(c.error?.code, 'EINPUT');
   assert.equal(c.outcome.received, '');
 });
+
+test('a NUL byte or a read error in a streamed message: EINPUT, dropped without the final dot', async () => {
+  const steps = script`
+    ${GREETING}
+    C: MAIL FROM:<a@x.org>
+    S: 250 ok
+    C: RCPT TO:<b@y.org>
+    S: 250 ok
+    C: DATA
+    S: 354 go
+    C: first chunk
+  `;
+  async function* withNul(): AsyncGenerator<string> {
+    yield 'first chunk\r\n';
+    yield 'then a \0 byte\r\n';
+  }
+  const nul = await converse(steps, {}, withNul());
+  assertTranscript(nul, steps);
+  assert.equal(nul.error?.code, 'EINPUT');
+  assert.match(nul.error?.message ?? '', /NUL byte at offset 20/);
+
+  async function* failing(): AsyncGenerator<string> {
+    yield 'first chunk\r\n';
+    throw new Error('disk on fire');
+  }
+  const broken = await converse(steps, {}, failing());
+  assertTranscript(broken, steps);
+  assert.equal(broken.error?.code, 'EINPUT');
+  assert.match(broken.error?.message ?? '', /disk on fire/);
+});
