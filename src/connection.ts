@@ -21,6 +21,7 @@ interface Waiter {
 export class Connection {
   #stream: Duplex;
   #tls: TlsInfo | undefined;
+  readonly #remoteAddress: string | undefined;
   #parser = new ReplyParser();
   readonly #replies: Reply[] = [];
   readonly #trace: TraceListener | undefined;
@@ -32,6 +33,7 @@ export class Connection {
   constructor(opened: Opened, trace: TraceListener | undefined) {
     this.#stream = opened.stream;
     this.#tls = opened.tls;
+    this.#remoteAddress = opened.remoteAddress;
     this.#trace = trace;
     this.#attach();
   }
@@ -39,6 +41,11 @@ export class Connection {
   /** TLS details when the stream is encrypted. */
   get tls(): TlsInfo | undefined {
     return this.#tls;
+  }
+
+  /** The peer's IP address, as connected. */
+  get remoteAddress(): string | undefined {
+    return this.#remoteAddress;
   }
 
   get failure(): SmtpProtocolError | undefined {

@@ -67,7 +67,44 @@ export interface EnvelopeOptions {
   readonly partial?: boolean | undefined;
 }
 
-export interface SendOptions extends ConnectionOptions, EnvelopeOptions {}
+/** What `promptCredentials` answers; `save: true` stores them in the first authinfo file after AUTH succeeds. */
+export interface PromptedCredentials {
+  readonly user: string;
+  readonly password: string;
+  readonly save?: boolean | undefined;
+}
+
+export interface CredentialRequest {
+  readonly host: string;
+  readonly port: string;
+  readonly user: string | undefined;
+}
+
+/** Authentication (SPEC §4, §5). */
+export interface AuthOptions {
+  /** smtpmail-smtp-user: with `password`, the credentials; alone, restricts the authinfo lookup. */
+  readonly user?: string | undefined;
+  /** A password (or XOAUTH2 token), or a function returning one (keychains, OAuth token providers). */
+  readonly password?: string | (() => string | Promise<string>) | undefined;
+  /** auth-sources: files tried in order; default ~/.authinfo, ~/.authinfo.gpg, ~/.netrc. */
+  readonly authSources?: readonly string[] | undefined;
+  /** smtpmail-auth-supported: preference order; default CRAM-MD5, PLAIN, LOGIN. */
+  readonly authMechanisms?: readonly string[] | undefined;
+  /** Forces one mechanism (as the authinfo key `smtp-auth` does). */
+  readonly authMechanism?: string | undefined;
+  /** Allow PLAIN, LOGIN and XOAUTH2 without TLS to a host that is not loopback. */
+  readonly allowInsecureAuth?: boolean | undefined;
+  /** smtpmail-servers-requiring-authorization: authenticate up front; credentials required. */
+  readonly serversRequiringAuthorization?: RegExp | undefined;
+  /** Asked when no stored credentials fit (or an entry has no password). */
+  readonly promptCredentials?: ((request: CredentialRequest) => Promise<PromptedCredentials | undefined>) | undefined;
+  /** Opt-in: `port smtp` matches 25, `submission` 587, `smtps`/`submissions` 465. */
+  readonly serviceAliases?: boolean | undefined;
+  /** Opt-in: host names in authinfo compared case-insensitively. */
+  readonly caseInsensitiveHosts?: boolean | undefined;
+}
+
+export interface SendOptions extends ConnectionOptions, EnvelopeOptions, AuthOptions {}
 
 const SERVICES: Readonly<Record<string, number>> = { smtp: 25, submission: 587, smtps: 465, submissions: 465 };
 
@@ -75,6 +112,8 @@ const SERVICES: Readonly<Record<string, number>> = { smtp: 25, submission: 587, 
 export interface Target {
   readonly host: string;
   readonly port: number;
+  /** The service as configured, for authinfo matching: `'587'`, or `'submission'` when so given. */
+  readonly service: string;
   readonly implicitTls: boolean;
   readonly streamType: StreamType | undefined;
   readonly tls: TlsOptions | undefined;
@@ -87,9 +126,11 @@ export function resolveTarget(options: ConnectionOptions, env: NodeJS.ProcessEnv
     throw new SmtpProtocolError('ECONFIG', 'no SMTP server configured: set the `server` option or the SMTPSERVER environment variable');
   }
   const implicitTls = options.streamType === 'ssl' || options.streamType === 'tls';
+  const port = resolvePort(options.port, implicitTls);
   return {
     host: stripBrackets(host),
-    port: resolvePort(options.port, implicitTls),
+    port,
+    service: String(options.port ?? port),
     implicitTls,
     streamType: options.streamType,
     tls: options.tls,

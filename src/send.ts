@@ -8,6 +8,7 @@ import { has8bit, normalizedSize } from './data.js';
 import { SmtpProtocolError, type RefusedRecipient } from './errors.js';
 import { resolveTarget, type SendOptions } from './options.js';
 import type { Reply } from './reply.js';
+import { Authorizer } from './authorize.js';
 import { SmtpSession } from './session.js';
 import { transact, type Envelope, type MessageBody } from './transaction.js';
 import type { TlsInfo } from './transport.js';
@@ -40,17 +41,23 @@ export async function sendMail(message: MessageInput, options: SendOptions): Pro
   const name = options.clientName ?? commands.clientName(hostName(options.localDomain));
   commands.ehlo(name); // validates the name before connecting
 
+  const authorizer = new Authorizer(options, target);
   const session = await SmtpSession.open(target, options.onTrace);
   try {
     await session.greeting();
     await session.hello(name);
     await session.secure(target.streamType, name);
+    await authorizer.start(session);
     if (options.verb === true && session.capabilities.has('VERB')) await session.verb();
-    const params = mailParameters(session, envelope, body);
-    const outcome = await transact(session, envelope, body, {
-      params,
-      partial: options.partial === true,
-      traceData: options.traceData === true,
+    const run = (): ReturnType<typeof transact> =>
+      transact(session, envelope, body, {
+        params: mailParameters(session, envelope, body),
+        partial: options.partial === true,
+        traceData: options.traceData === true,
+      });
+    const outcome = await run().catch(async (error: unknown) => {
+      if (await authorizer.recover(session, error)) return run();
+      throw error;
     });
     await session.quit();
     return {
@@ -60,7 +67,7 @@ export async function sendMail(message: MessageInput, options: SendOptions): Pro
       reply: outcome.reply,
       secure: session.tls !== undefined,
       tls: session.tls,
-      authMechanism: undefined,
+      authMechanism: authorizer.mechanism,
       attempts: 1,
       size: outcome.bytesIn,
     };

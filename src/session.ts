@@ -51,6 +51,11 @@ export class SmtpSession {
     return new SmtpSession(connection, target);
   }
 
+  /** A session over a connection opened elsewhere (tests, custom transports). */
+  static over(connection: Connection, target: Target): SmtpSession {
+    return new SmtpSession(connection, target);
+  }
+
   get timeouts(): Timeouts {
     return this.target.timeouts;
   }

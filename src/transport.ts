@@ -37,6 +37,8 @@ export interface Opened {
   readonly stream: Duplex;
   /** Present when the stream is encrypted. */
   readonly tls: TlsInfo | undefined;
+  /** The peer's IP address: where the bytes really go, whatever name was given. */
+  readonly remoteAddress: string | undefined;
 }
 
 export interface ConnectOptions {
@@ -59,7 +61,11 @@ export function connect(options: ConnectOptions): Promise<Opened> {
   }
   const socket = net.connect({ host, port, autoSelectFamily: true });
   socket.setNoDelay(true);
-  return waitFor(socket, 'connect', options.timeoutMs, what).then(() => ({ stream: socket, tls: undefined }));
+  return waitFor(socket, 'connect', options.timeoutMs, what).then(() => ({
+    stream: socket,
+    tls: undefined,
+    remoteAddress: socket.remoteAddress,
+  }));
 }
 
 /** Upgrades a connected plain socket after `220` to STARTTLS. */
@@ -88,6 +94,7 @@ function secure(under: Underlying, host: string, options: TlsOptions | undefined
   secured.setNoDelay(true);
   return waitFor(secured, 'secureConnect', timeoutMs, what).then(() => ({
     stream: secured,
+    remoteAddress: secured.remoteAddress,
     tls: {
       protocol: secured.getProtocol(),
       cipher: secured.getCipher().name,
@@ -135,4 +142,14 @@ function classify(error: Error, what: string): SmtpProtocolError {
     return new SmtpProtocolError('ETLS', `${what} failed: ${error.message}`, { cause: error });
   }
   return new SmtpProtocolError('ECONNECTION', `${what} failed: ${error.message}`, { cause: error, transient: true });
+}
+
+/**
+ * True for loopback addresses (127.0.0.0/8, ::1, and IPv4-mapped 127.x):
+ * the only peers to which a password may go without TLS by default.
+ */
+export function isLoopback(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return (net.isIPv4(v4) && v4.startsWith('127.')) || address === '::1';
 }

@@ -37,6 +37,7 @@ export async function converse(
       recipients: ['b@y.org'],
       timeouts: SHORT_TIMEOUTS,
       tls: { ca: fixture('ca.pem') },
+      authSources: [], // never the machine's own ~/.authinfo
       onTrace: (event) => trace.push(formatTrace(event)),
       ...options,
     });
