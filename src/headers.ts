@@ -1,0 +1,323 @@
+import { randomBytes } from 'node:crypto';
+import { SmtpProtocolError } from './errors.js';
+
+/*
+ * The header block of an RFC 5322 message (RFC 5322 §2.2, §3.6), on bytes and
+ * without I/O. Only the header block is ever parsed; the body is streamed
+ * through untouched by the caller (SPEC §6).
+ */
+
+/** Emacs's mail-header-separator: a line equal to this ends the headers like an empty line, and is transmitted as an empty line. */
+export const MAIL_HEADER_SEPARATOR = '--text follows this line--';
+
+/** Most header bytes accepted before the end of the header block (16 MiB). */
+export const MAX_HEADER_BYTES = 16 * 1024 * 1024;
+
+export interface HeaderEnd {
+  /** Bytes [0, headerEnd) are the header fields, each with its line end. */
+  readonly headerEnd: number;
+  /** Where the body starts (after the empty line or the separator line with its line end; equal to headerEnd when the headers ended at a line that is not a header field, or at the end of input). */
+  readonly bodyStart: number;
+  /** How the block ended: an empty line, the Emacs separator, a line that is not a field (sendmail -t behaviour: the body starts there and nothing is removed), or the end of the message. */
+  readonly kind: 'blank' | 'separator' | 'not-a-field' | 'end';
+}
+
+export interface HeaderField {
+  /** The name as written (case kept). */
+  readonly name: string;
+  /** Lower-cased name, for case-insensitive lookups. */
+  readonly key: string;
+  /** The value, unfolded: line ends removed (the whitespace after them kept), the one optional space after the colon removed, decoded as UTF-8 (RFC 6532). */
+  readonly value: string;
+  /** The field's exact bytes as given, every line of it with its line end. */
+  readonly raw: Buffer;
+}
+
+const TAB = 0x09;
+const LF = 0x0a;
+const CR = 0x0d;
+const SPACE = 0x20;
+const COLON = 0x3a;
+const CRLF = Buffer.from('\r\n', 'latin1');
+const SEPARATOR = Buffer.from(MAIL_HEADER_SEPARATOR, 'latin1');
+/** The separator line with the CR of its CRLF: the longest line that can still end the block. */
+const SEPARATOR_CR = Buffer.from(`${MAIL_HEADER_SEPARATOR}\r`, 'latin1');
+
+/** makeField folds before this column where a space allows: RFC 5322 §2.1.1 asks for 78, RFC 2047 §2 for 76 on lines with encoded words. */
+const FOLD_COLUMN = 76;
+/** RFC 5322 §2.1.1: a line MUST NOT be longer than 998 octets, line end excluded. */
+const MAX_LINE_OCTETS = 998;
+/** UTF-8 bytes per RFC 2047 encoded word: 56 base64 characters, a 68-character word, so `From: ` plus one word fits 76. */
+const ENCODED_WORD_BYTES = 42;
+
+// RFC 5322 §2.2: a field name is one or more printable US-ASCII characters except ':'.
+const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
+// RFC 5322 §3.2.3 atext, plus the spaces between the words of a phrase.
+const ATEXT_PHRASE = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~ ]+$/;
+const PRINTABLE = /^[\x20-\x7e\t]+$/;
+// RFC 5322 §3.6.4 id-right: dot-atom-text (atext widened by RFC 6532 §3.2) or no-fold-literal.
+const DOT_ATOM = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\u{10ffff}]+(?:\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\u{10ffff}]+)*$/u;
+const DOMAIN_LITERAL = /^\[[\x21-\x5a\x5e-\x7e]*\]$/;
+const CR_LF_NUL = /[\r\n\0]/;
+
+type LineKind = 'field' | 'continuation' | 'blank' | 'separator' | 'other';
+
+/**
+ * Finds the end of the header block in `buf`, the start of a message. Lines
+ * end with LF or CRLF. A field line is `name:` (RFC 5322 §2.2); a line
+ * starting with space or tab continues the previous field (§2.2.3), but as the
+ * first line it is not a field. An empty line → 'blank'; a line equal to
+ * {@link MAIL_HEADER_SEPARATOR} → 'separator'; any other line → 'not-a-field'
+ * (as the first line: no headers at all, headerEnd 0).
+ *
+ * With `complete` false, returns undefined until the end is in `buf` (the
+ * caller reads more). A line that can no longer become a field, an empty line
+ * or the separator is recognised before its line end arrives. With `complete`
+ * true the end of `buf` ends the block ('end'; a last line without line end
+ * is classified as if it had one).
+ *
+ * Only the first {@link MAX_HEADER_BYTES} bytes are scanned: when they do not
+ * decide the end, throws SmtpProtocolError('EINPUT'). Linear time.
+ */
+export function findHeaderEnd(buf: Buffer, complete: boolean): HeaderEnd | undefined {
+  const limit = Math.min(buf.length, MAX_HEADER_BYTES);
+  let pos = 0;
+  for (;;) {
+    const lf = buf.indexOf(LF, pos);
+    if (lf === -1 || lf >= limit) break;
+    const kind = classify(withoutCR(buf.subarray(pos, lf)), pos > 0);
+    if (kind !== 'field' && kind !== 'continuation') return ending(kind, pos, lf + 1);
+    pos = lf + 1;
+  }
+  // The line at pos has no line end within the scanned bytes.
+  const tail = buf.subarray(pos, limit);
+  if (complete && buf.length <= MAX_HEADER_BYTES) {
+    if (tail.length === 0) return { headerEnd: pos, bodyStart: pos, kind: 'end' };
+    const kind = classify(withoutCR(tail), pos > 0);
+    if (kind === 'field' || kind === 'continuation') return { headerEnd: buf.length, bodyStart: buf.length, kind: 'end' };
+    return ending(kind, pos, buf.length);
+  }
+  if (cannotEndBlock(tail, pos > 0)) return ending('other', pos, pos);
+  if (buf.length < MAX_HEADER_BYTES) return undefined;
+  throw new SmtpProtocolError('EINPUT', `the message headers do not end within ${MAX_HEADER_BYTES} bytes`);
+}
+
+function ending(kind: Exclude<LineKind, 'field' | 'continuation'>, lineStart: number, next: number): HeaderEnd {
+  if (kind === 'other') return { headerEnd: lineStart, bodyStart: lineStart, kind: 'not-a-field' };
+  return { headerEnd: lineStart, bodyStart: next, kind };
+}
+
+/** Classifies one line given without its line end. */
+function classify(line: Buffer, afterField: boolean): LineKind {
+  const first = line[0];
+  if (first === undefined) return 'blank';
+  if (first === SPACE || first === TAB) return afterField ? 'continuation' : 'other';
+  if (line.equals(SEPARATOR)) return 'separator';
+  return nameEnd(line) > 0 ? 'field' : 'other';
+}
+
+/** True when the unfinished line `tail` is 'other' whatever bytes follow it. */
+function cannotEndBlock(tail: Buffer, afterField: boolean): boolean {
+  const first = tail[0];
+  if (first === undefined) return false;
+  if (first === SPACE || first === TAB) return !afterField;
+  if (SEPARATOR_CR.subarray(0, tail.length).equals(tail) || (tail.length === 1 && first === CR)) return false;
+  return nameEnd(tail) === 0;
+}
+
+/** The index of the colon when `line` starts with a field name and colon; 0 when it cannot; -1 when `line` ends first. */
+function nameEnd(line: Buffer): number {
+  for (let i = 0; i < line.length; i++) {
+    const byte = line[i];
+    if (byte === COLON) return i;
+    if (byte === undefined || byte < 0x21 || byte > 0x7e) return 0;
+  }
+  return -1;
+}
+
+/** The line without one trailing CR (the CR of a CRLF line end). */
+function withoutCR(line: Buffer): Buffer {
+  return line[line.length - 1] === CR ? line.subarray(0, -1) : line;
+}
+
+/**
+ * Splits a header block (bytes [0, headerEnd) from {@link findHeaderEnd})
+ * into fields in order, each with its continuation lines (RFC 5322 §2.2.3).
+ * A line that is neither a field nor a continuation throws EINPUT.
+ */
+export function parseHeaders(block: Buffer): HeaderField[] {
+  const fields: HeaderField[] = [];
+  let start = -1;
+  let pos = 0;
+  while (pos < block.length) {
+    const lf = block.indexOf(LF, pos);
+    const next = lf === -1 ? block.length : lf + 1;
+    const kind = classify(withoutCR(block.subarray(pos, lf === -1 ? next : lf)), start >= 0);
+    if (kind === 'field') {
+      if (start >= 0) fields.push(toField(block.subarray(start, pos)));
+      start = pos;
+    } else if (kind !== 'continuation') {
+      throw new SmtpProtocolError('EINPUT', `line at offset ${pos} of the header block is not a header field`);
+    }
+    pos = next;
+  }
+  if (start >= 0) fields.push(toField(block.subarray(start)));
+  return fields;
+}
+
+function toField(bytes: Buffer): HeaderField {
+  const raw = Buffer.from(bytes); // a copy: the caller may reuse its buffer
+  const colon = raw.indexOf(COLON);
+  const name = raw.toString('latin1', 0, colon);
+  const pieces: Buffer[] = [];
+  let pos = colon + 1;
+  while (pos < raw.length) {
+    const lf = raw.indexOf(LF, pos);
+    const end = lf === -1 ? raw.length : lf;
+    pieces.push(withoutCR(raw.subarray(pos, end)));
+    pos = end + 1;
+  }
+  const unfolded = Buffer.concat(pieces);
+  const value = (unfolded[0] === SPACE ? unfolded.subarray(1) : unfolded).toString('utf8');
+  return { name, key: name.toLowerCase(), value, raw };
+}
+
+/** All values of a field, in order; the name is case-insensitive (RFC 5322 §1.2.2). */
+export function fieldValues(fields: readonly HeaderField[], name: string): string[] {
+  const key = name.toLowerCase();
+  return fields.filter((field) => field.key === key).map((field) => field.value);
+}
+
+export function hasField(fields: readonly HeaderField[], name: string): boolean {
+  const key = name.toLowerCase();
+  return fields.some((field) => field.key === key);
+}
+
+/** Fields without the named ones (case-insensitive), each removed with all its continuation lines (Bcc, Resent-Bcc, X-Message-SMTP-Method). */
+export function withoutFields(fields: readonly HeaderField[], names: readonly string[]): HeaderField[] {
+  const keys = new Set(names.map((name) => name.toLowerCase()));
+  return fields.filter((field) => !keys.has(field.key));
+}
+
+/**
+ * One new field, `Name: value` + CRLF. Folded before spaces so that lines
+ * stay within 76 characters where the value allows (RFC 5322 §2.2.3);
+ * unfolding gives `value` back. Refuses with EINPUT a name that is not an RFC
+ * 5322 §2.2 field name, CR, LF or NUL in the value, and a line longer than 998
+ * octets (§2.1.1).
+ */
+export function makeField(name: string, value: string): HeaderField {
+  if (!FIELD_NAME.test(name)) throw new SmtpProtocolError('EINPUT', `invalid header field name: ${JSON.stringify(name)}`);
+  if (CR_LF_NUL.test(value)) {
+    throw new SmtpProtocolError('EINPUT', `the value of header field ${name} contains CR, LF or NUL`);
+  }
+  // Fold points: before a space that is followed by something other than a space.
+  const [first = '', ...rest] = value.split(/(?= [^ ])/);
+  const lines: string[] = [];
+  let line = `${name}: ${first}`;
+  for (const piece of rest) {
+    if (line.length + piece.length > FOLD_COLUMN) {
+      lines.push(line);
+      line = piece;
+    } else {
+      line += piece;
+    }
+  }
+  lines.push(line);
+  if (lines.some((text) => Buffer.byteLength(text, 'utf8') > MAX_LINE_OCTETS)) {
+    throw new SmtpProtocolError('EINPUT', `header field ${name} has a line longer than ${MAX_LINE_OCTETS} octets`);
+  }
+  const raw = Buffer.from(`${lines.join('\r\n')}\r\n`, 'utf8');
+  return { name, key: name.toLowerCase(), value, raw };
+}
+
+/**
+ * The transmitted header block: every field's raw bytes in order, then CRLF
+ * (the empty line that ends the headers). A field whose raw bytes lack a final
+ * line end (the last line of a message without body or final newline) gets
+ * CRLF, so the empty line stays an empty line.
+ */
+export function serializeHeaders(fields: readonly HeaderField[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const field of fields) {
+    parts.push(field.raw);
+    if (field.raw[field.raw.length - 1] !== LF) parts.push(CRLF);
+  }
+  parts.push(CRLF);
+  return Buffer.concat(parts);
+}
+
+const DAY_NAMES = 'SunMonTueWedThuFriSat';
+const MONTH_NAMES = 'JanFebMarAprMayJunJulAugSepOctNovDec';
+
+/** RFC 5322 §3.3 date-time in the local time zone of `date`: `Mon, 23 Nov 2026 10:52:05 +0100`. */
+export function formatDate(date: Date): string {
+  if (Number.isNaN(date.getTime())) throw new SmtpProtocolError('EINPUT', 'invalid Date');
+  const year = date.getFullYear();
+  // §3.3: four-digit years, 1900 or later.
+  if (year < 1900 || year > 9999) throw new SmtpProtocolError('EINPUT', `year ${year} out of range 1900-9999`);
+  const offset = -Math.round(date.getTimezoneOffset()); // minutes east of UTC
+  const zone = `${offset < 0 ? '-' : '+'}${pad2(Math.floor(Math.abs(offset) / 60))}${pad2(Math.abs(offset) % 60)}`;
+  const day = DAY_NAMES.slice(date.getDay() * 3, date.getDay() * 3 + 3);
+  const month = MONTH_NAMES.slice(date.getMonth() * 3, date.getMonth() * 3 + 3);
+  const time = `${pad2(date.getHours())}:${pad2(date.getMinutes())}:${pad2(date.getSeconds())}`;
+  return `${day}, ${pad2(date.getDate())} ${month} ${year} ${time} ${zone}`;
+}
+
+function pad2(n: number): string {
+  return String(n).padStart(2, '0');
+}
+
+/**
+ * `<unique@domain>` (RFC 5322 §3.6.4): unique = base36 time + '.' + 16 hex
+ * characters of randomness; domain as given, or 'localhost.localdomain' when
+ * empty or undefined. A domain that is not dot-atom-text or a domain literal
+ * throws EINPUT.
+ */
+export function makeMessageId(domain: string | undefined): string {
+  const right = domain === undefined || domain === '' ? 'localhost.localdomain' : domain;
+  if (!DOT_ATOM.test(right) && !DOMAIN_LITERAL.test(right)) {
+    throw new SmtpProtocolError('EINPUT', `invalid Message-ID domain: ${JSON.stringify(right)}`);
+  }
+  return `<${Date.now().toString(36)}.${randomBytes(8).toString('hex')}@${right}>`;
+}
+
+/**
+ * A From: value `Name <address>` (RFC 5322 §3.4). The name (trimmed) is bare
+ * when it is only atext and spaces (§3.2.5 phrase), else a quoted-string with
+ * `"` and `\` escaped (§3.2.4); a name with non-ASCII or control characters
+ * becomes RFC 2047 B encoded words of whole characters, at most 75 characters
+ * each (§2, §5), separated by spaces. No name (or a blank one) → the address
+ * alone. CR, LF or NUL in either argument throws EINPUT.
+ */
+export function formatFrom(address: string, name: string | undefined): string {
+  if (address === '' || CR_LF_NUL.test(address) || (name !== undefined && CR_LF_NUL.test(name))) {
+    throw new SmtpProtocolError('EINPUT', 'From: address empty, or CR, LF or NUL in the address or name');
+  }
+  const phrase = name?.trim() ?? '';
+  if (phrase === '') return address;
+  // A bare "=?...?=" would be decoded by readers as an encoded word; quoted it is not (RFC 2047 §5).
+  if (ATEXT_PHRASE.test(phrase) && !phrase.includes('=?')) return `${phrase} <${address}>`;
+  if (PRINTABLE.test(phrase)) return `"${phrase.replace(/["\\]/g, '\\$&')}" <${address}>`;
+  return `${encodedWords(phrase).join(' ')} <${address}>`;
+}
+
+/** RFC 2047 §4.1 B encoding, split between characters (§5: an encoded word holds whole characters). */
+function encodedWords(text: string): string[] {
+  const words: string[] = [];
+  let chunk: Buffer[] = [];
+  let bytes = 0;
+  const flush = (): void => {
+    words.push(`=?UTF-8?B?${Buffer.concat(chunk).toString('base64')}?=`);
+    chunk = [];
+    bytes = 0;
+  };
+  for (const char of text) {
+    const encoded = Buffer.from(char, 'utf8');
+    if (bytes + encoded.length > ENCODED_WORD_BYTES) flush();
+    chunk.push(encoded);
+    bytes += encoded.length;
+  }
+  if (bytes > 0) flush();
+  return words;
+}
