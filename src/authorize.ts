@@ -46,6 +46,7 @@ export class Authorizer {
 
   /** After EHLO (and TLS): authenticate when credentials are at hand, or required. */
   async start(session: SmtpSession): Promise<void> {
+    this.#mechanism = undefined; // a new session starts unauthenticated
     const host = this.#target.host;
     const required = this.#options.serversRequiringAuthorization?.test(host) === true;
     if (!session.capabilities.has('AUTH')) {

@@ -8,7 +8,7 @@
  * read or write rejects with the same error. Nothing is left open.
  */
 import type { Duplex } from 'node:stream';
-import { SmtpProtocolError } from './errors.js';
+import { abortError, SmtpProtocolError } from './errors.js';
 import { ReplyParser, type Reply } from './reply.js';
 import type { TraceEvent, TraceListener } from './trace.js';
 import { upgrade, type Opened, type TlsInfo, type TlsOptions } from './transport.js';
@@ -29,6 +29,8 @@ export class Connection {
   /** Whoever waits for a reply or for `drain`; at most one of each at a time. */
   #replyWaiter: Waiter | undefined;
   #drainWaiter: Waiter | undefined;
+  #failed: Promise<never> | undefined;
+  #rejectFailed: ((error: SmtpProtocolError) => void) | undefined;
 
   constructor(opened: Opened, trace: TraceListener | undefined) {
     this.#stream = opened.stream;
@@ -50,6 +52,16 @@ export class Connection {
 
   get failure(): SmtpProtocolError | undefined {
     return this.#failure;
+  }
+
+  /** Rejects when the connection fails: to race against waits on other things (a message stream). */
+  get failed(): Promise<never> {
+    if (this.#failed === undefined) {
+      this.#failed = new Promise<never>((_, reject) => (this.#rejectFailed = reject));
+      this.#failed.catch(() => {});
+      if (this.#failure !== undefined) this.#rejectFailed?.(this.#failure);
+    }
+    return this.#failed;
   }
 
   /** Bytes or replies received and not yet read: must be none before a TLS upgrade. */
@@ -93,8 +105,20 @@ export class Connection {
     return reply;
   }
 
+  /**
+   * Fails the connection with EABORT when `signal` fires, until the returned
+   * function is called (one operation's signal on a longer-lived connection).
+   */
+  watch(signal: AbortSignal | undefined): () => void {
+    if (signal === undefined) return () => {};
+    const onAbort = (): void => this.fail(abortError(signal));
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    return () => signal.removeEventListener('abort', onAbort);
+  }
+
   /** STARTTLS: hands the socket to TLS, then reads replies from the encrypted stream. */
-  async upgrade(host: string, options: TlsOptions | undefined, timeoutMs: number): Promise<void> {
+  async upgrade(host: string, options: TlsOptions | undefined, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     this.#throwIfFailed();
     if (this.hasUnreadInput) {
       // RFC 3207 §5 (and CVE-2011-0411): bytes sent before the handshake must not be trusted.
@@ -104,7 +128,7 @@ export class Connection {
     this.#detach();
     let opened: Opened;
     try {
-      opened = await upgrade(this.#stream, host, options, timeoutMs);
+      opened = await upgrade(this.#stream, host, options, timeoutMs, signal);
     } catch (error) {
       this.#failure = error as SmtpProtocolError;
       this.#stream.destroy();
@@ -121,6 +145,7 @@ export class Connection {
     if (this.#failure !== undefined) return;
     this.#failure = error;
     this.#stream.destroy();
+    this.#rejectFailed?.(error);
     const waiters = [this.#replyWaiter, this.#drainWaiter];
     this.#replyWaiter = this.#drainWaiter = undefined;
     for (const waiter of waiters) waiter?.reject(error);

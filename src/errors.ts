@@ -20,6 +20,7 @@ export const ERROR_CODES = [
   'ESIZE', // the message is larger than the server accepts
   'EPOLICY', // the client refused to proceed for a security reason
   'EABORT', // the caller's AbortSignal fired
+  'ESENDMAIL', // the sendmail program (X-Message-SMTP-Method: sendmail) failed
   'EUNKNOWN_DELIVERY', // connection lost after the final dot: may have been delivered
 ] as const;
 
@@ -82,4 +83,9 @@ export class SmtpProtocolError extends Error {
 export function asSmtpError(error: unknown, code: SmtpErrorCode, message: string): SmtpProtocolError {
   if (error instanceof SmtpProtocolError) return error;
   return new SmtpProtocolError(code, message, { cause: error });
+}
+
+/** The error for an AbortSignal that fired: EABORT, the signal's reason as cause. */
+export function abortError(signal: AbortSignal): SmtpProtocolError {
+  return new SmtpProtocolError('EABORT', 'sending was aborted', { cause: signal.reason });
 }

@@ -1,7 +1,18 @@
 /** smtpmail: an SMTP client for Node.js, a port of GNU Emacs's smtpmail. Re-exports only. */
-export { sendMail, type MessageInput, type SendResult } from './send.js';
+export { sendMail, type SendOptions } from './send.js';
+export { SmtpClient, type ClientOptions, type MessageOptions, type SendResult } from './client.js';
+export type { MessageInput, PrepareOptions } from './prepare.js';
 export { SmtpProtocolError, ERROR_CODES, type SmtpErrorCode, type RefusedRecipient } from './errors.js';
-export { DEFAULT_TIMEOUTS, type SendOptions, type ConnectionOptions, type EnvelopeOptions, type StreamType, type Timeouts } from './options.js';
+export {
+  DEFAULT_TIMEOUTS,
+  type AuthOptions,
+  type ConnectionOptions,
+  type CredentialRequest,
+  type PromptedCredentials,
+  type StreamType,
+  type Timeouts,
+} from './options.js';
+export type { RetryOptions } from './retry.js';
 export { replyText, type Reply } from './reply.js';
 export { Capabilities } from './capabilities.js';
 export { formatTrace, type TraceEvent, type TraceListener, type TraceDirection } from './trace.js';

@@ -59,14 +59,6 @@ export interface ConnectionOptions {
   readonly traceData?: boolean | undefined;
 }
 
-/** The envelope of one message. */
-export interface EnvelopeOptions {
-  readonly envelopeFrom?: string | undefined;
-  readonly recipients?: readonly string[] | undefined;
-  /** Deliver to the accepted recipients even when others are refused. */
-  readonly partial?: boolean | undefined;
-}
-
 /** What `promptCredentials` answers; `save: true` stores them in the first authinfo file after AUTH succeeds. */
 export interface PromptedCredentials {
   readonly user: string;
@@ -104,7 +96,7 @@ export interface AuthOptions {
   readonly caseInsensitiveHosts?: boolean | undefined;
 }
 
-export interface SendOptions extends ConnectionOptions, EnvelopeOptions, AuthOptions {}
+
 
 const SERVICES: Readonly<Record<string, number>> = { smtp: 25, submission: 587, smtps: 465, submissions: 465 };
 

@@ -37,7 +37,7 @@ export class SmtpSession {
   }
 
   /** Opens the transport (no bytes exchanged yet); the caller reads the greeting. */
-  static async open(target: Target, trace: TraceListener | undefined): Promise<SmtpSession> {
+  static async open(target: Target, trace: TraceListener | undefined, signal?: AbortSignal): Promise<SmtpSession> {
     trace?.({ direction: 'info', line: `connecting to ${target.host} port ${target.port}${target.implicitTls ? ' (TLS)' : ''}` });
     const opened = await connect({
       host: target.host,
@@ -45,6 +45,7 @@ export class SmtpSession {
       implicitTls: target.implicitTls,
       tls: target.tls,
       timeoutMs: target.timeouts.connect,
+      signal,
     });
     const connection = new Connection(opened, trace);
     if (opened.tls !== undefined) connection.note(describeTls(opened.tls));
@@ -95,7 +96,7 @@ export class SmtpSession {
    * `'starttls'`: required, an error when not offered or refused. After the
    * handshake the capabilities are forgotten and EHLO is sent again.
    */
-  async secure(streamType: StreamType | undefined, name: string): Promise<void> {
+  async secure(streamType: StreamType | undefined, name: string, signal?: AbortSignal): Promise<void> {
     if (this.tls !== undefined || streamType === 'plain') return;
     const required = streamType === 'starttls';
     if (!this.#capabilities.has('STARTTLS')) {
@@ -113,7 +114,7 @@ export class SmtpSession {
       return;
     }
     this.#capabilities = Capabilities.none();
-    await this.connection.upgrade(this.target.host, this.target.tls, this.timeouts.connect);
+    await this.connection.upgrade(this.target.host, this.target.tls, this.timeouts.connect, signal);
     if (this.tls !== undefined) this.connection.note(describeTls(this.tls));
     await this.hello(name);
   }

@@ -19,11 +19,19 @@ export interface Envelope {
   readonly to: readonly string[];
 }
 
+/** What goes after DATA: the prepared header block, then the body as given. */
+export interface MessageContent {
+  readonly head: Buffer;
+  readonly body: MessageBody;
+}
+
 export interface TransactionOptions {
   readonly params: commands.MailParameters;
   /** Deliver to the accepted recipients when others are refused (default: fail the message). */
   readonly partial: boolean;
   readonly traceData: boolean;
+  /** Set once message data starts to flow: a streamed body cannot be sent again after that. */
+  readonly progress: { dataStarted: boolean };
 }
 
 export interface TransactionResult {
@@ -31,7 +39,7 @@ export interface TransactionResult {
   readonly rejected: readonly RefusedRecipient[];
   /** The reply to the final dot (often carries the queue id). */
   readonly reply: Reply;
-  /** Octets of message content read (before line-end normalisation). */
+  /** Octets of message content sent (header block and body, before line-end normalisation and dot-stuffing). */
   readonly bytesIn: number;
 }
 
@@ -41,13 +49,14 @@ export interface TransactionResult {
  * already accepted (pipelined refusals), the connection is dropped without the
  * final dot, so that nothing is delivered.
  */
-export async function transact(session: SmtpSession, envelope: Envelope, body: MessageBody, options: TransactionOptions): Promise<TransactionResult> {
+export async function transact(session: SmtpSession, envelope: Envelope, content: MessageContent, options: TransactionOptions): Promise<TransactionResult> {
   const mail = commands.mailFrom(envelope.from, options.params);
   const rcpts = envelope.to.map((to) => commands.rcptTo(to));
   const { accepted, rejected } = session.capabilities.has('PIPELINING')
     ? await pipelinedEnvelope(session, mail, rcpts, envelope.to, options.partial)
     : await stepwiseEnvelope(session, mail, rcpts, envelope.to, options.partial);
-  const bytesIn = await writeBody(session, body, options.traceData);
+  options.progress.dataStarted = true;
+  const bytesIn = await writeBody(session, content, options.traceData);
   const reply = await finalReply(session);
   return { accepted, rejected, reply, bytesIn };
 }
@@ -115,7 +124,7 @@ function refuseUnlessDeliverable(outcome: EnvelopeOutcome, partial: boolean, rcp
 }
 
 /** Streams the message through the dot-stuffing encoder, honouring back-pressure. */
-async function writeBody(session: SmtpSession, body: MessageBody, traceData: boolean): Promise<number> {
+async function writeBody(session: SmtpSession, content: MessageContent, traceData: boolean): Promise<number> {
   const connection = session.connection;
   const encoder = new DataEncoder();
   const tracer = traceData ? new DataTracer((event) => connection.trace(event)) : undefined;
@@ -124,10 +133,18 @@ async function writeBody(session: SmtpSession, body: MessageBody, traceData: boo
     tracer?.push(chunk);
     await connection.write(chunk, timeout, 'the server to accept message data');
   };
+  const source = chunks(content.body);
   try {
-    for await (const chunk of chunks(body)) await put(encoder.push(chunk));
+    await put(encoder.push(content.head));
+    for (;;) {
+      // A stalled source must not outlive an abort or a dropped connection.
+      const next = await Promise.race([source.next(), connection.failed]);
+      if (next.done === true) break;
+      await put(encoder.push(next.value));
+    }
     await put(encoder.end());
   } catch (error) {
+    void source.return(undefined).catch(() => {});
     const failure = error instanceof SmtpProtocolError
       ? error
       : new SmtpProtocolError('EINPUT', `reading the message failed: ${(error as Error).message}`, { cause: error });

@@ -9,7 +9,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { SmtpProtocolError } from './errors.js';
+import { abortError, SmtpProtocolError } from './errors.js';
 
 /** The TLS settings a caller may give; everything else stays at Node's secure defaults. */
 export interface TlsOptions {
@@ -49,6 +49,7 @@ export interface ConnectOptions {
   readonly tls: TlsOptions | undefined;
   /** Covers the TCP connection and, with implicit TLS, the handshake. */
   readonly timeoutMs: number;
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** Opens a TCP connection (IPv6 and IPv4, happy eyeballs), with TLS when asked. */
@@ -57,11 +58,11 @@ export function connect(options: ConnectOptions): Promise<Opened> {
   const what = `connecting to ${host} port ${port}`;
   if (options.implicitTls) {
     // One timer covers the TCP connection and the handshake.
-    return secure({ host, port, autoSelectFamily: true }, host, options.tls, options.timeoutMs, what);
+    return secure({ host, port, autoSelectFamily: true }, host, options.tls, options.timeoutMs, what, options.signal);
   }
   const socket = net.connect({ host, port, autoSelectFamily: true });
   socket.setNoDelay(true);
-  return waitFor(socket, 'connect', options.timeoutMs, what).then(() => ({
+  return waitFor(socket, 'connect', options.timeoutMs, what, options.signal).then(() => ({
     stream: socket,
     tls: undefined,
     remoteAddress: socket.remoteAddress,
@@ -69,17 +70,24 @@ export function connect(options: ConnectOptions): Promise<Opened> {
 }
 
 /** Upgrades a connected plain socket after `220` to STARTTLS. */
-export function upgrade(stream: Duplex, host: string, options: TlsOptions | undefined, timeoutMs: number): Promise<Opened> {
+export function upgrade(stream: Duplex, host: string, options: TlsOptions | undefined, timeoutMs: number, signal?: AbortSignal): Promise<Opened> {
   if (!(stream instanceof net.Socket)) {
     return Promise.reject(new SmtpProtocolError('ETLS', 'STARTTLS needs a TCP socket to upgrade'));
   }
-  return secure({ socket: stream, host }, host, options, timeoutMs, `TLS handshake with ${host}`);
+  return secure({ socket: stream, host }, host, options, timeoutMs, `TLS handshake with ${host}`, signal);
 }
 
 /** With `socket`, `host` only names the peer for certificate verification. */
 type Underlying = { socket: net.Socket; host: string } | { host: string; port: number; autoSelectFamily: true };
 
-function secure(under: Underlying, host: string, options: TlsOptions | undefined, timeoutMs: number, what: string): Promise<Opened> {
+function secure(
+  under: Underlying,
+  host: string,
+  options: TlsOptions | undefined,
+  timeoutMs: number,
+  what: string,
+  signal: AbortSignal | undefined,
+): Promise<Opened> {
   const servername = options?.servername ?? host;
   const secured = tls.connect({
     ...under,
@@ -92,7 +100,7 @@ function secure(under: Underlying, host: string, options: TlsOptions | undefined
     rejectUnauthorized: options?.rejectUnauthorized ?? true,
   });
   secured.setNoDelay(true);
-  return waitFor(secured, 'secureConnect', timeoutMs, what).then(() => ({
+  return waitFor(secured, 'secureConnect', timeoutMs, what, signal).then(() => ({
     stream: secured,
     remoteAddress: secured.remoteAddress,
     tls: {
@@ -103,8 +111,8 @@ function secure(under: Underlying, host: string, options: TlsOptions | undefined
   }));
 }
 
-/** Resolves on `event`; on error, early close or timeout it destroys the socket and rejects. */
-function waitFor(socket: net.Socket, event: 'connect' | 'secureConnect', timeoutMs: number, what: string): Promise<void> {
+/** Resolves on `event`; on error, early close, timeout or abort it destroys the socket and rejects. */
+function waitFor(socket: net.Socket, event: 'connect' | 'secureConnect', timeoutMs: number, what: string, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     const fail = (error: SmtpProtocolError): void => {
       cleanup();
@@ -122,8 +130,10 @@ function waitFor(socket: net.Socket, event: 'connect' | 'secureConnect', timeout
       () => fail(new SmtpProtocolError('ETIMEOUT', `${what}: no answer within ${timeoutMs} ms`, { transient: true })),
       timeoutMs,
     );
+    const onAbort = (): void => fail(abortError(signal as AbortSignal));
     const cleanup = (): void => {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       socket.off('error', onError);
       socket.off('close', onClose);
       socket.off(event, onDone);
@@ -131,6 +141,8 @@ function waitFor(socket: net.Socket, event: 'connect' | 'secureConnect', timeout
     socket.once('error', onError);
     socket.once('close', onClose);
     socket.once(event, onDone);
+    if (signal?.aborted === true) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 

@@ -50,6 +50,7 @@ function options(server: RealServer, streamType: StreamType, extra: Partial<Send
     envelopeFrom: 'alice@example.org',
     recipients: ['bob@example.net'],
     timeouts: SHORT_TIMEOUTS,
+    addMissingHeaders: false,
     authSources: [],
     onTrace: (event) => trace.push(formatTrace(event)),
     ...extra,

@@ -48,6 +48,7 @@ function options(server: RealServer, extra: Partial<SendOptions>): SendOptions {
     recipients: ['bob@example.net', 'carol@example.net'],
     tls: { ca: fixture('ca.pem') },
     timeouts: SHORT_TIMEOUTS,
+    addMissingHeaders: false,
     ...extra,
   };
 }

@@ -21,7 +21,7 @@ export const SHORT_TIMEOUTS = { connect: 2000, greeting: 2000, command: 2000, da
 export async function converse(
   steps: readonly Step[],
   options: Partial<SendOptions> = {},
-  message: MessageInput = 'hello\r\n',
+  message: MessageInput | ((port: number) => MessageInput) = 'hello\r\n',
   serverOptions: FakeServerOptions = {},
 ): Promise<Conversation> {
   const server = await startFakeServer(steps, serverOptions);
@@ -29,7 +29,7 @@ export async function converse(
   let result: SendResult | undefined;
   let error: SmtpProtocolError | undefined;
   try {
-    result = await sendMail(message, {
+    result = await sendMail(typeof message === 'function' ? message(server.port) : message, {
       server: server.host,
       port: server.port,
       clientName: 'client.example',
@@ -38,6 +38,8 @@ export async function converse(
       timeouts: SHORT_TIMEOUTS,
       tls: { ca: fixture('ca.pem') },
       authSources: [], // never the machine's own ~/.authinfo
+      addMissingHeaders: false, // protocol tests send their message bytes as given
+      retries: 1,
       onTrace: (event) => trace.push(formatTrace(event)),
       ...options,
     });

@@ -1,0 +1,237 @@
+/**
+ * SmtpClient: many messages over one connection (`sendMail` is the one-shot
+ * form). Sends run one after another; a failed transaction is followed by
+ * RSET; after a 421 or a dropped connection the next attempt reconnects.
+ * Retries follow retry.ts.
+ */
+import os from 'node:os';
+import { Authorizer } from './authorize.js';
+import * as commands from './commands.js';
+import { has8bit, normalizedSize } from './data.js';
+import { SmtpProtocolError, type RefusedRecipient } from './errors.js';
+import { resolveTarget, type AuthOptions, type ConnectionOptions, type Target } from './options.js';
+import { isPrepared, prepareMessage, type MessageInput, type Prepared, type PrepareOptions } from './prepare.js';
+import type { Reply } from './reply.js';
+import { isRetryable, maxAttempts, retryDelay, sleep, type RetryOptions } from './retry.js';
+import { SmtpSession } from './session.js';
+import { transact, type Envelope, type TransactionResult } from './transaction.js';
+import type { TlsInfo } from './transport.js';
+
+/** What may change from one message to the next. */
+export interface MessageOptions extends PrepareOptions {
+  /** Deliver to the accepted recipients even when others are refused. */
+  readonly partial?: boolean | undefined;
+  /** Cancels this send (and the connection it uses) when it fires. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+export interface ClientOptions extends ConnectionOptions, AuthOptions, RetryOptions, MessageOptions {}
+
+export interface SendResult {
+  readonly envelope: Envelope;
+  readonly accepted: readonly string[];
+  /** Refused recipients (only with `partial: true`; otherwise a refusal is an error). */
+  readonly rejected: readonly RefusedRecipient[];
+  /** The reply to the final dot, e.g. `250 2.0.0 Ok: queued as 4Xy`. */
+  readonly reply: Reply;
+  /** True when the message went over TLS. */
+  readonly secure: boolean;
+  readonly tls: TlsInfo | undefined;
+  /** The SASL mechanism used, when the session authenticated. */
+  readonly authMechanism: string | undefined;
+  /** Attempts made, this one included. */
+  readonly attempts: number;
+  /** Octets of the message as sent (before line-end normalisation and dot-stuffing). */
+  readonly size: number;
+}
+
+/** How far an attempt got: decides whether it may be retried. */
+interface Progress {
+  connected: boolean;
+  dataStarted: boolean;
+}
+
+export class SmtpClient {
+  readonly #options: ClientOptions;
+  readonly #target: Target;
+  readonly #name: string;
+  readonly #authorizer: Authorizer;
+  #session: SmtpSession | undefined;
+  /** A transaction failed on the open session: RSET before the next one. */
+  #dirty = false;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(options: ClientOptions) {
+    this.#options = options;
+    this.#target = resolveTarget(options);
+    this.#name = options.clientName ?? commands.clientName(hostName(options.localDomain));
+    commands.ehlo(this.#name); // validates the name before any connection
+    this.#authorizer = new Authorizer(options, this.#target);
+  }
+
+  /** Connects, greets, secures and authenticates now (otherwise the first send does). */
+  static async connect(options: ClientOptions): Promise<SmtpClient> {
+    const client = new SmtpClient(options);
+    await client.#serialized(() => client.#ensureSession({ connected: false, dataStarted: false }, options.signal));
+    return client;
+  }
+
+  /** Sends one message on this client's connection, after any sends already queued. */
+  send(message: MessageInput | Prepared, options: MessageOptions = {}): Promise<SendResult> {
+    return this.#serialized(() => this.#send(message, { ...this.#options, ...options }));
+  }
+
+  /** QUIT after the queued sends, and close. */
+  quit(): Promise<void> {
+    return this.#serialized(async () => {
+      const session = this.#session;
+      this.#session = undefined;
+      await session?.quit();
+    });
+  }
+
+  #serialized<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(work, work);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  async #send(message: MessageInput | Prepared, options: ClientOptions): Promise<SendResult> {
+    const prepared = isPrepared(message) ? message : await prepareMessage(message, options);
+    try {
+      if (prepared.method !== undefined) checkMethod(prepared, this.#target);
+      commands.mailFrom(prepared.envelope.from); // CR/LF/NUL refused before anything is written
+      for (const to of prepared.envelope.to) commands.rcptTo(to);
+      return await this.#deliver(prepared, options);
+    } finally {
+      if (!isPrepared(message)) await prepared.dispose();
+    }
+  }
+
+  async #deliver(prepared: Prepared, options: ClientOptions): Promise<SendResult> {
+    const attempts = maxAttempts(options);
+    for (let attempt = 1; ; attempt++) {
+      const progress: Progress = { connected: this.#session !== undefined, dataStarted: false };
+      try {
+        const outcome = await this.#attempt(prepared, options, progress);
+        return this.#result(prepared, outcome, attempt);
+      } catch (error) {
+        this.#afterFailure(error);
+        const replayable = prepared.inMemory || !progress.dataStarted;
+        if (attempt >= attempts || !isRetryable(error, { replayable, connected: progress.connected })) throw error;
+        this.#options.onTrace?.({ direction: 'info', line: `attempt ${attempt} failed (${(error as Error).message}); trying again` });
+        await sleep(retryDelay(options, attempt + 1), options.signal);
+      }
+    }
+  }
+
+  async #attempt(prepared: Prepared, options: ClientOptions, progress: Progress): Promise<TransactionResult> {
+    const session = await this.#ensureSession(progress, options.signal);
+    const unwatch = session.connection.watch(options.signal);
+    try {
+      if (this.#dirty) await session.rset();
+      this.#dirty = false;
+      const run = (): Promise<TransactionResult> =>
+        transact(session, prepared.envelope, prepared, {
+          params: mailParameters(session, prepared),
+          partial: options.partial === true,
+          traceData: options.traceData === true,
+          progress,
+        });
+      return await run().catch(async (error: unknown) => {
+        if (await this.#authorizer.recover(session, error)) return run();
+        throw error;
+      });
+    } finally {
+      unwatch();
+    }
+  }
+
+  /** The open session, or a new one: greeting, EHLO, STARTTLS, AUTH, VERB. */
+  async #ensureSession(progress: Progress, signal: AbortSignal | undefined): Promise<SmtpSession> {
+    if (this.#session !== undefined && this.#session.connection.failure === undefined) return this.#session;
+    this.#session = undefined;
+    const session = await SmtpSession.open(this.#target, this.#options.onTrace, signal);
+    progress.connected = true;
+    const unwatch = session.connection.watch(signal);
+    try {
+      await session.greeting();
+      await session.hello(this.#name);
+      await session.secure(this.#target.streamType, this.#name, signal);
+      await this.#authorizer.start(session);
+      if (this.#options.verb === true && session.capabilities.has('VERB')) await session.verb();
+    } catch (error) {
+      await session.quit();
+      throw error;
+    } finally {
+      unwatch();
+    }
+    this.#session = session;
+    this.#dirty = false;
+    return session;
+  }
+
+  /** Keeps a working session (RSET next time), drops a broken or closing one. */
+  #afterFailure(error: unknown): void {
+    const session = this.#session;
+    if (session === undefined) return;
+    if (session.connection.failure !== undefined || (error instanceof SmtpProtocolError && error.reply?.code === 421)) {
+      session.connection.close();
+      this.#session = undefined;
+    } else {
+      this.#dirty = true;
+    }
+  }
+
+  #result(prepared: Prepared, outcome: TransactionResult, attempts: number): SendResult {
+    const session = this.#session;
+    return {
+      envelope: prepared.envelope,
+      accepted: outcome.accepted,
+      rejected: outcome.rejected,
+      reply: outcome.reply,
+      secure: session?.tls !== undefined,
+      tls: session?.tls,
+      authMechanism: this.#authorizer.mechanism,
+      attempts,
+      size: outcome.bytesIn,
+    };
+  }
+}
+
+/** SIZE (RFC 1870), BODY=8BITMIME (RFC 6152) and SMTPUTF8 (RFC 6531), as the server allows. */
+function mailParameters(session: SmtpSession, prepared: Prepared): commands.MailParameters {
+  const caps = session.capabilities;
+  const body = prepared.body;
+  const inMemory = Buffer.isBuffer(body);
+  const size = inMemory ? normalizedSize(prepared.head) + normalizedSize(body) : undefined;
+  const limit = caps.sizeLimit;
+  if (size !== undefined && limit !== undefined && size > limit) {
+    throw new SmtpProtocolError('ESIZE', `the message is ${size} octets, more than the ${limit} octets the server accepts (SIZE ${limit})`);
+  }
+  const { from, to } = prepared.envelope;
+  const needsUtf8 = [from, ...to].some((address) => /[^\x00-\x7f]/.test(address));
+  if (needsUtf8 && !caps.has('SMTPUTF8')) {
+    throw new SmtpProtocolError('EPOLICY', 'an envelope address is not ASCII and the server does not offer SMTPUTF8 (RFC 6531)');
+  }
+  const eightBit = inMemory && (has8bit(prepared.head) || has8bit(body));
+  return {
+    size: caps.has('SIZE') ? size : undefined,
+    body: eightBit && caps.has('8BITMIME') ? '8BITMIME' : undefined,
+    smtputf8: needsUtf8 || undefined,
+  };
+}
+
+/** On a client, X-Message-SMTP-Method may only name the server it is connected to. */
+function checkMethod(prepared: Prepared, target: Target): void {
+  const method = prepared.method;
+  if (method === undefined) return;
+  if (method.kind === 'smtp' && method.host === target.host && (method.port === undefined || Number(method.port) === target.port)) return;
+  throw new SmtpProtocolError('ECONFIG', 'X-Message-SMTP-Method names another server or sendmail: use sendMail() for such messages, not an SmtpClient');
+}
+
+/** Emacs's (smtpmail-domain): the system name, plus smtpmail-local-domain when set. */
+function hostName(localDomain: string | undefined): string {
+  const host = os.hostname();
+  return localDomain === undefined || localDomain === '' ? host : `${host}.${localDomain}`;
+}

@@ -1,0 +1,191 @@
+/**
+ * Message preparation, as smtpmail-send-it does it (SPEC §6): the header
+ * block is read (from a stream, only as far as it goes), recipients and the
+ * envelope sender are derived, Bcc and Resent-Bcc are removed, missing Date,
+ * Message-ID and From are added. The body is never parsed or changed; a
+ * streamed body stays a stream.
+ */
+import { domainOf, looksLikeAddress, parseAddressList, parseMailbox } from './addresses.js';
+import { SmtpProtocolError } from './errors.js';
+import {
+  fieldValues,
+  findHeaderEnd,
+  formatDate,
+  formatFrom,
+  hasField,
+  makeField,
+  makeMessageId,
+  parseHeaders,
+  serializeHeaders,
+  withoutFields,
+  type HeaderField,
+} from './headers.js';
+import { METHOD_HEADER, parseMethod, type Method } from './method.js';
+import type { Envelope, MessageBody } from './transaction.js';
+
+/** A message: text, bytes, or any readable stream / async iterable of chunks. */
+export type MessageInput = string | Uint8Array | AsyncIterable<Buffer | Uint8Array | string>;
+
+/** How a message is prepared (per message; SmtpClient defaults apply). */
+export interface PrepareOptions {
+  /** The envelope sender; default the From: address, else `userMailAddress`. */
+  readonly envelopeFrom?: string | undefined;
+  /** Overrides the recipients found in the headers. */
+  readonly recipients?: readonly string[] | undefined;
+  /** user-mail-address: a missing From:, and the last envelope fallback. */
+  readonly userMailAddress?: string | undefined;
+  /** user-full-name: the name in an added From:. */
+  readonly userFullName?: string | undefined;
+  /** smtpmail-sendto-domain: appended to recipients without '@', in RCPT only. */
+  readonly sendtoDomain?: string | undefined;
+  /** Add a missing Date, Message-ID and From (default true, as Emacs does). */
+  readonly addMissingHeaders?: boolean | undefined;
+}
+
+export interface Prepared {
+  readonly envelope: Envelope;
+  /** The transmitted header block with its ending empty line (empty when the message has no headers and none were added). */
+  readonly head: Buffer;
+  /** The body, untouched. */
+  readonly body: MessageBody;
+  /** X-Message-SMTP-Method, when the message has one. */
+  readonly method: Method | undefined;
+  /** The header block for a sendmail program: Bcc kept (sendmail -t needs it). */
+  readonly sendmailHead: Buffer;
+  /** True when the whole message is in memory and can be sent again. */
+  readonly inMemory: boolean;
+  /** Releases a streamed body that will not be read (closes the file or socket behind it). */
+  dispose(): Promise<void>;
+}
+
+/** Messages this module prepared: SmtpClient.send takes them as they are. */
+const preparedMessages = new WeakSet<Prepared>();
+
+export function isPrepared(message: unknown): message is Prepared {
+  return typeof message === 'object' && message !== null && preparedMessages.has(message as Prepared);
+}
+
+const RECIPIENT_FIELDS = ['to', 'cc', 'bcc'];
+const RESENT_FIELDS = ['resent-to', 'resent-cc', 'resent-bcc'];
+const HIDDEN_FIELDS = ['bcc', 'resent-bcc', METHOD_HEADER];
+
+export async function prepareMessage(input: MessageInput, options: PrepareOptions): Promise<Prepared> {
+  const { head: raw, body, inMemory, dispose } = await splitInput(input);
+  const end = findHeaderEnd(raw, true);
+  if (end === undefined) throw new SmtpProtocolError('EINPUT', 'internal error: no end of the header block');
+  const fields = parseHeaders(raw.subarray(0, end.headerEnd));
+  const rest = raw.subarray(end.bodyStart);
+  const fullBody: MessageBody = body === undefined ? rest : prepend(rest, body);
+  const methodValue = fieldValues(fields, METHOD_HEADER)[0];
+  const method = methodValue === undefined ? undefined : parseMethod(methodValue);
+
+  const fromHeader = fieldValues(fields, 'from').map((value) => parseMailbox(value)?.address).find((a) => a !== undefined);
+  const envelope = { from: envelopeSender(options, fromHeader), to: recipients(fields, options) };
+  const added = options.addMissingHeaders === false ? [] : missingHeaders(fields, options, envelope.from);
+  const kept = withoutFields(fields, HIDDEN_FIELDS);
+  const noHeaders = fields.length === 0 && added.length === 0;
+  const prepared: Prepared = {
+    envelope,
+    head: noHeaders ? Buffer.alloc(0) : serializeHeaders([...kept, ...added]),
+    sendmailHead: noHeaders ? Buffer.alloc(0) : serializeHeaders([...withoutFields(fields, [METHOD_HEADER]), ...added]),
+    body: fullBody,
+    method,
+    inMemory,
+    dispose,
+  };
+  preparedMessages.add(prepared);
+  return prepared;
+}
+
+/** smtpmail: envelopeFrom, else the From: address, else user-mail-address when it looks like one. */
+function envelopeSender(options: PrepareOptions, fromHeader: string | undefined): string {
+  const from = options.envelopeFrom ?? fromHeader ?? (looksLikeAddress(options.userMailAddress ?? '') ? options.userMailAddress : undefined);
+  if (from === undefined) {
+    throw new SmtpProtocolError('ECONFIG', 'no envelope sender: the message has no From: address; set `envelopeFrom` or `userMailAddress`');
+  }
+  return from;
+}
+
+/** To/Cc/Bcc, or only Resent-To/-Cc/-Bcc when any exists; every occurrence, header order, exact duplicates dropped. */
+function recipients(fields: readonly HeaderField[], options: PrepareOptions): string[] {
+  let found: string[];
+  if (options.recipients !== undefined) {
+    found = [...options.recipients];
+  } else {
+    const names = fields.some((field) => RESENT_FIELDS.includes(field.key)) ? RESENT_FIELDS : RECIPIENT_FIELDS;
+    found = fields.filter((field) => names.includes(field.key)).flatMap((field) => parseAddressList(field.value).map((m) => m.address));
+  }
+  const domain = options.sendtoDomain;
+  const unique = [...new Set(domain === undefined ? found : found.map((a) => (a.includes('@') ? a : `${a}@${domain}`)))];
+  if (unique.length === 0) throw new SmtpProtocolError('EINPUT', 'no recipients: the message has no To, Cc or Bcc address and no `recipients` were given');
+  return unique;
+}
+
+function missingHeaders(fields: readonly HeaderField[], options: PrepareOptions, sender: string): HeaderField[] {
+  const added: HeaderField[] = [];
+  if (!hasField(fields, 'date')) added.push(makeField('Date', formatDate(new Date())));
+  if (!hasField(fields, 'message-id')) added.push(makeField('Message-ID', makeMessageId(domainOf(sender))));
+  if (!hasField(fields, 'from') && options.userMailAddress !== undefined) {
+    added.push(makeField('From', formatFrom(options.userMailAddress, options.userFullName)));
+  }
+  return added;
+}
+
+interface SplitInput {
+  /** The start of the message: at least the whole header block. */
+  readonly head: Buffer;
+  /** The rest of the stream; undefined when the whole message is `head`. */
+  readonly body: AsyncIterable<Buffer> | undefined;
+  readonly inMemory: boolean;
+  dispose(): Promise<void>;
+}
+
+/** Reads a stream only until the end of the header block is in hand. */
+async function splitInput(input: MessageInput): Promise<SplitInput> {
+  if (typeof input === 'string' || input instanceof Uint8Array) {
+    const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+    const nul = bytes.indexOf(0);
+    if (nul >= 0) throw new SmtpProtocolError('EINPUT', `the message contains a NUL byte at offset ${nul}`);
+    return { head: bytes, body: undefined, inMemory: true, dispose: async () => {} };
+  }
+  if (input === null || typeof input !== 'object' || !(Symbol.asyncIterator in input)) {
+    throw new SmtpProtocolError('EINPUT', 'the message must be a string, a Buffer or a readable stream');
+  }
+  const iterator = input[Symbol.asyncIterator]();
+  // A stream is destroyed at once (its iterator's return() would wait for a pending
+  // read); any other iterable is told to finish, without waiting for it.
+  const destroy = (input as { destroy?: unknown }).destroy;
+  const dispose = async (): Promise<void> => {
+    if (typeof destroy === 'function') destroy.call(input);
+    else void iterator.return?.()?.catch(() => {});
+  };
+  const chunks: Buffer[] = [];
+  let head: Buffer = Buffer.alloc(0);
+  for (;;) {
+    const next = await iterator.next();
+    if (next.done === true) break;
+    chunks.push(toBuffer(next.value));
+    head = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+    chunks.length = 0;
+    chunks.push(head);
+    if (findHeaderEnd(head, false) !== undefined) break;
+  }
+  const body = (async function* rest(): AsyncGenerator<Buffer> {
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done === true) return;
+      yield toBuffer(next.value);
+    }
+  })();
+  return { head, body, inMemory: false, dispose };
+}
+
+async function* prepend(first: Buffer, rest: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  if (first.length > 0) yield first;
+  yield* rest;
+}
+
+function toBuffer(chunk: Buffer | Uint8Array | string): Buffer {
+  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
+  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
