@@ -4,7 +4,6 @@
  * kept since `-t` takes the recipients from the headers and removes Bcc itself.
  */
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import type { SendResult } from './client.js';
 import { SmtpProtocolError } from './errors.js';
 import type { Prepared } from './prepare.js';
@@ -20,14 +19,23 @@ export async function sendWithSendmail(prepared: Prepared, program = DEFAULT_SEN
     if (stderr.length < STDERR_LIMIT) stderr += text;
   });
   const exited = new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
+    child.on('error', reject);
     child.once('close', (code) => resolve(code));
   });
+  exited.catch(() => {}); // observed below; never an unhandled rejection meanwhile
+  child.stdin.on('error', () => {}); // EPIPE when the program exits early: its status tells
   let size = 0;
+  let ended = false;
+  const settled = exited.then(
+    () => void (ended = true),
+    () => void (ended = true),
+  );
   try {
+    // Stops writing as soon as the program is gone (it failed to start, or exited early).
     const write = async (chunk: Buffer): Promise<void> => {
+      if (ended) return;
       size += chunk.length;
-      if (!child.stdin.write(chunk)) await once(child.stdin, 'drain');
+      if (!child.stdin.write(chunk)) await Promise.race([new Promise((resolve) => child.stdin.once('drain', resolve)), settled]);
     };
     await write(prepared.sendmailHead);
     const body = prepared.body;

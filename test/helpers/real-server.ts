@@ -4,7 +4,7 @@
  * every envelope and the exact message bytes it received (after dot-unstuffing).
  */
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 import { fixture } from './fake-server.js';
 
 export interface Received {
@@ -20,6 +20,8 @@ export interface RealServer {
   readonly received: Received[];
   /** MAIL FROM commands seen, accepted or not. */
   readonly mailCommands: number;
+  /** The listening net.Server (for connection counts). */
+  readonly raw: Server;
   close(): Promise<void>;
 }
 
@@ -70,6 +72,7 @@ export async function startRealServer({ host = '127.0.0.1', ...options }: RealSe
     get mailCommands() {
       return mailCommands;
     },
+    raw: server.server,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
