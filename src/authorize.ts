@@ -71,7 +71,7 @@ export class Authorizer {
     if (session.connection.failure !== undefined) return false;
     const credentials = (await this.#resolve(session)) ?? (await this.#prompt());
     if (credentials === undefined) return false;
-    await session.rset(); // RFC 4954 §4: no AUTH inside a mail transaction.
+    await session.rset(); // RFC 4954 §4: no AUTH inside a mail transaction
     await this.#login(session, credentials);
     return true;
   }

@@ -25,7 +25,10 @@ export interface MessageOptions extends PrepareOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
-export interface ClientOptions extends ConnectionOptions, AuthOptions, RetryOptions, MessageOptions {}
+export interface ClientOptions extends ConnectionOptions, AuthOptions, RetryOptions, MessageOptions {
+  /** Send with BDAT (RFC 3030) when the server offers CHUNKING; default false. */
+  readonly chunking?: boolean | undefined;
+}
 
 export interface SendResult {
   readonly envelope: Envelope;
@@ -57,9 +60,9 @@ export class SmtpClient {
   readonly #name: string;
   readonly #authorizer: Authorizer;
   #session: SmtpSession | undefined;
-  /** A transaction failed on the open session: RSET before the next one. */
-  #dirty = false;
-  #queue: Promise<unknown> = Promise.resolve();
+  /** The connection being opened, shared by every send that needs it. */
+  #opening: Promise<SmtpSession> | undefined;
+  readonly #inFlight = new Set<Promise<unknown>>();
 
   constructor(options: ClientOptions) {
     this.#options = options;
@@ -72,28 +75,30 @@ export class SmtpClient {
   /** Connects, greets, secures and authenticates now (otherwise the first send does). */
   static async connect(options: ClientOptions): Promise<SmtpClient> {
     const client = new SmtpClient(options);
-    await client.#serialized(() => client.#ensureSession({ connected: false, dataStarted: false }, options.signal));
+    await client.#ensureSession({ connected: false, dataStarted: false }, options.signal);
     return client;
   }
 
-  /** Sends one message on this client's connection, after any sends already queued. */
+  /**
+   * Sends one message on this client's connection. Concurrent sends share it:
+   * with PIPELINING their transactions overlap (RFC 2920), without it they
+   * run one after another.
+   */
   send(message: MessageInput | Prepared, options: MessageOptions = {}): Promise<SendResult> {
-    return this.#serialized(() => this.#send(message, { ...this.#options, ...options }));
+    const sending = this.#send(message, { ...this.#options, ...options });
+    this.#inFlight.add(sending);
+    const done = (): void => void this.#inFlight.delete(sending);
+    sending.then(done, done);
+    return sending;
   }
 
-  /** QUIT after the queued sends, and close. */
-  quit(): Promise<void> {
-    return this.#serialized(async () => {
-      const session = this.#session;
-      this.#session = undefined;
-      await session?.quit();
-    });
-  }
-
-  #serialized<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(work, work);
-    this.#queue = run.catch(() => {});
-    return run;
+  /** Waits for the sends under way, then QUIT and close. */
+  async quit(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+    await this.#opening?.catch(() => undefined);
+    const session = this.#session;
+    this.#session = undefined;
+    await session?.exclusive(() => session.quit());
   }
 
   async #send(message: MessageInput | Prepared, options: ClientOptions): Promise<SendResult> {
@@ -128,29 +133,37 @@ export class SmtpClient {
   async #attempt(prepared: Prepared, options: ClientOptions, progress: Progress): Promise<TransactionResult> {
     const session = await this.#ensureSession(progress, options.signal);
     const unwatch = session.connection.watch(options.signal);
+    const authorizer = this.#authorizer;
     try {
-      if (this.#dirty) await session.rset();
-      this.#dirty = false;
-      const run = (): Promise<TransactionResult> =>
-        transact(session, prepared.envelope, prepared, {
-          params: mailParameters(session, prepared),
-          partial: options.partial === true,
-          traceData: options.traceData === true,
-          progress,
-        });
-      return await run().catch(async (error: unknown) => {
-        if (await this.#authorizer.recover(session, error)) return run();
-        throw error;
+      return await transact(session, prepared.envelope, prepared, {
+        params: mailParameters(session, prepared),
+        partial: options.partial === true,
+        traceData: options.traceData === true,
+        chunking: options.chunking === true,
+        progress,
+        recover:
+          authorizer.mechanism === undefined && session.capabilities.has('AUTH')
+            ? (error: unknown) => authorizer.recover(session, error)
+            : undefined,
       });
     } finally {
       unwatch();
     }
   }
 
-  /** The open session, or a new one: greeting, EHLO, STARTTLS, AUTH, VERB. */
+  /** The open session, or a new one (one at a time, shared by concurrent sends). */
   async #ensureSession(progress: Progress, signal: AbortSignal | undefined): Promise<SmtpSession> {
-    if (this.#session !== undefined && this.#session.connection.failure === undefined) return this.#session;
+    const current = this.#session;
+    if (current !== undefined && current.connection.failure === undefined) return current;
     this.#session = undefined;
+    this.#opening ??= this.#open(signal, progress).finally(() => (this.#opening = undefined));
+    const session = await this.#opening;
+    progress.connected = true;
+    return session;
+  }
+
+  /** Connects: greeting, EHLO, STARTTLS, AUTH, VERB. */
+  async #open(signal: AbortSignal | undefined, progress: Progress): Promise<SmtpSession> {
     const session = await SmtpSession.open(this.#target, this.#options.onTrace, signal);
     progress.connected = true;
     const unwatch = session.connection.watch(signal);
@@ -167,19 +180,16 @@ export class SmtpClient {
       unwatch();
     }
     this.#session = session;
-    this.#dirty = false;
     return session;
   }
 
-  /** Keeps a working session (RSET next time), drops a broken or closing one. */
+  /** Drops a broken or closing session; a working one goes on (the transaction sent RSET). */
   #afterFailure(error: unknown): void {
     const session = this.#session;
     if (session === undefined) return;
     if (session.connection.failure !== undefined || (error instanceof SmtpProtocolError && error.reply?.code === 421)) {
       session.connection.close();
       this.#session = undefined;
-    } else {
-      this.#dirty = true;
     }
   }
 

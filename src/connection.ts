@@ -79,12 +79,24 @@ export class Connection {
 
   /**
    * Writes command lines in one write (a PIPELINING group is one segment),
-   * each traced as `shown` gives it (a redacted form while SASL is in progress).
+   * each traced as `shown` gives it (a redacted form while SASL is in progress),
+   * followed by `payload` bytes in the same writev.
    */
-  send(lines: readonly string[], shown?: readonly string[]): void {
+  send(lines: readonly string[], shown?: readonly string[], payload?: readonly Buffer[]): void {
     this.#throwIfFailed();
-    lines.forEach((line, i) => this.#trace?.({ direction: 'client', line: shown?.[i] ?? line.slice(0, -2) }));
-    this.#stream.write(lines.length === 1 ? (lines[0] as string) : lines.join(''));
+    if (this.#trace !== undefined) {
+      lines.forEach((line, i) => this.#trace?.({ direction: 'client', line: shown?.[i] ?? line.slice(0, -2) }));
+    }
+    const stream = this.#stream;
+    if (payload === undefined) {
+      stream.write(lines.length === 1 ? (lines[0] as string) : lines.join(''));
+      return;
+    }
+    // Commands and message bytes in one writev (BDAT).
+    stream.cork();
+    stream.write(lines.join(''));
+    for (const bytes of payload) stream.write(bytes);
+    stream.uncork();
   }
 
   /** Writes message bytes; waits for `drain` when the stream asks for it. */
@@ -92,6 +104,12 @@ export class Connection {
     this.#throwIfFailed();
     if (chunk.length === 0 || this.#stream.write(chunk)) return;
     await this.#wait('drain', timeoutMs, what);
+  }
+
+  /** Waits until the stream has room again, when it asked for a pause. */
+  async drained(timeoutMs: number, what: string): Promise<void> {
+    this.#throwIfFailed();
+    if (this.#stream.writableNeedDrain) await this.#wait('drain', timeoutMs, what);
   }
 
   /** The next reply, in order of arrival. */

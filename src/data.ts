@@ -94,12 +94,18 @@ class Output {
  * of that chunk is returned and the encoder's state is unchanged.
  */
 export class DataEncoder {
+  /** false for BDAT (RFC 3030 §2): line ends normalised, no dot-stuffing, no terminator. */
+  readonly #stuff: boolean;
   #bytesIn = 0;
   /** The next input byte begins a line (true at first: the DATA line ended with CRLF). */
   #atLineStart = true;
   /** The last byte written was a CR whose LF has not been written yet. */
   #lfOwed = false;
   #ended = false;
+
+  constructor(options: { readonly dotStuffing?: boolean } = {}) {
+    this.#stuff = options.dotStuffing ?? true;
+  }
 
   /** Input bytes accepted so far. */
   get bytesIn(): number {
@@ -121,13 +127,14 @@ export class DataEncoder {
     let pos = 0; // next input byte to look at
     let atLineStart = this.#atLineStart;
     let lfOwed = false;
+    const stuff = this.#stuff;
 
     if (this.#lfOwed) {
       if (chunk[0] === LF) pos = 1; // completes the CRLF: passes through
       else out().byte(LF);
     }
     if (pos < length) {
-      if (atLineStart && chunk[pos] === DOT) {
+      if (stuff && atLineStart && chunk[pos] === DOT) {
         out().copy(runStart, pos);
         out().byte(DOT);
         runStart = pos;
@@ -168,7 +175,7 @@ export class DataEncoder {
         atLineStart = true;
         break;
       }
-      if (chunk[pos] === DOT) {
+      if (stuff && chunk[pos] === DOT) {
         out().copy(runStart, pos);
         out().byte(DOT);
         runStart = pos;
@@ -185,11 +192,13 @@ export class DataEncoder {
   /**
    * Completes the line end still owed, if any, and appends the terminator so
    * that the wire always reads CRLF "." CRLF at the end (RFC 5321 §4.1.1.4).
+   * Without dot-stuffing (BDAT) it only ends the last line with CRLF.
    * The encoder cannot be used afterwards.
    */
   end(): Buffer {
     this.#assertOpen();
     this.#ended = true;
+    if (!this.#stuff) return Buffer.from(this.#lfOwed ? '\n' : this.#atLineStart ? '' : '\r\n', 'latin1');
     const terminator = this.#lfOwed
       ? TERMINATOR_AFTER_CR
       : this.#atLineStart

@@ -11,6 +11,7 @@ import type { StreamType, Target, Timeouts } from './options.js';
 import { replyText, type Reply } from './reply.js';
 import type { TraceListener } from './trace.js';
 import { connect, type TlsInfo } from './transport.js';
+import { Turn, Turns } from './turns.js';
 
 /** How long to wait for the reply to QUIT: the work is done, don't hang on it. */
 const QUIT_REPLY_TIMEOUT_MS = 10_000;
@@ -30,6 +31,11 @@ export class SmtpSession {
   readonly connection: Connection;
   readonly target: Target;
   #capabilities = Capabilities.none();
+  /** Write and read turns shared by the transactions on this session (turns.ts). */
+  readonly #writes = new Turns();
+  readonly #reads = new Turns();
+  /** A refused transaction may have left state behind: RSET before the next MAIL. */
+  needsReset = false;
 
   private constructor(connection: Connection, target: Target) {
     this.connection = connection;
@@ -68,6 +74,22 @@ export class SmtpSession {
 
   get tls(): TlsInfo | undefined {
     return this.connection.tls;
+  }
+
+  /** A transaction's turn: see turns.ts. */
+  turn(): Promise<Turn> {
+    return Turn.take(this.#writes, this.#reads);
+  }
+
+  /** Runs `work` alone on the session: after every transaction already under way, before any later one. */
+  async exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const turn = await this.turn();
+    try {
+      await turn.reads();
+      return await work();
+    } finally {
+      turn.release();
+    }
   }
 
   /** RFC 5321 §3.1: 220 to go on; 554 (or any refusal) ends the session. */
@@ -133,7 +155,19 @@ export class SmtpSession {
   }
 
   async rset(): Promise<Reply> {
+    this.needsReset = false;
     return this.#expect(commands.rset(), 250, 'ECOMMAND');
+  }
+
+  /** The reply to an RSET sent at the head of a pipelined group. */
+  async resetReply(): Promise<void> {
+    this.needsReset = false;
+    const reply = await this.connection.read(this.timeouts.command, 'the reply to RSET');
+    if (!matches(reply, 250)) {
+      const error = SmtpProtocolError.fromReply('ECOMMAND', reply, 'RSET');
+      this.connection.fail(error); // the rest of the group can no longer be trusted
+      throw error;
+    }
   }
 
   async noop(): Promise<Reply> {

@@ -1,28 +1,24 @@
 /**
- * One mail transaction: MAIL, RCPT for each recipient, DATA, the message, the
- * final dot (RFC 5321 §3.3). With PIPELINING (RFC 2920) MAIL, every RCPT and
- * DATA go in one write and their replies are matched in order: two round
- * trips per message.
+ * One mail transaction: MAIL, RCPT for each recipient, then DATA and the
+ * message, or BDAT chunks (RFC 3030). With PIPELINING (RFC 2920) MAIL, every
+ * RCPT and DATA go in one write and their replies are matched in order, and
+ * the next transaction's commands may follow this one's final dot before its
+ * reply arrives (turns.ts keeps the replies in order). Without PIPELINING,
+ * strictly one command at a time.
  */
 import * as commands from './commands.js';
 import { DataEncoder } from './data.js';
 import { SmtpProtocolError, type RefusedRecipient } from './errors.js';
+import { finalReply, writeChunks, writeData, type MessageContent } from './message-writer.js';
 import { replyText, type Reply } from './reply.js';
 import { matches, shown, type SmtpSession } from './session.js';
-import { DataTracer } from './trace.js';
+import type { Turn } from './turns.js';
 
-/** A message body: bytes in memory, or a stream read with back-pressure. */
-export type MessageBody = Buffer | AsyncIterable<Buffer | Uint8Array | string>;
+export type { MessageBody, MessageContent } from './message-writer.js';
 
 export interface Envelope {
   readonly from: string;
   readonly to: readonly string[];
-}
-
-/** What goes after DATA: the prepared header block, then the body as given. */
-export interface MessageContent {
-  readonly head: Buffer;
-  readonly body: MessageBody;
 }
 
 export interface TransactionOptions {
@@ -30,17 +26,33 @@ export interface TransactionOptions {
   /** Deliver to the accepted recipients when others are refused (default: fail the message). */
   readonly partial: boolean;
   readonly traceData: boolean;
+  /** Use BDAT when the server offers CHUNKING. */
+  readonly chunking: boolean;
   /** Set once message data starts to flow: a streamed body cannot be sent again after that. */
   readonly progress: { dataStarted: boolean };
+  /**
+   * Called, alone on the session, after a refused envelope: true when it
+   * authenticated (after RSET) and the envelope may be tried once more
+   * (SPEC §4: AUTH after 530).
+   */
+  readonly recover?: ((error: unknown) => Promise<boolean>) | undefined;
 }
 
 export interface TransactionResult {
   readonly accepted: readonly string[];
   readonly rejected: readonly RefusedRecipient[];
-  /** The reply to the final dot (often carries the queue id). */
+  /** The reply to the final dot or BDAT LAST (often carries the queue id). */
   readonly reply: Reply;
   /** Octets of message content sent (header block and body, before line-end normalisation and dot-stuffing). */
   readonly bytesIn: number;
+}
+
+interface Plan {
+  readonly mail: string;
+  readonly rcpts: readonly string[];
+  readonly to: readonly string[];
+  readonly pipelining: boolean;
+  readonly chunking: boolean;
 }
 
 /**
@@ -50,15 +62,38 @@ export interface TransactionResult {
  * final dot, so that nothing is delivered.
  */
 export async function transact(session: SmtpSession, envelope: Envelope, content: MessageContent, options: TransactionOptions): Promise<TransactionResult> {
-  const mail = commands.mailFrom(envelope.from, options.params);
-  const rcpts = envelope.to.map((to) => commands.rcptTo(to));
-  const { accepted, rejected } = session.capabilities.has('PIPELINING')
-    ? await pipelinedEnvelope(session, mail, rcpts, envelope.to, options.partial)
-    : await stepwiseEnvelope(session, mail, rcpts, envelope.to, options.partial);
-  options.progress.dataStarted = true;
-  const bytesIn = await writeBody(session, content, options.traceData);
-  const reply = await finalReply(session);
-  return { accepted, rejected, reply, bytesIn };
+  const caps = session.capabilities;
+  const plan: Plan = {
+    mail: commands.mailFrom(envelope.from, options.params),
+    rcpts: envelope.to.map((to) => commands.rcptTo(to)),
+    to: envelope.to,
+    pipelining: caps.has('PIPELINING'),
+    chunking: options.chunking && caps.has('CHUNKING'),
+  };
+  const turn = await session.turn();
+  try {
+    // Nothing can call a message back once it went out with BDAT LAST: only when no refusal could need that.
+    const eager = plan.pipelining && plan.chunking && Buffer.isBuffer(content.body) && options.recover === undefined &&
+      !session.needsReset && (options.partial || plan.to.length === 1);
+    if (eager) return await eagerChunks(session, turn, plan, content, options);
+    const outcome = await envelopeWithRecovery(session, turn, plan, options);
+    options.progress.dataStarted = true;
+    let reply: Reply;
+    let bytesIn: number;
+    if (plan.chunking) {
+      const sent = await writeChunks(session, content, options.traceData);
+      if (plan.pipelining) turn.releaseWrites();
+      bytesIn = sent.bytesIn;
+      reply = await finalReply(session, 'BDAT', sent.earlier);
+    } else {
+      bytesIn = await writeData(session, content, options.traceData);
+      if (plan.pipelining) turn.releaseWrites();
+      reply = await finalReply(session, '.');
+    }
+    return { ...outcome, reply, bytesIn };
+  } finally {
+    turn.release();
+  }
 }
 
 interface EnvelopeOutcome {
@@ -66,38 +101,90 @@ interface EnvelopeOutcome {
   readonly rejected: RefusedRecipient[];
 }
 
-async function stepwiseEnvelope(session: SmtpSession, mail: string, rcpts: readonly string[], to: readonly string[], partial: boolean): Promise<EnvelopeOutcome> {
-  await session.mail(mail);
-  const outcome: EnvelopeOutcome = { accepted: [], rejected: [] };
-  for (const [i, rcpt] of rcpts.entries()) {
-    record(outcome, to[i] as string, await session.rcpt(rcpt));
+async function envelopeWithRecovery(session: SmtpSession, turn: Turn, plan: Plan, options: TransactionOptions): Promise<EnvelopeOutcome> {
+  for (let round = 0; ; round++) {
+    try {
+      return await sendEnvelope(session, turn, plan, options.partial);
+    } catch (error) {
+      if (session.connection.failure !== undefined) throw error;
+      // Whatever the refusal left open is reset before the next transaction (lazily: not before QUIT).
+      session.needsReset = true;
+      if (round > 0 || options.recover === undefined || !(await options.recover(error))) throw error;
+    }
   }
-  refuseUnlessDeliverable(outcome, partial, rcpts, to);
-  await session.data();
-  return outcome;
 }
 
-async function pipelinedEnvelope(session: SmtpSession, mail: string, rcpts: readonly string[], to: readonly string[], partial: boolean): Promise<EnvelopeOutcome> {
+/** MAIL, RCPTs and (unless BDAT follows) DATA; pipelined when offered. */
+async function sendEnvelope(session: SmtpSession, turn: Turn, plan: Plan, partial: boolean): Promise<EnvelopeOutcome> {
   const connection = session.connection;
-  const data = commands.data();
-  connection.send([mail, ...rcpts, data]);
   const timeout = session.timeouts.command;
-  const mailReply = await connection.read(timeout, 'the reply to MAIL');
   const outcome: EnvelopeOutcome = { accepted: [], rejected: [] };
-  for (const [i, rcpt] of rcpts.entries()) {
-    record(outcome, to[i] as string, await connection.read(timeout, `the reply to ${shown(rcpt)}`));
+  if (!plan.pipelining) {
+    await turn.reads();
+    if (session.needsReset) await session.rset();
+    await session.mail(plan.mail);
+    for (const [i, rcpt] of plan.rcpts.entries()) record(outcome, plan.to[i] as string, await session.rcpt(rcpt));
+    refuseUnlessDeliverable(outcome, partial, plan);
+    if (!plan.chunking) await session.data();
+    return outcome;
   }
-  const dataReply = await connection.read(timeout, 'the reply to DATA');
+  const reset = session.needsReset;
+  const group = plan.chunking ? [plan.mail, ...plan.rcpts] : [plan.mail, ...plan.rcpts, commands.data()];
+  connection.send(reset ? [commands.rset(), ...group] : group);
+  await turn.reads();
+  if (reset) await session.resetReply();
+  const mailReply = await connection.read(timeout, 'the reply to MAIL');
+  for (const [i, rcpt] of plan.rcpts.entries()) {
+    record(outcome, plan.to[i] as string, await connection.read(timeout, `the reply to ${shown(rcpt)}`));
+  }
+  const dataReply = plan.chunking ? undefined : await connection.read(timeout, 'the reply to DATA');
   try {
-    if (!matches(mailReply, 250)) throw SmtpProtocolError.fromReply('ESENDER', mailReply, shown(mail));
-    refuseUnlessDeliverable(outcome, partial, rcpts, to);
-    if (dataReply.code !== 354) throw SmtpProtocolError.fromReply('EDATA', dataReply, 'DATA');
+    if (!matches(mailReply, 250)) throw SmtpProtocolError.fromReply('ESENDER', mailReply, shown(plan.mail));
+    refuseUnlessDeliverable(outcome, partial, plan);
+    if (dataReply !== undefined && dataReply.code !== 354) throw SmtpProtocolError.fromReply('EDATA', dataReply, 'DATA');
   } catch (error) {
     // The server is waiting for the message: leaving without the final dot delivers nothing.
-    if (dataReply.code === 354) connection.fail(error as SmtpProtocolError);
+    if (dataReply?.code === 354) connection.fail(error as SmtpProtocolError);
     throw error;
   }
   return outcome;
+}
+
+/**
+ * PIPELINING and CHUNKING, a message in memory, one recipient (or `partial`):
+ * MAIL, RCPT and `BDAT n LAST` with the whole message in one write, and the
+ * next transaction may write at once. Everything after that write might
+ * have been delivered, so a lost connection is EUNKNOWN_DELIVERY.
+ */
+async function eagerChunks(session: SmtpSession, turn: Turn, plan: Plan, content: MessageContent, options: TransactionOptions): Promise<TransactionResult> {
+  const connection = session.connection;
+  const encoder = new DataEncoder({ dotStuffing: false });
+  const payload = [encoder.push(content.head), encoder.push(content.body as Buffer), encoder.end()];
+  const size = payload.reduce((sum, part) => sum + part.length, 0);
+  options.progress.dataStarted = true;
+  connection.send([plan.mail, ...plan.rcpts, `BDAT ${size} LAST\r\n`], undefined, payload);
+  turn.releaseWrites();
+  if (!options.traceData) connection.note(`${encoder.bytesIn} octets of message data sent by BDAT`);
+  const outcome: EnvelopeOutcome = { accepted: [], rejected: [] };
+  let mailReply: Reply;
+  try {
+    await turn.reads();
+    mailReply = await connection.read(session.timeouts.command, 'the reply to MAIL');
+    for (const [i, rcpt] of plan.rcpts.entries()) {
+      record(outcome, plan.to[i] as string, await connection.read(session.timeouts.command, `the reply to ${shown(rcpt)}`));
+    }
+  } catch (error) {
+    throw new SmtpProtocolError('EUNKNOWN_DELIVERY', `the connection failed after the message was sent, before the server confirmed it; it may or may not have been delivered (${(error as Error).message})`, { cause: error, transient: false });
+  }
+  const final = finalReply(session, 'BDAT');
+  try {
+    if (!matches(mailReply, 250)) throw SmtpProtocolError.fromReply('ESENDER', mailReply, shown(plan.mail));
+    refuseUnlessDeliverable(outcome, options.partial, plan);
+  } catch (error) {
+    await final.catch(() => undefined); // the BDAT reply (a refusal) belongs to this transaction
+    throw error;
+  }
+  return { ...outcome, reply: await final, bytesIn: encoder.bytesIn };
 }
 
 function record(outcome: EnvelopeOutcome, recipient: string, reply: Reply): void {
@@ -106,82 +193,19 @@ function record(outcome: EnvelopeOutcome, recipient: string, reply: Reply): void
 }
 
 /** Emacs semantics: one refused recipient fails the message, unless `partial`. */
-function refuseUnlessDeliverable(outcome: EnvelopeOutcome, partial: boolean, rcpts: readonly string[], to: readonly string[]): void {
+function refuseUnlessDeliverable(outcome: EnvelopeOutcome, partial: boolean, plan: Plan): void {
   const { accepted, rejected } = outcome;
   if (rejected.length === 0 || (partial && accepted.length > 0)) return;
   const first = rejected[0] as RefusedRecipient;
-  const command = shown(rcpts[to.indexOf(first.recipient)] ?? '');
+  const command = shown(plan.rcpts[plan.to.indexOf(first.recipient)] ?? '');
   const list = rejected.map((r) => `<${r.recipient}> (${replyText(r.reply)})`).join('; ');
   const message = rejected.length === 1 && accepted.length === 0
     ? `Sending failed: ${replyText(first.reply)} in response to ${command}`
-    : `Sending failed: ${rejected.length} of ${to.length} recipients refused: ${list}`;
+    : `Sending failed: ${rejected.length} of ${plan.to.length} recipients refused: ${list}`;
   throw new SmtpProtocolError('ERECIPIENT', message, {
     reply: first.reply,
     command,
     rejected,
     transient: rejected.every((r) => r.reply.code < 500),
   });
-}
-
-/** Streams the message through the dot-stuffing encoder, honouring back-pressure. */
-async function writeBody(session: SmtpSession, content: MessageContent, traceData: boolean): Promise<number> {
-  const connection = session.connection;
-  const encoder = new DataEncoder();
-  const tracer = traceData ? new DataTracer((event) => connection.trace(event)) : undefined;
-  const timeout = session.timeouts.dataBlock;
-  const put = async (chunk: Buffer): Promise<void> => {
-    tracer?.push(chunk);
-    await connection.write(chunk, timeout, 'the server to accept message data');
-  };
-  const source = chunks(content.body);
-  try {
-    await put(encoder.push(content.head));
-    for (;;) {
-      // A stalled source must not outlive an abort or a dropped connection.
-      const next = await Promise.race([source.next(), connection.failed]);
-      if (next.done === true) break;
-      await put(encoder.push(next.value));
-    }
-    await put(encoder.end());
-  } catch (error) {
-    void source.return(undefined).catch(() => {});
-    const failure = error instanceof SmtpProtocolError
-      ? error
-      : new SmtpProtocolError('EINPUT', `reading the message failed: ${(error as Error).message}`, { cause: error });
-    // Without the final dot the server discards what it received.
-    connection.fail(failure);
-    throw failure;
-  }
-  tracer?.end();
-  if (!traceData) connection.note(`${encoder.bytesIn} octets of message data sent`);
-  return encoder.bytesIn;
-}
-
-const BLOCK_BYTES = 1 << 20;
-
-/** A Buffer in blocks (so that back-pressure applies to large ones too), or the stream's chunks. */
-async function* chunks(body: MessageBody): AsyncGenerator<Buffer> {
-  if (Buffer.isBuffer(body)) {
-    for (let at = 0; at < body.length; at += BLOCK_BYTES) yield body.subarray(at, at + BLOCK_BYTES);
-    return;
-  }
-  for await (const chunk of body) {
-    yield typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-  }
-}
-
-/**
- * The reply to the final dot. A connection lost here is never retried: the
- * server may have delivered the message (RFC 1047), hence its own code.
- */
-async function finalReply(session: SmtpSession): Promise<Reply> {
-  let reply: Reply;
-  try {
-    reply = await session.connection.read(session.timeouts.dataEnd, 'the reply to the final dot');
-  } catch (error) {
-    const cause = error as SmtpProtocolError;
-    throw new SmtpProtocolError('EUNKNOWN_DELIVERY', `the connection failed after the message was sent, before the server confirmed it; it may or may not have been delivered (${cause.message})`, { cause, transient: false });
-  }
-  if (!matches(reply, 250)) throw SmtpProtocolError.fromReply(reply.code === 552 ? 'ESIZE' : 'EDATA', reply, '.');
-  return reply;
 }

@@ -1,0 +1,138 @@
+/**
+ * Message content on the wire: after 354 through the dot-stuffing encoder
+ * (RFC 5321 §4.5.2), or as BDAT chunks (RFC 3030) with line ends normalised
+ * and no dot-stuffing. Back-pressure is honoured; a stalled source gives way
+ * to an abort or a dropped connection.
+ */
+import { DataEncoder } from './data.js';
+import { SmtpProtocolError } from './errors.js';
+import type { Reply } from './reply.js';
+import { matches, type SmtpSession } from './session.js';
+import { DataTracer } from './trace.js';
+
+/** A message body: bytes in memory, or a stream read with back-pressure. */
+export type MessageBody = Buffer | AsyncIterable<Buffer | Uint8Array | string>;
+
+/** What goes after DATA: the prepared header block, then the body as given. */
+export interface MessageContent {
+  readonly head: Buffer;
+  readonly body: MessageBody;
+}
+
+const BLOCK_BYTES = 1 << 20;
+const WAIT_FOR_WRITE = 'the server to accept message data';
+
+/** After 354: the message, dot-stuffed, and the final dot. Returns the octets read from the message. */
+export async function writeData(session: SmtpSession, content: MessageContent, traceData: boolean): Promise<number> {
+  const connection = session.connection;
+  const encoder = new DataEncoder();
+  const tracer = traceData ? new DataTracer((event) => connection.trace(event)) : undefined;
+  const timeout = session.timeouts.dataBlock;
+  await pump(session, content, encoder, async (bytes) => {
+    tracer?.push(bytes);
+    await connection.write(bytes, timeout, WAIT_FOR_WRITE);
+  });
+  tracer?.end();
+  if (!traceData) connection.note(`${encoder.bytesIn} octets of message data sent`);
+  return encoder.bytesIn;
+}
+
+/**
+ * The message as BDAT chunks of up to about BLOCK_BYTES, the last one marked
+ * LAST. Returns how many replies are owed before the last one (with
+ * PIPELINING, one per earlier chunk; without, none: each was read at once).
+ */
+export async function writeChunks(session: SmtpSession, content: MessageContent, traceData: boolean): Promise<{ earlier: number; bytesIn: number }> {
+  const connection = session.connection;
+  const encoder = new DataEncoder({ dotStuffing: false });
+  const tracer = traceData ? new DataTracer((event) => connection.trace(event)) : undefined;
+  const timeout = session.timeouts.dataBlock;
+  const pipelining = session.capabilities.has('PIPELINING');
+  const parts: Buffer[] = [];
+  let size = 0;
+  let earlier = 0;
+  const flush = async (last: boolean): Promise<void> => {
+    for (const part of parts) tracer?.push(part);
+    connection.send([`BDAT ${size}${last ? ' LAST' : ''}\r\n`], undefined, parts.splice(0));
+    size = 0;
+    if (last) return;
+    if (pipelining) earlier++;
+    else await expectChunkReply(session);
+    await connection.drained(timeout, WAIT_FOR_WRITE);
+  };
+  await pump(session, content, encoder, async (bytes) => {
+    if (bytes.length === 0) return;
+    parts.push(bytes);
+    size += bytes.length;
+    if (size >= BLOCK_BYTES) await flush(false);
+  });
+  await flush(true);
+  await connection.drained(timeout, WAIT_FOR_WRITE);
+  tracer?.end();
+  if (!traceData) connection.note(`${encoder.bytesIn} octets of message data sent by BDAT`);
+  return { earlier, bytesIn: encoder.bytesIn };
+}
+
+/** Without PIPELINING every BDAT but the last is answered before the next one goes. */
+async function expectChunkReply(session: SmtpSession): Promise<void> {
+  const reply = await session.connection.read(session.timeouts.dataBlock, 'the reply to BDAT');
+  if (!matches(reply, 250)) throw SmtpProtocolError.fromReply('EDATA', reply, 'BDAT');
+}
+
+/**
+ * Feeds head and body through the encoder into `put`; end() goes through
+ * `put` too (BDAT's `pump` caller appends it to its last chunk). On any failure
+ * the connection is failed: without the final dot (or LAST chunk) the server
+ * discards what it received.
+ */
+async function pump(session: SmtpSession, content: MessageContent, encoder: DataEncoder, put: (bytes: Buffer) => Promise<void>): Promise<void> {
+  const connection = session.connection;
+  const source = chunks(content.body);
+  try {
+    await put(encoder.push(content.head));
+    for (;;) {
+      // A stalled source must not outlive an abort or a dropped connection.
+      const next = await Promise.race([source.next(), connection.failed]);
+      if (next.done === true) break;
+      await put(encoder.push(next.value));
+    }
+    await put(encoder.end());
+  } catch (error) {
+    void source.return(undefined).catch(() => {});
+    const failure = error instanceof SmtpProtocolError
+      ? error
+      : new SmtpProtocolError('EINPUT', `reading the message failed: ${(error as Error).message}`, { cause: error });
+    connection.fail(failure);
+    throw failure;
+  }
+}
+
+/** A Buffer in blocks (so that back-pressure applies to large ones too), or the stream's chunks. */
+async function* chunks(body: MessageBody): AsyncGenerator<Buffer> {
+  if (Buffer.isBuffer(body)) {
+    for (let at = 0; at < body.length; at += BLOCK_BYTES) yield body.subarray(at, at + BLOCK_BYTES);
+    return;
+  }
+  for await (const chunk of body) {
+    yield typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  }
+}
+
+/**
+ * The reply that decides the message: to the final dot, or to BDAT LAST
+ * (after `earlier` replies to the chunks before it). A connection lost here is
+ * never retried: the server may have delivered the message (RFC 1047).
+ */
+export async function finalReply(session: SmtpSession, command: string, earlier = 0): Promise<Reply> {
+  let reply: Reply;
+  try {
+    for (let i = 0; i < earlier; i++) await expectChunkReply(session);
+    reply = await session.connection.read(session.timeouts.dataEnd, `the reply to ${command}`);
+  } catch (error) {
+    const cause = error as SmtpProtocolError;
+    if (cause.code === 'EDATA') throw cause;
+    throw new SmtpProtocolError('EUNKNOWN_DELIVERY', `the connection failed after the message was sent, before the server confirmed it; it may or may not have been delivered (${cause.message})`, { cause, transient: false });
+  }
+  if (!matches(reply, 250)) throw SmtpProtocolError.fromReply(reply.code === 552 ? 'ESIZE' : 'EDATA', reply, command);
+  return reply;
+}
