@@ -28,7 +28,11 @@ export interface MessageOptions extends PrepareOptions {
 export interface ClientOptions extends ConnectionOptions, AuthOptions, RetryOptions, MessageOptions {
   /** Send with BDAT (RFC 3030) when the server offers CHUNKING; default false. */
   readonly chunking?: boolean | undefined;
+  /** A connection unused for this long (ms) is checked with NOOP before it is used again; default 30 s. */
+  readonly noopAfterIdle?: number | undefined;
 }
+
+const NOOP_AFTER_IDLE_MS = 30_000;
 
 export interface SendResult {
   readonly envelope: Envelope;
@@ -63,6 +67,8 @@ export class SmtpClient {
   /** The connection being opened, shared by every send that needs it. */
   #opening: Promise<SmtpSession> | undefined;
   readonly #inFlight = new Set<Promise<unknown>>();
+  /** When the session last finished something (ms since the epoch). */
+  #lastUsed = 0;
 
   constructor(options: ClientOptions) {
     this.#options = options;
@@ -87,9 +93,28 @@ export class SmtpClient {
   send(message: MessageInput | Prepared, options: MessageOptions = {}): Promise<SendResult> {
     const sending = this.#send(message, { ...this.#options, ...options });
     this.#inFlight.add(sending);
-    const done = (): void => void this.#inFlight.delete(sending);
+    const done = (): void => {
+      this.#inFlight.delete(sending);
+      this.#lastUsed = Date.now();
+    };
     sending.then(done, done);
     return sending;
+  }
+
+  /** Sends under way on this client. */
+  get pending(): number {
+    return this.#inFlight.size;
+  }
+
+  /** Milliseconds since the connection was last used (0 while sends are under way). */
+  get idleFor(): number {
+    return this.#inFlight.size > 0 ? 0 : Date.now() - this.#lastUsed;
+  }
+
+  /** Closes at once, without QUIT (sends under way fail). */
+  close(): void {
+    this.#session?.connection.close();
+    this.#session = undefined;
   }
 
   /** Waits for the sends under way, then QUIT and close. */
@@ -154,12 +179,26 @@ export class SmtpClient {
   /** The open session, or a new one (one at a time, shared by concurrent sends). */
   async #ensureSession(progress: Progress, signal: AbortSignal | undefined): Promise<SmtpSession> {
     const current = this.#session;
-    if (current !== undefined && current.connection.failure === undefined) return current;
+    if (current !== undefined && current.connection.failure === undefined && (await this.#stillThere(current))) return current;
     this.#session = undefined;
     this.#opening ??= this.#open(signal, progress).finally(() => (this.#opening = undefined));
     const session = await this.#opening;
     progress.connected = true;
     return session;
+  }
+
+  /** After a long idle time, NOOP first: the server may have dropped the connection meanwhile. */
+  async #stillThere(session: SmtpSession): Promise<boolean> {
+    const idle = this.#inFlight.size > 1 ? 0 : Date.now() - this.#lastUsed;
+    if (this.#lastUsed === 0 || idle < (this.#options.noopAfterIdle ?? NOOP_AFTER_IDLE_MS)) return true;
+    this.#lastUsed = Date.now();
+    try {
+      await session.exclusive(() => session.noop());
+      return true;
+    } catch {
+      session.connection.close();
+      return false;
+    }
   }
 
   /** Connects: greeting, EHLO, STARTTLS, AUTH, VERB. */
@@ -180,6 +219,7 @@ export class SmtpClient {
       unwatch();
     }
     this.#session = session;
+    this.#lastUsed = Date.now();
     return session;
   }
 

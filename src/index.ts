@@ -1,6 +1,7 @@
 /** smtpmail: an SMTP client for Node.js, a port of GNU Emacs's smtpmail. Re-exports only. */
 export { sendMail, type SendOptions } from './send.js';
 export { SmtpClient, type ClientOptions, type MessageOptions, type SendResult } from './client.js';
+export { createPool, type PoolOptions, type SmtpPool } from './pool.js';
 export type { MessageInput, PrepareOptions } from './prepare.js';
 export { SmtpProtocolError, ERROR_CODES, type SmtpErrorCode, type RefusedRecipient } from './errors.js';
 export {
