@@ -50,8 +50,8 @@ export interface Prepared {
   readonly body: MessageBody;
   /** X-Message-SMTP-Method, when the message has one. */
   readonly method: Method | undefined;
-  /** The header block for a sendmail program: Bcc kept (sendmail -t needs it). */
-  readonly sendmailHead: Buffer;
+  /** The header block for a sendmail program: Bcc kept (sendmail -t needs it); only with that method. */
+  readonly sendmailHead: Buffer | undefined;
   /** True when the whole message is in memory and can be sent again. */
   readonly inMemory: boolean;
   /** Releases a streamed body that will not be read (closes the file or socket behind it). */
@@ -79,15 +79,14 @@ export async function prepareMessage(input: MessageInput, options: PrepareOption
   const methodValue = fieldValues(fields, METHOD_HEADER)[0];
   const method = methodValue === undefined ? undefined : parseMethod(methodValue);
 
-  const fromHeader = fieldValues(fields, 'from').map((value) => parseMailbox(value)?.address).find((a) => a !== undefined);
-  const envelope = { from: envelopeSender(options, fromHeader), to: recipients(fields, options) };
+  const envelope = { from: envelopeSender(options, fields), to: recipients(fields, options) };
   const added = options.addMissingHeaders === false ? [] : missingHeaders(fields, options, envelope.from);
   const kept = withoutFields(fields, HIDDEN_FIELDS);
   const noHeaders = fields.length === 0 && added.length === 0;
   const prepared: Prepared = {
     envelope,
     head: noHeaders ? Buffer.alloc(0) : serializeHeaders([...kept, ...added]),
-    sendmailHead: noHeaders ? Buffer.alloc(0) : serializeHeaders([...withoutFields(fields, [METHOD_HEADER]), ...added]),
+    sendmailHead: method?.kind !== 'sendmail' ? undefined : noHeaders ? Buffer.alloc(0) : serializeHeaders([...withoutFields(fields, [METHOD_HEADER]), ...added]),
     body: fullBody,
     method,
     inMemory,
@@ -98,12 +97,20 @@ export async function prepareMessage(input: MessageInput, options: PrepareOption
 }
 
 /** smtpmail: envelopeFrom, else the From: address, else user-mail-address when it looks like one. */
-function envelopeSender(options: PrepareOptions, fromHeader: string | undefined): string {
-  const from = options.envelopeFrom ?? fromHeader ?? (looksLikeAddress(options.userMailAddress ?? '') ? options.userMailAddress : undefined);
+function envelopeSender(options: PrepareOptions, fields: readonly HeaderField[]): string {
+  const from = options.envelopeFrom ?? fromAddress(fields) ?? (looksLikeAddress(options.userMailAddress ?? '') ? options.userMailAddress : undefined);
   if (from === undefined) {
     throw new SmtpProtocolError('ECONFIG', 'no envelope sender: the message has no From: address; set `envelopeFrom` or `userMailAddress`');
   }
   return from;
+}
+
+function fromAddress(fields: readonly HeaderField[]): string | undefined {
+  for (const value of fieldValues(fields, 'from')) {
+    const address = parseMailbox(value)?.address;
+    if (address !== undefined) return address;
+  }
+  return undefined;
 }
 
 /** To/Cc/Bcc, or only Resent-To/-Cc/-Bcc when any exists; every occurrence, header order, exact duplicates dropped. */

@@ -37,7 +37,7 @@ export async function sendWithSendmail(prepared: Prepared, program = DEFAULT_SEN
       size += chunk.length;
       if (!child.stdin.write(chunk)) await Promise.race([new Promise((resolve) => child.stdin.once('drain', resolve)), settled]);
     };
-    await write(prepared.sendmailHead);
+    await write(prepared.sendmailHead ?? prepared.head);
     const body = prepared.body;
     if (Buffer.isBuffer(body)) await write(body);
     else for await (const chunk of body) await write(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk));
