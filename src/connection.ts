@@ -29,8 +29,9 @@ export class Connection {
   /** Whoever waits for a reply or for `drain`; at most one of each at a time. */
   #replyWaiter: Waiter | undefined;
   #drainWaiter: Waiter | undefined;
-  #failed: Promise<never> | undefined;
-  #rejectFailed: ((error: SmtpProtocolError) => void) | undefined;
+  readonly #failureListeners = new Set<(error: SmtpProtocolError) => void>();
+  /** Writes of this event-loop turn are gathered into one writev (uncorked on nextTick). */
+  #corked = false;
 
   constructor(opened: Opened, trace: TraceListener | undefined) {
     this.#stream = opened.stream;
@@ -54,14 +55,27 @@ export class Connection {
     return this.#failure;
   }
 
-  /** Rejects when the connection fails: to race against waits on other things (a message stream). */
-  get failed(): Promise<never> {
-    if (this.#failed === undefined) {
-      this.#failed = new Promise<never>((_, reject) => (this.#rejectFailed = reject));
-      this.#failed.catch(() => {});
-      if (this.#failure !== undefined) this.#rejectFailed?.(this.#failure);
-    }
-    return this.#failed;
+  /**
+   * `promise`, or the connection's failure if that comes first: for waits on
+   * other things (a message stream). The listener is removed once either
+   * settles, so nothing accumulates over a long message.
+   */
+  orFailure<T>(promise: Promise<T>): Promise<T> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    return new Promise<T>((resolve, reject) => {
+      const listeners = this.#failureListeners;
+      listeners.add(reject);
+      promise.then(
+        (value) => {
+          listeners.delete(reject);
+          resolve(value);
+        },
+        (error: unknown) => {
+          listeners.delete(reject);
+          reject(error);
+        },
+      );
+    });
   }
 
   /** Bytes or replies received and not yet read: must be none before a TLS upgrade. */
@@ -88,21 +102,34 @@ export class Connection {
       lines.forEach((line, i) => this.#trace?.({ direction: 'client', line: shown?.[i] ?? line.slice(0, -2) }));
     }
     const stream = this.#stream;
-    if (payload === undefined) {
-      stream.write(lines.length === 1 ? (lines[0] as string) : lines.join(''));
-      return;
-    }
-    // Commands and message bytes in one writev (BDAT).
-    stream.cork();
-    stream.write(lines.join(''));
-    for (const bytes of payload) stream.write(bytes);
-    stream.uncork();
+    this.#gather();
+    stream.write(lines.length === 1 ? (lines[0] as string) : lines.join(''));
+    if (payload !== undefined) for (const bytes of payload) stream.write(bytes);
   }
+
+  /**
+   * Corks the stream until the end of this turn of the event loop, so that
+   * everything written meanwhile (a command group, message bytes, the next
+   * transaction's commands) leaves in one writev: one syscall, not one per part.
+   */
+  #gather(): void {
+    if (this.#corked) return;
+    this.#corked = true;
+    this.#stream.cork();
+    process.nextTick(this.#uncork);
+  }
+
+  readonly #uncork = (): void => {
+    this.#corked = false;
+    this.#stream.uncork();
+  };
 
   /** Writes message bytes; waits for `drain` when the stream asks for it. */
   async write(chunk: Buffer, timeoutMs: number, what: string): Promise<void> {
     this.#throwIfFailed();
-    if (chunk.length === 0 || this.#stream.write(chunk)) return;
+    if (chunk.length === 0) return;
+    this.#gather();
+    if (this.#stream.write(chunk)) return;
     await this.#wait('drain', timeoutMs, what);
   }
 
@@ -163,7 +190,8 @@ export class Connection {
     if (this.#failure !== undefined) return;
     this.#failure = error;
     this.#stream.destroy();
-    this.#rejectFailed?.(error);
+    for (const listener of this.#failureListeners) listener(error);
+    this.#failureListeners.clear();
     const waiters = [this.#replyWaiter, this.#drainWaiter];
     this.#replyWaiter = this.#drainWaiter = undefined;
     for (const waiter of waiters) waiter?.reject(error);

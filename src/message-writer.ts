@@ -92,7 +92,7 @@ async function pump(session: SmtpSession, content: MessageContent, encoder: Data
     await put(encoder.push(content.head));
     for (;;) {
       // A stalled source must not outlive an abort or a dropped connection.
-      const next = await Promise.race([source.next(), connection.failed]);
+      const next = await connection.orFailure(source.next());
       if (next.done === true) break;
       await put(encoder.push(next.value));
     }

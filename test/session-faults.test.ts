@@ -208,8 +208,11 @@ test('a NUL byte or a read error in a streamed message: EINPUT, dropped without 
     S: 354 go
     C: first chunk
   `;
+  // A pause between chunks, so that the first one is on the wire before the failure.
+  const pause = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 20));
   async function* withNul(): AsyncGenerator<string> {
     yield 'first chunk\r\n';
+    await pause();
     yield 'then a \0 byte\r\n';
   }
   const nul = await converse(steps, {}, withNul());
@@ -219,6 +222,7 @@ test('a NUL byte or a read error in a streamed message: EINPUT, dropped without 
 
   async function* failing(): AsyncGenerator<string> {
     yield 'first chunk\r\n';
+    await pause();
     throw new Error('disk on fire');
   }
   const broken = await converse(steps, {}, failing());

@@ -1,0 +1,79 @@
+/**
+ * One run of one cell: resets the sink, forks a fresh cell-runner, reads the
+ * sink's CPU time when the runner marks the start and end of its measured
+ * window, then checks the sink's hash counts against what the cell claims
+ * it sent.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { CellName } from './cells.js';
+import type { CellResult } from './cell-runner.js';
+import type { SinkControl } from './sink-control.js';
+import type { SinkReport } from './sink.js';
+import type { WorkloadName } from './workloads.js';
+
+export interface RunSpec {
+  readonly cell: CellName;
+  readonly workload: WorkloadName;
+  /** > 0: time-boxed window; 0: `count` messages. */
+  readonly durationMs: number;
+  readonly count: number;
+}
+
+export interface RunResult extends CellResult {
+  /** Sink CPU time during the window, as a percentage of one core. */
+  readonly sinkCpuPercent: number;
+  /** Why the correctness check failed, when it did. */
+  readonly failure: string | undefined;
+}
+
+const RUN_TIMEOUT_MS = 150_000;
+const children = new Set<ChildProcess>();
+
+/** Kills every cell process still running (on exit or on the global time limit). */
+export function killCells(): void {
+  for (const child of children) child.kill('SIGKILL');
+}
+
+/** Compares the sink's counts with the messages the cell claims it sent, all with the expected hash. */
+export function checkDelivery(report: SinkReport, claimed: number, expectedHash: string): string | undefined {
+  const delivered = report.hashes[expectedHash] ?? 0;
+  const others = Object.entries(report.hashes).filter(([hash]) => hash !== expectedHash);
+  if (others.length > 0) return `${others.reduce((n, [, count]) => n + count, 0)} message(s) delivered with a wrong hash`;
+  if (delivered !== claimed) return `the cell claims ${claimed} message(s), the sink received ${delivered}`;
+  return undefined;
+}
+
+export async function runCell(sink: SinkControl, spec: RunSpec, expectedHash: string): Promise<RunResult> {
+  await sink.reset();
+  const script = fileURLToPath(new URL('./cell-runner.js', import.meta.url));
+  const args = [spec.cell, spec.workload, String(sink.port), String(spec.durationMs), String(spec.count)];
+  const child = fork(script, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  children.add(child);
+  const cpu: Array<Promise<number>> = [];
+  child.on('message', (message: { type?: string }) => {
+    if (message.type === 'mark') cpu.push(sink.report().then((report) => report.cpuMs));
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
+  const code = await new Promise<number | null>((resolve) => child.on('close', (exitCode) => resolve(exitCode)));
+  clearTimeout(timer);
+  children.delete(child);
+
+  const line = stdout.trim().split('\n').pop() ?? '';
+  let result: CellResult;
+  try {
+    result = JSON.parse(line) as CellResult;
+  } catch {
+    const why = `no result (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`;
+    result = { messages: 0, totalMessages: 0, bytes: 0, seconds: 0, peakRssBytes: 0, ok: false, error: why };
+  }
+  const marks = await Promise.all(cpu);
+  const sinkCpuMs = marks.length === 2 ? (marks[1] as number) - (marks[0] as number) : NaN;
+  const report = await sink.report();
+  const failure = result.ok ? checkDelivery(report, result.totalMessages, expectedHash) : (result.error ?? 'failed');
+  return { ...result, sinkCpuPercent: result.seconds > 0 ? (sinkCpuMs / (result.seconds * 1000)) * 100 : NaN, failure };
+}

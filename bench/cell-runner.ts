@@ -1,0 +1,181 @@
+/**
+ * Runs ONE cell in this (fresh) process and prints one JSON line:
+ *
+ *   node build/bench/cell-runner.js <cell> <workload> <sinkPort> <durationMs> [count]
+ *
+ * durationMs > 0: a warm-up, then every message completed in a window of
+ * that length (sends still in flight at the deadline are waited for and
+ * counted). durationMs = 0: exactly `count` messages. With an IPC channel the
+ * window's start and end are announced to the parent ({ type: 'mark' }), which
+ * reads the sink's CPU time at those moments.
+ */
+import { performance } from 'node:perf_hooks';
+import { CELL_NAMES, ENVELOPE_FROM, RECIPIENT, isCellName, openDriver, type Driver } from './cells.js';
+import { RawSession } from './raw-session.js';
+import { isWorkloadName, loadWorkload, type Workload } from './workloads.js';
+
+export interface CellResult {
+  /** Messages completed in the measured window. */
+  readonly messages: number;
+  /** Messages sent in all, warm-up included: what the sink must have received. */
+  readonly totalMessages: number;
+  readonly bytes: number;
+  readonly seconds: number;
+  readonly peakRssBytes: number;
+  /** Every send succeeded (the parent adds the sink's hash check). */
+  readonly ok: boolean;
+  readonly error?: string;
+}
+
+const WARMUP_MS = 300;
+const RSS_SAMPLE_MS = 10;
+const CLOSE_TIMEOUT_MS = 10_000;
+/** The cell gives up by itself after its window plus this. */
+const HARD_LIMIT_MS = 150_000;
+
+interface Plan {
+  readonly durationMs: number;
+  readonly count: number;
+}
+
+interface Counts {
+  messages: number;
+  total: number;
+  seconds: number;
+}
+
+function mark(what: 'start' | 'end'): Promise<void> {
+  return new Promise((resolve) => (process.send === undefined ? resolve() : process.send({ type: 'mark', what }, () => resolve())));
+}
+
+/** Keeps `driver.concurrency` sends in flight while `more()` allows; stops at the first failure. */
+async function pump(driver: Driver, more: () => boolean): Promise<number> {
+  let done = 0;
+  let failure: unknown;
+  const worker = async (): Promise<void> => {
+    while (failure === undefined && more()) {
+      try {
+        await driver.send();
+        done++;
+      } catch (error) {
+        failure ??= error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: driver.concurrency }, worker));
+  if (failure !== undefined) throw failure;
+  return done;
+}
+
+async function runDriver(driver: Driver, plan: Plan): Promise<Counts> {
+  let total = 0;
+  if (plan.durationMs > 0) {
+    const warmEnd = performance.now() + WARMUP_MS;
+    total += await pump(driver, () => performance.now() < warmEnd);
+    await mark('start');
+    const t0 = performance.now();
+    const deadline = t0 + plan.durationMs;
+    const messages = await pump(driver, () => performance.now() < deadline);
+    const seconds = (performance.now() - t0) / 1000;
+    await mark('end');
+    return { messages, total: total + messages, seconds };
+  }
+  let claimed = 0;
+  await mark('start');
+  const t0 = performance.now();
+  const messages = await pump(driver, () => claimed++ < plan.count);
+  const seconds = (performance.now() - t0) / 1000;
+  await mark('end');
+  return { messages, total: messages, seconds };
+}
+
+async function runRaw(workload: Workload, port: number, plan: Plan): Promise<Counts> {
+  if (workload.buffer === undefined) throw new Error('the raw ceiling needs a message in memory');
+  const session = await RawSession.open(port, workload.buffer, ENVELOPE_FROM, RECIPIENT);
+  try {
+    let total = 0;
+    if (plan.durationMs > 0) {
+      const warmEnd = performance.now() + WARMUP_MS;
+      total += await session.write(() => performance.now() < warmEnd);
+      await session.settle();
+      await mark('start');
+      const t0 = performance.now();
+      const deadline = t0 + plan.durationMs;
+      const messages = await session.write(() => performance.now() < deadline);
+      await session.settle();
+      const seconds = (performance.now() - t0) / 1000;
+      await mark('end');
+      return { messages, total: total + messages, seconds };
+    }
+    await mark('start');
+    const t0 = performance.now();
+    const messages = await session.write((written) => written < plan.count);
+    await session.settle();
+    const seconds = (performance.now() - t0) / 1000;
+    await mark('end');
+    return { messages, total: messages, seconds };
+  } finally {
+    await session.quit();
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} timed out`)), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+async function main(): Promise<CellResult> {
+  const [cell = '', workloadName = '', portText = '', durationText = '', countText = '1'] = process.argv.slice(2);
+  if (!isCellName(cell) || !isWorkloadName(workloadName)) {
+    throw new Error(`usage: cell-runner.js <${CELL_NAMES.join('|')}> <workload> <sinkPort> <durationMs> [count]`);
+  }
+  const port = Number(portText);
+  const plan: Plan = { durationMs: Number(durationText), count: Number(countText) };
+  let peak = process.memoryUsage.rss();
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), RSS_SAMPLE_MS);
+  const workload = loadWorkload(workloadName);
+  let counts: Counts = { messages: 0, total: 0, seconds: 0 };
+  let error: string | undefined;
+  try {
+    if (cell === 'raw') {
+      counts = await runRaw(workload, port, plan);
+    } else {
+      const driver = await openDriver(cell, workload, port);
+      try {
+        counts = await runDriver(driver, plan);
+      } finally {
+        await withTimeout(driver.close(), CLOSE_TIMEOUT_MS, 'closing the client');
+      }
+    }
+  } catch (caught) {
+    error = caught instanceof Error ? caught.message : String(caught);
+  } finally {
+    clearInterval(sampler);
+    workload.dispose();
+  }
+  peak = Math.max(peak, process.memoryUsage.rss(), process.resourceUsage().maxRSS * 1024);
+  return {
+    messages: counts.messages,
+    totalMessages: counts.total,
+    bytes: counts.messages * workload.bytes,
+    seconds: counts.seconds,
+    peakRssBytes: peak,
+    ok: error === undefined,
+    ...(error === undefined ? {} : { error }),
+  };
+}
+
+setTimeout(() => {
+  process.stdout.write(`${JSON.stringify({ messages: 0, totalMessages: 0, bytes: 0, seconds: 0, peakRssBytes: 0, ok: false, error: 'hard time limit' })}\n`);
+  process.exit(1);
+}, HARD_LIMIT_MS).unref();
+process.on('disconnect', () => process.exit(1));
+
+main().then(
+  (result) => process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0)),
+  (error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(2);
+  },
+);
