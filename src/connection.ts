@@ -83,6 +83,11 @@ export class Connection {
     return this.#replies.length > 0 || this.#parser.buffered > 0;
   }
 
+  /** True when someone listens to the transcript: build trace text only then. */
+  get tracing(): boolean {
+    return this.#trace !== undefined;
+  }
+
   trace(event: TraceEvent): void {
     this.#trace?.(event);
   }

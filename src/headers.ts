@@ -29,7 +29,7 @@ export interface HeaderField {
   readonly key: string;
   /** The value, unfolded: line ends removed (the whitespace after them kept), the one optional space after the colon removed, decoded as UTF-8 (RFC 6532). */
   readonly value: string;
-  /** The field's exact bytes as given, every line of it with its line end. */
+  /** The field's exact bytes as given, every line of it with its line end (a view of the input: no copy). */
   readonly raw: Buffer;
 }
 
@@ -165,17 +165,25 @@ export function parseHeaders(block: Buffer): HeaderField[] {
   return fields;
 }
 
-function toField(bytes: Buffer): HeaderField {
-  const raw = Buffer.from(bytes); // a copy: the caller may reuse its buffer
+function toField(raw: Buffer): HeaderField {
   const colon = raw.indexOf(COLON);
   const name = raw.toString('latin1', 0, colon);
+  let end = raw.length;
+  if (raw[end - 1] === LF) end--;
+  if (raw[end - 1] === CR) end--;
+  const lf = raw.indexOf(LF, colon + 1);
+  if (lf === -1 || lf >= end) {
+    // One line, the usual case: no unfolding, no copy.
+    const start = raw[colon + 1] === SPACE ? colon + 2 : colon + 1;
+    return { name, key: name.toLowerCase(), value: start >= end ? '' : raw.toString('utf8', start, end), raw };
+  }
   const pieces: Buffer[] = [];
   let pos = colon + 1;
   while (pos < raw.length) {
-    const lf = raw.indexOf(LF, pos);
-    const end = lf === -1 ? raw.length : lf;
-    pieces.push(withoutCR(raw.subarray(pos, end)));
-    pos = end + 1;
+    const next = raw.indexOf(LF, pos);
+    const stop = next === -1 ? raw.length : next;
+    pieces.push(withoutCR(raw.subarray(pos, stop)));
+    pos = stop + 1;
   }
   const unfolded = Buffer.concat(pieces);
   const value = (unfolded[0] === SPACE ? unfolded.subarray(1) : unfolded).toString('utf8');

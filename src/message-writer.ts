@@ -33,7 +33,7 @@ export async function writeData(session: SmtpSession, content: MessageContent, t
     await connection.write(bytes, timeout, WAIT_FOR_WRITE);
   });
   tracer?.end();
-  if (!traceData) connection.note(`${encoder.bytesIn} octets of message data sent`);
+  if (!traceData && connection.tracing) connection.note(`${encoder.bytesIn} octets of message data sent`);
   return encoder.bytesIn;
 }
 
@@ -69,7 +69,7 @@ export async function writeChunks(session: SmtpSession, content: MessageContent,
   await flush(true);
   await connection.drained(timeout, WAIT_FOR_WRITE);
   tracer?.end();
-  if (!traceData) connection.note(`${encoder.bytesIn} octets of message data sent by BDAT`);
+  if (!traceData && connection.tracing) connection.note(`${encoder.bytesIn} octets of message data sent by BDAT`);
   return { earlier, bytesIn: encoder.bytesIn };
 }
 

@@ -83,9 +83,11 @@ export async function prepareMessage(input: MessageInput, options: PrepareOption
   const added = options.addMissingHeaders === false ? [] : missingHeaders(fields, options, envelope.from);
   const kept = withoutFields(fields, HIDDEN_FIELDS);
   const noHeaders = fields.length === 0 && added.length === 0;
+  // Nothing removed or added and a real empty line: the header block goes as given, uncopied.
+  const untouched = end.kind === 'blank' && kept.length === fields.length && added.length === 0;
   const prepared: Prepared = {
     envelope,
-    head: noHeaders ? Buffer.alloc(0) : serializeHeaders([...kept, ...added]),
+    head: untouched ? raw.subarray(0, end.bodyStart) : noHeaders ? Buffer.alloc(0) : serializeHeaders([...kept, ...added]),
     sendmailHead: method?.kind !== 'sendmail' ? undefined : noHeaders ? Buffer.alloc(0) : serializeHeaders([...withoutFields(fields, [METHOD_HEADER]), ...added]),
     body: fullBody,
     method,

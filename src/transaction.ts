@@ -160,11 +160,11 @@ async function eagerChunks(session: SmtpSession, turn: Turn, plan: Plan, content
   const connection = session.connection;
   const encoder = new DataEncoder({ dotStuffing: false });
   const payload = [encoder.push(content.head), encoder.push(content.body as Buffer), encoder.end()];
-  const size = payload.reduce((sum, part) => sum + part.length, 0);
+  const size = (payload[0] as Buffer).length + (payload[1] as Buffer).length + (payload[2] as Buffer).length;
   options.progress.dataStarted = true;
   connection.send([plan.mail, ...plan.rcpts, `BDAT ${size} LAST\r\n`], undefined, payload);
   turn.releaseWrites();
-  if (!options.traceData) connection.note(`${encoder.bytesIn} octets of message data sent by BDAT`);
+  if (!options.traceData && connection.tracing) connection.note(`${encoder.bytesIn} octets of message data sent by BDAT`);
   const outcome: EnvelopeOutcome = { accepted: [], rejected: [] };
   let mailReply: Reply;
   try {

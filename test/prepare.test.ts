@@ -112,15 +112,16 @@ test('missing Date, Message-ID and From are added after the existing fields, whi
 test('present Date, Message-ID and From are never replaced; addMissingHeaders: false adds nothing', async () => {
   const message = 'Date: Thu, 01 Jan 2026 00:00:00 +0000\nMessage-ID: <x@y>\nFrom: a@x.org\nTo: b@x.org\n\nb\n';
   const prepared = await prepareMessage(message, { userMailAddress: 'other@x.org' });
-  assert.equal(prepared.head.toString('utf8'), 'Date: Thu, 01 Jan 2026 00:00:00 +0000\nMessage-ID: <x@y>\nFrom: a@x.org\nTo: b@x.org\n\r\n');
+  // Nothing to change: the header block goes exactly as given (the wire encoder makes line ends CRLF).
+  assert.equal(prepared.head.toString('utf8'), 'Date: Thu, 01 Jan 2026 00:00:00 +0000\nMessage-ID: <x@y>\nFrom: a@x.org\nTo: b@x.org\n\n');
   const bare = await prepareMessage('To: b@x.org\n\nb\n', { ...KEEP, envelopeFrom: 'a@x.org' });
-  assert.equal(bare.head.toString('utf8'), 'To: b@x.org\n\r\n');
+  assert.equal(bare.head.toString('utf8'), 'To: b@x.org\n\n');
 });
 
 test('recipients option overrides; sendtoDomain completes bare names in the envelope only', async () => {
   const prepared = await prepareMessage('To: bob, carol@y.org\n\nb\n', { ...KEEP, envelopeFrom: 'a@x.org', sendtoDomain: 'example.org' });
   assert.deepEqual(prepared.envelope.to, ['bob@example.org', 'carol@y.org']);
-  assert.equal(prepared.head.toString('utf8'), 'To: bob, carol@y.org\n\r\n');
+  assert.equal(prepared.head.toString('utf8'), 'To: bob, carol@y.org\n\n');
   const given = await prepareMessage('To: a@x.org\n\nb\n', { ...KEEP, envelopeFrom: 'a@x.org', recipients: ['z@z.org'] });
   assert.deepEqual(given.envelope.to, ['z@z.org']);
 });
