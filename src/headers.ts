@@ -85,6 +85,12 @@ export function findHeaderEnd(buf: Buffer, complete: boolean): HeaderEnd | undef
   for (;;) {
     const lf = buf.indexOf(LF, pos);
     if (lf === -1 || lf >= limit) break;
+    // The usual lines, a field or its continuation, by indices alone (no subarray per line).
+    const first = buf[pos];
+    if (((first === SPACE || first === TAB) && pos > 0) || startsField(buf, pos, lf)) {
+      pos = lf + 1;
+      continue;
+    }
     const kind = classify(withoutCR(buf.subarray(pos, lf)), pos > 0);
     if (kind !== 'field' && kind !== 'continuation') return ending(kind, pos, lf + 1);
     pos = lf + 1;
@@ -147,22 +153,37 @@ function withoutCR(line: Buffer): Buffer {
  */
 export function parseHeaders(block: Buffer): HeaderField[] {
   const fields: HeaderField[] = [];
+  const length = block.length;
   let start = -1;
   let pos = 0;
-  while (pos < block.length) {
+  // Indices only, no subarray per line: this runs once per message sent.
+  while (pos < length) {
     const lf = block.indexOf(LF, pos);
-    const next = lf === -1 ? block.length : lf + 1;
-    const kind = classify(withoutCR(block.subarray(pos, lf === -1 ? next : lf)), start >= 0);
-    if (kind === 'field') {
-      if (start >= 0) fields.push(toField(block.subarray(start, pos)));
-      start = pos;
-    } else if (kind !== 'continuation') {
+    const next = lf === -1 ? length : lf + 1;
+    const first = block[pos];
+    if ((first === SPACE || first === TAB) && start >= 0) {
+      pos = next; // a continuation line
+      continue;
+    }
+    if (!startsField(block, pos, lf === -1 ? length : lf)) {
       throw new SmtpProtocolError('EINPUT', `line at offset ${pos} of the header block is not a header field`);
     }
+    if (start >= 0) fields.push(toField(block.subarray(start, pos)));
+    start = pos;
     pos = next;
   }
   if (start >= 0) fields.push(toField(block.subarray(start)));
   return fields;
+}
+
+/** True when bytes [from, to) begin with a field name and its colon (RFC 5322 §2.2). */
+function startsField(buf: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const byte = buf[i] as number;
+    if (byte === COLON) return i > from;
+    if (byte < 0x21 || byte > 0x7e) return false;
+  }
+  return false;
 }
 
 function toField(raw: Buffer): HeaderField {
