@@ -144,10 +144,18 @@ export class Connection {
     if (this.#stream.writableNeedDrain) await this.#wait('drain', timeoutMs, what);
   }
 
-  /** The next reply, in order of arrival. */
-  async read(timeoutMs: number, what: string): Promise<Reply> {
+  /**
+   * The next reply, in order of arrival: at once when it is already here (no
+   * promise), else when it comes. `what` names it in a timeout error; a
+   * function is called only then, so the hot path builds no text.
+   */
+  read(timeoutMs: number, what: string | (() => string)): Reply | Promise<Reply> {
     const queued = this.#replies.shift();
     if (queued !== undefined) return queued;
+    return this.#readLater(timeoutMs, what);
+  }
+
+  async #readLater(timeoutMs: number, what: string | (() => string)): Promise<Reply> {
     this.#throwIfFailed();
     await this.#wait('reply', timeoutMs, what);
     const reply = this.#replies.shift();
@@ -211,10 +219,11 @@ export class Connection {
     if (this.#failure !== undefined) throw this.#failure;
   }
 
-  #wait(kind: 'reply' | 'drain', timeoutMs: number, what: string): Promise<void> {
+  #wait(kind: 'reply' | 'drain', timeoutMs: number, what: string | (() => string)): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.fail(new SmtpProtocolError('ETIMEOUT', `timed out after ${timeoutMs} ms waiting for ${what}`, { transient: true }));
+        const label = typeof what === 'string' ? what : what();
+        this.fail(new SmtpProtocolError('ETIMEOUT', `timed out after ${timeoutMs} ms waiting for ${label}`, { transient: true }));
       }, timeoutMs);
       const waiter: Waiter = {
         resolve: () => {

@@ -127,7 +127,7 @@ export async function finalReply(session: SmtpSession, command: string, earlier 
   let reply: Reply;
   try {
     for (let i = 0; i < earlier; i++) await expectChunkReply(session);
-    reply = await session.connection.read(session.timeouts.dataEnd, `the reply to ${command}`);
+    reply = await session.connection.read(session.timeouts.dataEnd, () => `the reply to ${command}`);
   } catch (error) {
     const cause = error as SmtpProtocolError;
     if (cause.code === 'EDATA') throw cause;

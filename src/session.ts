@@ -199,7 +199,7 @@ export class SmtpSession {
   /** Sends one command and reads its reply. */
   async #command(command: string): Promise<Reply> {
     this.connection.send([command]);
-    return this.connection.read(this.timeouts.command, `the reply to ${shown(command)}`);
+    return this.connection.read(this.timeouts.command, () => `the reply to ${shown(command)}`);
   }
 
   async #expect(command: string, expect: Expect, code: SmtpErrorCode): Promise<Reply> {

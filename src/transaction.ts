@@ -135,7 +135,7 @@ async function sendEnvelope(session: SmtpSession, turn: Turn, plan: Plan, partia
   if (reset) await session.resetReply();
   const mailReply = await connection.read(timeout, 'the reply to MAIL');
   for (const [i, rcpt] of plan.rcpts.entries()) {
-    record(outcome, plan.to[i] as string, await connection.read(timeout, `the reply to ${shown(rcpt)}`));
+    record(outcome, plan.to[i] as string, await connection.read(timeout, () => `the reply to ${shown(rcpt)}`));
   }
   const dataReply = plan.chunking ? undefined : await connection.read(timeout, 'the reply to DATA');
   try {
@@ -171,7 +171,7 @@ async function eagerChunks(session: SmtpSession, turn: Turn, plan: Plan, content
     await turn.reads();
     mailReply = await connection.read(session.timeouts.command, 'the reply to MAIL');
     for (const [i, rcpt] of plan.rcpts.entries()) {
-      record(outcome, plan.to[i] as string, await connection.read(session.timeouts.command, `the reply to ${shown(rcpt)}`));
+      record(outcome, plan.to[i] as string, await connection.read(session.timeouts.command, () => `the reply to ${shown(rcpt)}`));
     }
   } catch (error) {
     throw new SmtpProtocolError('EUNKNOWN_DELIVERY', `the connection failed after the message was sent, before the server confirmed it; it may or may not have been delivered (${(error as Error).message})`, { cause: error, transient: false });
