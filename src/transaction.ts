@@ -104,7 +104,7 @@ interface EnvelopeOutcome {
 async function envelopeWithRecovery(session: SmtpSession, turn: Turn, plan: Plan, options: TransactionOptions): Promise<EnvelopeOutcome> {
   for (let round = 0; ; round++) {
     try {
-      return await sendEnvelope(session, turn, plan, options.partial);
+      return await sendEnvelope(session, turn, plan, options.partial, round === 0 && options.recover !== undefined);
     } catch (error) {
       if (session.connection.failure !== undefined) throw error;
       // Whatever the refusal left open is reset before the next transaction (lazily: not before QUIT).
@@ -115,7 +115,7 @@ async function envelopeWithRecovery(session: SmtpSession, turn: Turn, plan: Plan
 }
 
 /** MAIL, RCPTs and (unless BDAT follows) DATA; pipelined when offered. */
-async function sendEnvelope(session: SmtpSession, turn: Turn, plan: Plan, partial: boolean): Promise<EnvelopeOutcome> {
+async function sendEnvelope(session: SmtpSession, turn: Turn, plan: Plan, partial: boolean, recoverable: boolean): Promise<EnvelopeOutcome> {
   const connection = session.connection;
   const timeout = session.timeouts.command;
   const outcome: EnvelopeOutcome = { accepted: [], rejected: [] };
@@ -129,7 +129,11 @@ async function sendEnvelope(session: SmtpSession, turn: Turn, plan: Plan, partia
     return outcome;
   }
   const reset = session.needsReset;
-  const group = plan.chunking ? [plan.mail, ...plan.rcpts] : [plan.mail, ...plan.rcpts, commands.data()];
+  // DATA joins the group only when no refusal could leave the server waiting for a message we must not
+  // send: one recipient (a refusal then makes DATA fail too), or `partial` with no AUTH retry possible.
+  // Otherwise DATA follows the RCPT replies: one more round trip, and a refusal costs nothing.
+  const pipelineData = !plan.chunking && (plan.to.length === 1 || (partial && !recoverable));
+  const group = pipelineData ? [plan.mail, ...plan.rcpts, commands.data()] : [plan.mail, ...plan.rcpts];
   connection.send(reset ? [commands.rset(), ...group] : group);
   await turn.reads();
   if (reset) await session.resetReply();
@@ -137,7 +141,7 @@ async function sendEnvelope(session: SmtpSession, turn: Turn, plan: Plan, partia
   for (const [i, rcpt] of plan.rcpts.entries()) {
     record(outcome, plan.to[i] as string, await connection.read(timeout, () => `the reply to ${shown(rcpt)}`));
   }
-  const dataReply = plan.chunking ? undefined : await connection.read(timeout, 'the reply to DATA');
+  const dataReply = pipelineData ? await connection.read(timeout, 'the reply to DATA') : undefined;
   try {
     if (!matches(mailReply, 250)) throw SmtpProtocolError.fromReply('ESENDER', mailReply, shown(plan.mail));
     refuseUnlessDeliverable(outcome, partial, plan);
@@ -147,6 +151,7 @@ async function sendEnvelope(session: SmtpSession, turn: Turn, plan: Plan, partia
     if (dataReply?.code === 354) connection.fail(error as SmtpProtocolError);
     throw error;
   }
+  if (!pipelineData && !plan.chunking) await session.data();
   return outcome;
 }
 

@@ -241,3 +241,41 @@ test('a server that goes on challenging: bounded, an error, no hang', async () =
   assert.equal(c.error?.code, 'EPROTOCOL');
   assertNoSecrets(c.trace, c.error?.message, c.error?.stack);
 });
+
+test('pipelined, local recipient accepted and remote one relay-denied: no DATA, then AUTH and the transaction again', async () => {
+  // Found against Exim: with DATA in the pipelined group the server would already wait for the message.
+  const steps = script`
+    S: 220 mail.example.org ESMTP
+    C: EHLO client.example
+    S: 250-mail.example.org
+    S: 250-PIPELINING
+    S: 250 AUTH PLAIN
+    C: MAIL FROM:<a@x.org>
+    C: RCPT TO:<local@x.org>
+    C: RCPT TO:<remote@y.org>
+    S: 250 ok
+    S: 250 ok
+    S: 550 relay not permitted: authentication required
+    C: RSET
+    S: 250 ok
+    C: AUTH PLAIN ${PLAIN}
+    S: 235 ok
+    C: MAIL FROM:<a@x.org>
+    C: RCPT TO:<local@x.org>
+    C: RCPT TO:<remote@y.org>
+    S: 250 ok
+    S: 250 ok
+    S: 250 ok
+    C: DATA
+    S: 354 go
+    C: hello
+    C: .
+    S: 250 queued
+    C: QUIT
+    S: 221 bye
+  `;
+  const c = await converse(steps, { recipients: ['local@x.org', 'remote@y.org'], promptCredentials: async () => CREDENTIALS });
+  assert.equal(c.error, undefined);
+  assertTranscript(c, steps);
+  assert.deepEqual(c.result?.accepted, ['local@x.org', 'remote@y.org']);
+});

@@ -41,7 +41,7 @@ test('multi-line greeting is one reply; without PIPELINING one command at a time
   assert.ok(c.trace.includes('S: 220-second line of the greeting'));
 });
 
-test('with PIPELINING: MAIL, every RCPT and DATA in one write, replies matched in order', async () => {
+test('with PIPELINING: MAIL, RCPT and DATA in one write, replies matched in order', async () => {
   const steps = script`
     S: 220 mail.example.org ESMTP
     C: EHLO client.example
@@ -50,17 +50,58 @@ test('with PIPELINING: MAIL, every RCPT and DATA in one write, replies matched i
     S: 250 SIZE 1000
     C: MAIL FROM:<a@x.org> SIZE=7
     C: RCPT TO:<b@y.org>
-    C: RCPT TO:<c@y.org>
     C: DATA
     S: 250 2.1.0 sender ok
     S: 250 2.1.5 b ok
+    S: 354 go ahead
+    ${END}`;
+  const c = await converse(steps);
+  assert.equal(c.error, undefined);
+  assertTranscript(c, steps);
+  assert.deepEqual(c.result?.accepted, ['b@y.org']);
+});
+
+test('with PIPELINING and several recipients: MAIL and every RCPT in one write, DATA once they are accepted', async () => {
+  const steps = script`
+    S: 220 mail.example.org ESMTP
+    C: EHLO client.example
+    S: 250-mail.example.org
+    S: 250 PIPELINING
+    C: MAIL FROM:<a@x.org>
+    C: RCPT TO:<b@y.org>
+    C: RCPT TO:<c@y.org>
+    S: 250 2.1.0 sender ok
+    S: 250 2.1.5 b ok
     S: 250 2.1.5 c ok
+    C: DATA
     S: 354 go ahead
     ${END}`;
   const c = await converse(steps, { recipients: ['b@y.org', 'c@y.org'] });
   assert.equal(c.error, undefined);
   assertTranscript(c, steps);
   assert.deepEqual(c.result?.accepted, ['b@y.org', 'c@y.org']);
+});
+
+test('with PIPELINING, several recipients and partial: true, DATA joins the group', async () => {
+  const steps = script`
+    S: 220 mail.example.org ESMTP
+    C: EHLO client.example
+    S: 250-mail.example.org
+    S: 250 PIPELINING
+    C: MAIL FROM:<a@x.org>
+    C: RCPT TO:<b@y.org>
+    C: RCPT TO:<c@y.org>
+    C: DATA
+    S: 250 2.1.0 sender ok
+    S: 550 5.1.1 no b
+    S: 250 2.1.5 c ok
+    S: 354 go ahead
+    ${END}`;
+  const c = await converse(steps, { recipients: ['b@y.org', 'c@y.org'], partial: true });
+  assert.equal(c.error, undefined);
+  assertTranscript(c, steps);
+  assert.deepEqual(c.result?.accepted, ['c@y.org']);
+  assert.deepEqual(c.result?.rejected.map((r) => r.recipient), ['b@y.org']);
 });
 
 test('greeting 554: QUIT, then "Connection not allowed" with the server text', async () => {
