@@ -10,16 +10,14 @@ import { SmtpProtocolError } from './errors.js';
 import {
   fieldValues,
   findHeaderEnd,
-  formatDate,
-  formatFrom,
   hasField,
   makeField,
-  makeMessageId,
   parseHeaders,
   serializeHeaders,
   withoutFields,
   type HeaderField,
 } from './headers.js';
+import { formatDate, formatFrom, makeMessageId } from './header-values.js';
 import { METHOD_HEADER, parseMethod, type Method } from './method.js';
 import type { Envelope, MessageBody } from './transaction.js';
 

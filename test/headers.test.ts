@@ -6,17 +6,15 @@ import {
   MAX_HEADER_BYTES,
   fieldValues,
   findHeaderEnd,
-  formatDate,
-  formatFrom,
   hasField,
   makeField,
-  makeMessageId,
   parseHeaders,
   serializeHeaders,
   withoutFields,
   type HeaderEnd,
   type HeaderField,
 } from '../src/headers.js';
+import { formatDate, formatFrom, makeMessageId } from '../src/header-values.js';
 import { SmtpProtocolError } from '../src/errors.js';
 
 function isInputError(pattern: RegExp): (error: unknown) => boolean {
@@ -252,7 +250,7 @@ const zoneRows: [string, string][] = [
 
 for (const [zone, expected] of zoneRows) {
   test(`formatDate in TZ=${zone}`, () => {
-    const script = `import { formatDate } from ${JSON.stringify(new URL('../src/headers.js', import.meta.url).href)};
+    const script = `import { formatDate } from ${JSON.stringify(new URL('../src/header-values.js', import.meta.url).href)};
       process.stdout.write(formatDate(new Date(${Date.UTC(2026, 10, 23, 9, 52, 5)})));`;
     const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, TZ: zone } });
     assert.equal(output.toString(), expected);
