@@ -79,12 +79,6 @@ export class SmtpProtocolError extends Error {
   }
 }
 
-/** Wraps anything thrown into an SmtpProtocolError, keeping ours as they are. */
-export function asSmtpError(error: unknown, code: SmtpErrorCode, message: string): SmtpProtocolError {
-  if (error instanceof SmtpProtocolError) return error;
-  return new SmtpProtocolError(code, message, { cause: error });
-}
-
 /** The error for an AbortSignal that fired: EABORT, the signal's reason as cause. */
 export function abortError(signal: AbortSignal): SmtpProtocolError {
   return new SmtpProtocolError('EABORT', 'sending was aborted', { cause: signal.reason });

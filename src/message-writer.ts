@@ -10,8 +10,8 @@ import type { Reply } from './reply.js';
 import { matches, type SmtpSession } from './session.js';
 import { DataTracer } from './trace.js';
 
-/** A message body: bytes in memory, or a stream read with back-pressure. */
-export type MessageBody = Buffer | AsyncIterable<Buffer | Uint8Array | string>;
+/** A message body: bytes in memory, or a stream of Buffers (prepare.ts converts what callers give). */
+export type MessageBody = Buffer | AsyncIterable<Buffer>;
 
 /** What goes after DATA: the prepared header block, then the body as given. */
 export interface MessageContent {
@@ -113,9 +113,7 @@ async function* chunks(body: MessageBody): AsyncGenerator<Buffer> {
     for (let at = 0; at < body.length; at += BLOCK_BYTES) yield body.subarray(at, at + BLOCK_BYTES);
     return;
   }
-  for await (const chunk of body) {
-    yield typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-  }
+  yield* body;
 }
 
 /**

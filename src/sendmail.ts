@@ -40,7 +40,7 @@ export async function sendWithSendmail(prepared: Prepared, program = DEFAULT_SEN
     await write(prepared.sendmailHead ?? prepared.head);
     const body = prepared.body;
     if (Buffer.isBuffer(body)) await write(body);
-    else for await (const chunk of body) await write(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk));
+    else for await (const chunk of body) await write(chunk);
     child.stdin.end();
   } catch (error) {
     child.stdin.destroy();
