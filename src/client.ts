@@ -106,11 +106,6 @@ export class SmtpClient {
     return this.#inFlight.size;
   }
 
-  /** Milliseconds since the connection was last used (0 while sends are under way). */
-  get idleFor(): number {
-    return this.#inFlight.size > 0 ? 0 : Date.now() - this.#lastUsed;
-  }
-
   /** Closes at once, without QUIT (sends under way fail). */
   close(): void {
     this.#session?.connection.close();
