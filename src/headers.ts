@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { SmtpProtocolError } from './errors.js';
 
 /*
@@ -78,7 +79,7 @@ export function findHeaderEnd(buf: Buffer, complete: boolean): HeaderEnd | undef
     if (lf === -1 || lf >= limit) break;
     // The usual lines, a field or its continuation, by indices alone (no subarray per line).
     const first = buf[pos];
-    if (((first === SPACE || first === TAB) && pos > 0) || startsField(buf, pos, lf)) {
+    if (((first === SPACE || first === TAB) && pos > 0) || fieldAt(buf, pos, lf)) {
       pos = lf + 1;
       continue;
     }
@@ -132,6 +133,16 @@ function nameEnd(line: Buffer): number {
   return -1;
 }
 
+/** True when bytes [from, to) begin with a field name and its colon (RFC 5322 §2.2). */
+function fieldAt(buf: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const byte = buf[i] as number;
+    if (byte === COLON) return i > from;
+    if (byte < 0x21 || byte > 0x7e) return false;
+  }
+  return false;
+}
+
 /** The line without one trailing CR (the CR of a CRLF line end). */
 function withoutCR(line: Buffer): Buffer {
   return line[line.length - 1] === CR ? line.subarray(0, -1) : line;
@@ -143,63 +154,61 @@ function withoutCR(line: Buffer): Buffer {
  * A line that is neither a field nor a continuation throws EINPUT.
  */
 export function parseHeaders(block: Buffer): HeaderField[] {
+  // One latin1 string of the block (a byte per character, so string offsets are byte offsets):
+  // lines are found by string search, with no native call or Buffer view per line.
+  const text = block.toString('latin1');
+  const utf8 = !isAscii(block);
   const fields: HeaderField[] = [];
-  const length = block.length;
+  const length = text.length;
   let start = -1;
   let pos = 0;
-  // Indices only, no subarray per line: this runs once per message sent.
   while (pos < length) {
-    const lf = block.indexOf(LF, pos);
+    const lf = text.indexOf('\n', pos);
     const next = lf === -1 ? length : lf + 1;
-    const first = block[pos];
+    const first = text.charCodeAt(pos);
     if ((first === SPACE || first === TAB) && start >= 0) {
       pos = next; // a continuation line
       continue;
     }
-    if (!startsField(block, pos, lf === -1 ? length : lf)) {
+    if (!startsField(text, pos, lf === -1 ? length : lf)) {
       throw new SmtpProtocolError('EINPUT', `line at offset ${pos} of the header block is not a header field`);
     }
-    if (start >= 0) fields.push(toField(block.subarray(start, pos)));
+    if (start >= 0) fields.push(toField(block, text, start, pos, utf8));
     start = pos;
     pos = next;
   }
-  if (start >= 0) fields.push(toField(block.subarray(start)));
+  if (start >= 0) fields.push(toField(block, text, start, length, utf8));
   return fields;
 }
 
-/** True when bytes [from, to) begin with a field name and its colon (RFC 5322 §2.2). */
-function startsField(buf: Buffer, from: number, to: number): boolean {
+/** True when characters [from, to) begin with a field name and its colon (RFC 5322 §2.2). */
+function startsField(text: string, from: number, to: number): boolean {
   for (let i = from; i < to; i++) {
-    const byte = buf[i] as number;
-    if (byte === COLON) return i > from;
-    if (byte < 0x21 || byte > 0x7e) return false;
+    const code = text.charCodeAt(i);
+    if (code === COLON) return i > from;
+    if (code < 0x21 || code > 0x7e) return false;
   }
   return false;
 }
 
-function toField(raw: Buffer): HeaderField {
-  const colon = raw.indexOf(COLON);
-  const name = raw.toString('latin1', 0, colon);
-  let end = raw.length;
-  if (raw[end - 1] === LF) end--;
-  if (raw[end - 1] === CR) end--;
-  const lf = raw.indexOf(LF, colon + 1);
-  if (lf === -1 || lf >= end) {
-    // One line, the usual case: no unfolding, no copy.
-    const start = raw[colon + 1] === SPACE ? colon + 2 : colon + 1;
-    return { name, key: name.toLowerCase(), value: start >= end ? '' : raw.toString('utf8', start, end), raw };
-  }
-  const pieces: Buffer[] = [];
-  let pos = colon + 1;
-  while (pos < raw.length) {
-    const next = raw.indexOf(LF, pos);
-    const stop = next === -1 ? raw.length : next;
-    pieces.push(withoutCR(raw.subarray(pos, stop)));
-    pos = stop + 1;
-  }
-  const unfolded = Buffer.concat(pieces);
-  const value = (unfolded[0] === SPACE ? unfolded.subarray(1) : unfolded).toString('utf8');
-  return { name, key: name.toLowerCase(), value, raw };
+/** The field at [start, end) of the block; `text` is the block as latin1, `utf8` says it has non-ASCII bytes. */
+function toField(block: Buffer, text: string, start: number, end: number, utf8: boolean): HeaderField {
+  const colon = text.indexOf(':', start);
+  const name = text.slice(start, colon);
+  let stop = end;
+  if (text.charCodeAt(stop - 1) === LF) stop--;
+  if (text.charCodeAt(stop - 1) === CR) stop--;
+  const from = text.charCodeAt(colon + 1) === SPACE ? colon + 2 : colon + 1;
+  // Unfolding removes the line ends, keeping the whitespace after them; the one space after the colon goes.
+  const folded = text.indexOf('\n', colon + 1);
+  let value = from >= stop ? '' : folded === -1 || folded >= stop ? text.slice(from, stop) : unfold(text.slice(colon + 1, stop));
+  if (utf8) value = Buffer.from(value, 'latin1').toString('utf8');
+  return { name, key: name.toLowerCase(), value, raw: block.subarray(start, end) };
+}
+
+function unfold(latin1: string): string {
+  const joined = latin1.replace(/\r?\n/g, '');
+  return joined.charCodeAt(0) === SPACE ? joined.slice(1) : joined;
 }
 
 /** All values of a field, in order; the name is case-insensitive (RFC 5322 §1.2.2). */
