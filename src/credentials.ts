@@ -3,6 +3,7 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { formatEntry, mismatch, parseAuthinfo, type CredentialQuery } from './authinfo.js';
+import { writeAtomic } from './durable.js';
 import { SmtpProtocolError } from './errors.js';
 
 /**
@@ -16,9 +17,6 @@ export const MAX_AUTH_SOURCE_BYTES = 1024 * 1024;
 
 /** How long `gpg --decrypt` may run (it may wait for gpg-agent's pinentry). */
 export const GPG_TIMEOUT_MS = 60_000;
-
-/** Makes temporary file names unique within this process (the pid covers others). */
-let tempCounter = 0;
 
 /** ~/.authinfo, ~/.authinfo.gpg, ~/.netrc, in that order (Emacs's `auth-sources` default). */
 export function defaultAuthSources(): string[] {
@@ -125,22 +123,9 @@ export async function saveCredentials(
   }
   // A byte order mark would no longer be at the start: drop it.
   const old = ((await readSource(target))?.text ?? '').replace(/^\uFEFF/, '');
-  const temp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${++tempCounter}.tmp`);
-  let created = false;
   try {
-    // 'wx': never reuse a file someone else placed at that name.
-    const handle = await fs.open(temp, 'wx', 0o600);
-    created = true;
-    try {
-      await handle.chmod(0o600); // the umask could have removed owner bits
-      await handle.writeFile(line + old, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await fs.rename(temp, target);
+    await writeAtomic(target, line + old, { mode: 0o600 });
   } catch (error) {
-    if (created) await fs.rm(temp, { force: true });
     throw fsError(`Cannot save credentials to ${file}`, error);
   }
 }

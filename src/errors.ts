@@ -20,6 +20,7 @@ export const ERROR_CODES = [
   'ESIZE', // the message is larger than the server accepts
   'EPOLICY', // the client refused to proceed for a security reason
   'EABORT', // the caller's AbortSignal fired
+  'EQUEUE', // the offline queue: unsafe directory, unreadable or invalid queue file, busy
   'ESENDMAIL', // the sendmail program (X-Message-SMTP-Method: sendmail) failed
   'EUNKNOWN_DELIVERY', // connection lost after the final dot: may have been delivered
 ] as const;

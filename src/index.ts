@@ -1,5 +1,8 @@
 /** smtpmail: an SMTP client for Node.js, a port of GNU Emacs's smtpmail. Re-exports only. */
-export { sendMail, type SendOptions } from './send.js';
+export { sendMail, type SendOptions, type QueueMailOptions } from './send.js';
+export { sendQueuedMail, type QueueReport } from './queue-flush.js';
+export type { QueuedMail } from './queue-write.js';
+export type { QueueOptions } from './queue-store.js';
 export { SmtpClient, type ClientOptions, type MessageOptions, type SendResult } from './client.js';
 export { createPool, type PoolOptions, type SmtpPool } from './pool.js';
 export type { MessageInput, PrepareOptions } from './prepare.js';

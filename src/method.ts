@@ -5,6 +5,7 @@
  * never transmitted.
  */
 import { SmtpProtocolError } from './errors.js';
+import type { StreamType } from './options.js';
 
 export const METHOD_HEADER = 'X-Message-SMTP-Method';
 
@@ -21,4 +22,31 @@ export function parseMethod(value: string): Method {
     return { kind: 'smtp', host, port, user };
   }
   throw new SmtpProtocolError('ECONFIG', `${METHOD_HEADER}: expected "smtp HOST [PORT [USER]]" or "sendmail", got ${JSON.stringify(value.trim().slice(0, 80))}`);
+}
+
+/** The options that say where a message goes, as X-Message-SMTP-Method can change them. */
+export interface Routing {
+  readonly server?: string | undefined;
+  readonly port?: number | string | undefined;
+  readonly user?: string | undefined;
+  readonly password?: unknown;
+  readonly streamType?: StreamType | undefined;
+}
+
+/**
+ * `X-Message-SMTP-Method: smtp HOST [PORT [USER]]`: this message goes to that
+ * server (port 465 means implicit TLS). A `password` option given for the
+ * configured server is not sent to another one: credentials for it come
+ * from authinfo or promptCredentials.
+ */
+export function routeByMethod<T extends Routing>(method: Method | undefined, options: T): T {
+  if (method?.kind !== 'smtp') return options;
+  return {
+    ...options,
+    server: method.host,
+    port: method.port ?? options.port,
+    user: method.user ?? options.user,
+    password: method.host === options.server ? options.password : undefined,
+    streamType: method.port === '465' ? 'ssl' : options.streamType,
+  };
 }
