@@ -1,0 +1,288 @@
+/**
+ * The argv of the `smtpmail` command, a sendmail-compatible program (Emacs's
+ * `sendmail-program`, git send-email, mutt, cron), turned into a plain value.
+ * Pure: no environment, no files, no output; every refusal is a
+ * {@link CliUsageError} that the CLI prints as `smtpmail: ${message}`.
+ *
+ * The sendmail options that mail programs really pass are accepted (`-oi`,
+ * `-t`, `-f`, `-F`, `-oem`, `-odb`, `-bm`, `-v`); anything else is refused
+ * rather than guessed at, since a silently ignored option (`-bs`, `-bp`)
+ * would make the program do something its caller did not ask for.
+ */
+
+export const STREAM_TYPES = ['plain', 'starttls', 'ssl', 'tls'] as const;
+
+export type CliAction = 'send' | 'queue' | 'flush' | 'check' | 'help' | 'version';
+
+export interface CliArgs {
+  readonly action: CliAction;
+  /** Positional arguments in order, comma-separated lists split. */
+  readonly recipients: readonly string[];
+  /** `-t`: the recipients come from the To, Cc and Bcc headers. */
+  readonly fromHeaders: boolean;
+  /** `-f` / `-r`: the envelope sender (MAIL FROM); `-F`: the sender's full name. */
+  readonly envelopeFrom?: string;
+  readonly fullName?: string;
+  /** `-i` / `-oi`: a line with a lone "." does not end the input. */
+  readonly ignoreDots: boolean;
+  readonly server?: string;
+  /** A number when all digits, else a service name such as `submission`. */
+  readonly port?: number | string;
+  readonly streamType?: (typeof STREAM_TYPES)[number];
+  readonly user?: string;
+  /** `--authinfo FILE`, repeatable, in order. */
+  readonly authinfo: readonly string[];
+  /** `--auth-mechanisms cram-md5,plain`: upper-cased, in the order given. */
+  readonly authMechanisms?: readonly string[];
+  readonly localDomain?: string;
+  readonly sendtoDomain?: string;
+  readonly ca?: string;
+  readonly queueDir?: string;
+  readonly config?: string;
+  readonly account?: string;
+  readonly checkRecipient?: string;
+  readonly debug: boolean;
+  readonly dryRun: boolean;
+  readonly json: boolean;
+  /** Historical sendmail options accepted and ignored, as given (`-oem`, `-odb`, `-bm`, `-v`). */
+  readonly ignored: readonly string[];
+}
+
+/** Thrown for every usage error; the CLI exits 64 (EX_USAGE, sysexits.h) with `smtpmail: ${message}`. */
+export class CliUsageError extends Error {
+  readonly exitCode = 64;
+  override readonly name = 'CliUsageError';
+}
+
+/** More arguments than any mail program passes: refused so a runaway caller fails fast. */
+export const MAX_ARGUMENTS = 10_000;
+
+/** Longest piece of an argument quoted back in a message. */
+const SHOWN_LIMIT = 64;
+
+type StringField = 'server' | 'user' | 'localDomain' | 'sendtoDomain' | 'ca' | 'queueDir' | 'config' | 'account' | 'checkRecipient';
+
+const STRING_OPTIONS: ReadonlyMap<string, StringField> = new Map([
+  ['--server', 'server'],
+  ['--user', 'user'],
+  ['--local-domain', 'localDomain'],
+  ['--sendto-domain', 'sendtoDomain'],
+  ['--ca', 'ca'],
+  ['--queue-dir', 'queueDir'],
+  ['--config', 'config'],
+  ['--account', 'account'],
+  ['--check-recipient', 'checkRecipient'],
+]);
+
+const OTHER_VALUE_OPTIONS = new Set(['--port', '--stream-type', '--auth-mechanisms', '--authinfo']);
+
+const FLAG_OPTIONS: ReadonlyMap<string, 'debug' | 'dryRun' | 'json'> = new Map([
+  ['--debug', 'debug'],
+  ['--dry-run', 'dryRun'],
+  ['--json', 'json'],
+]);
+
+const ACTION_OPTIONS: ReadonlyMap<string, CliAction> = new Map([
+  ['--queue', 'queue'],
+  ['--flush-queue', 'flush'],
+  ['--check', 'check'],
+  ['--help', 'help'],
+  ['--version', 'version'],
+  ['-h', 'help'],
+  ['-V', 'version'],
+]);
+
+type Optional = Omit<CliArgs, 'action' | 'recipients' | 'fromHeaders' | 'ignoreDots' | 'authinfo' | 'debug' | 'dryRun' | 'json' | 'ignored'>;
+
+/** The parse in progress; optional fields are only ever assigned a value, so absent ones stay absent. */
+interface Draft {
+  action: CliAction;
+  /** The option that chose the action, for the conflict message. */
+  actionOption: string | undefined;
+  recipients: string[];
+  fromHeaders: boolean;
+  ignoreDots: boolean;
+  authinfo: string[];
+  flags: { debug: boolean; dryRun: boolean; json: boolean };
+  ignored: string[];
+  optional: { -readonly [K in keyof Optional]?: Optional[K] };
+}
+
+/**
+ * Parses `process.argv.slice(2)`. Options and recipients may be mixed until
+ * `--`; a value option repeated keeps its last value (`--authinfo` keeps
+ * all). Recipients never start with `-` (even after `--`, even inside a
+ * comma list) and no argument used may contain CR, LF or NUL: both would be
+ * argument or command injection by whoever built the argv.
+ *
+ * @throws CliUsageError for any argument it cannot take as written.
+ */
+export function parseCliArgs(argv: readonly string[]): CliArgs {
+  if (argv.length > MAX_ARGUMENTS) throw new CliUsageError(`too many arguments (${argv.length}; at most ${MAX_ARGUMENTS})`);
+  const draft: Draft = {
+    action: 'send',
+    actionOption: undefined,
+    recipients: [],
+    fromHeaders: false,
+    ignoreDots: false,
+    authinfo: [],
+    flags: { debug: false, dryRun: false, json: false },
+    ignored: [],
+    optional: {},
+  };
+  let index = 0;
+  /** The next argument as the value of `option`; one that looks like an option means the value is missing. */
+  const takeNext = (option: string): string => {
+    const value = argv[index];
+    if (value === undefined || value.startsWith('-')) throw new CliUsageError(`option ${option} needs a value`);
+    index++;
+    return checkValue(option, value);
+  };
+
+  while (index < argv.length) {
+    const arg = argv[index++] ?? '';
+    if (arg === '--') {
+      for (const rest of argv.slice(index)) addRecipients(draft, rest);
+      break;
+    }
+    if (arg.startsWith('--')) parseLong(draft, arg, takeNext);
+    else if (arg.startsWith('-')) parseShort(draft, arg, takeNext);
+    else addRecipients(draft, arg);
+  }
+  return finish(draft);
+}
+
+function parseLong(draft: Draft, arg: string, takeNext: (option: string) => string): void {
+  const equals = arg.indexOf('=');
+  const option = equals === -1 ? arg : arg.slice(0, equals);
+  const inline = equals === -1 ? undefined : arg.slice(equals + 1);
+  const flag = FLAG_OPTIONS.get(option);
+  const action = ACTION_OPTIONS.get(option);
+  if (flag !== undefined || action !== undefined) {
+    if (inline !== undefined) throw new CliUsageError(`option ${option} takes no value`);
+    if (flag !== undefined) draft.flags[flag] = true;
+    else if (action !== undefined) setAction(draft, action, option);
+    return;
+  }
+  const field = STRING_OPTIONS.get(option);
+  if (field === undefined && !OTHER_VALUE_OPTIONS.has(option)) throw new CliUsageError(`unknown option ${showOption(option)}`);
+  const value = inline === undefined ? takeNext(option) : checkValue(option, inline);
+  if (field !== undefined) draft.optional[field] = value;
+  else if (option === '--port') draft.optional.port = parsePort(value);
+  else if (option === '--stream-type') draft.optional.streamType = parseStreamType(value);
+  else if (option === '--auth-mechanisms') draft.optional.authMechanisms = parseMechanisms(value);
+  else draft.authinfo.push(value);
+}
+
+/** sendmail's single-dash options: only those that mail programs pass. */
+function parseShort(draft: Draft, arg: string, takeNext: (option: string) => string): void {
+  const action = ACTION_OPTIONS.get(arg);
+  if (action !== undefined) return setAction(draft, action, arg);
+  if (/^-[ti]+$/.test(arg)) {
+    if (arg.includes('t')) draft.fromHeaders = true;
+    if (arg.includes('i')) draft.ignoreDots = true;
+    return;
+  }
+  const letter = arg.slice(0, 2);
+  if (letter === '-f' || letter === '-r' || letter === '-F') {
+    const value = arg.length > 2 ? checkValue(letter, arg.slice(2)) : takeNext(letter);
+    if (letter === '-F') draft.optional.fullName = value;
+    else draft.optional.envelopeFrom = value;
+    return;
+  }
+  if (arg === '-oi') {
+    draft.ignoreDots = true;
+    return;
+  }
+  // -oem, -odb, -odi, -oQ/tmp...: delivery and queue settings this program decides itself.
+  if ((letter === '-o' && arg.length > 2) || arg === '-bm' || arg === '-v') {
+    draft.ignored.push(checkValue(letter, arg));
+    return;
+  }
+  throw new CliUsageError(`unknown option ${showOption(arg)}`);
+}
+
+function setAction(draft: Draft, action: CliAction, option: string): void {
+  if (draft.actionOption !== undefined && draft.action !== action) {
+    throw new CliUsageError(`options ${draft.actionOption} and ${option} cannot be combined`);
+  }
+  draft.action = action;
+  draft.actionOption = option;
+}
+
+/** sendmail also takes `a@x, b@y` as one argument: split on commas, trimmed, empties dropped. */
+function addRecipients(draft: Draft, arg: string): void {
+  if (/[\r\n\0]/.test(arg)) throw new CliUsageError(`recipient ${quote(arg)} contains CR, LF or NUL`);
+  for (const piece of arg.split(',')) {
+    const recipient = piece.trim();
+    if (recipient === '') continue;
+    if (recipient.startsWith('-')) throw new CliUsageError(`recipient ${quote(recipient)} starts with '-'`);
+    draft.recipients.push(recipient);
+  }
+}
+
+/** The rules that span several arguments, then the value with absent optional fields left out. */
+function finish(draft: Draft): CliArgs {
+  if (draft.action === 'flush' || draft.action === 'check') {
+    const option = draft.actionOption ?? '';
+    if (draft.recipients.length > 0) throw new CliUsageError(`option ${option} takes no recipients`);
+    if (draft.fromHeaders) throw new CliUsageError(`option ${option} cannot be combined with -t`);
+  }
+  // Without --check the address would be silently dropped and a message sent instead.
+  const informational = draft.action === 'check' || draft.action === 'help' || draft.action === 'version';
+  if (draft.optional.checkRecipient !== undefined && !informational) throw new CliUsageError('option --check-recipient needs --check');
+  return {
+    action: draft.action,
+    recipients: draft.recipients,
+    fromHeaders: draft.fromHeaders,
+    ignoreDots: draft.ignoreDots,
+    authinfo: draft.authinfo,
+    ...draft.flags,
+    ignored: draft.ignored,
+    ...draft.optional,
+  };
+}
+
+/** An empty value is a missing one; CR, LF or NUL would end up in an SMTP command or a path. */
+function checkValue(option: string, value: string): string {
+  if (value === '') throw new CliUsageError(`option ${option} needs a value`);
+  if (/[\r\n\0]/.test(value)) throw new CliUsageError(`the value of ${option} contains CR, LF or NUL`);
+  return value;
+}
+
+/** A port number 1..65535, or a service name for getservbyname (`submission`). */
+function parsePort(value: string): number | string {
+  if (/^[0-9]+$/.test(value)) {
+    const port = Number(value);
+    if (port >= 1 && port <= 65535) return port;
+  } else if (/^[a-z][a-z0-9-]*$/.test(value)) {
+    return value;
+  }
+  throw new CliUsageError(`option --port needs a number from 1 to 65535 or a service name, not ${quote(value)}`);
+}
+
+function parseStreamType(value: string): (typeof STREAM_TYPES)[number] {
+  const found = STREAM_TYPES.find((type) => type === value);
+  if (found === undefined) throw new CliUsageError(`option --stream-type needs one of ${STREAM_TYPES.join(', ')}, not ${quote(value)}`);
+  return found;
+}
+
+/** SASL mechanism names are upper case (RFC 4422 §3.1); an empty item is a typo, not a wish. */
+function parseMechanisms(value: string): string[] {
+  return value.split(',').map((item) => {
+    const mechanism = item.trim().toUpperCase();
+    if (!/^[A-Z0-9_-]+$/.test(mechanism)) throw new CliUsageError(`option --auth-mechanisms: bad mechanism name ${quote(item)}`);
+    return mechanism;
+  });
+}
+
+/** An option name as typed when it is plain ASCII, else quoted: messages go to a terminal. */
+function showOption(option: string): string {
+  return option.length <= SHOWN_LIMIT && /^[\x21-\x7e]+$/.test(option) ? option : quote(option);
+}
+
+/** Double-quoted, control characters escaped, cut to {@link SHOWN_LIMIT} characters. */
+function quote(text: string): string {
+  const cut = text.length > SHOWN_LIMIT ? `${text.slice(0, SHOWN_LIMIT)}...` : text;
+  return JSON.stringify(cut).replace(/[\x7f-\x9f]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
