@@ -115,17 +115,33 @@ function fromAddress(fields: readonly HeaderField[]): string | undefined {
 
 /** To/Cc/Bcc, or only Resent-To/-Cc/-Bcc when any exists; every occurrence, header order, exact duplicates dropped. */
 function recipients(fields: readonly HeaderField[], options: PrepareOptions): string[] {
-  let found: string[];
-  if (options.recipients !== undefined) {
-    found = [...options.recipients];
-  } else {
-    const names = fields.some((field) => RESENT_FIELDS.includes(field.key)) ? RESENT_FIELDS : RECIPIENT_FIELDS;
-    found = fields.filter((field) => names.includes(field.key)).flatMap((field) => parseAddressList(field.value).map((m) => m.address));
-  }
+  const found = options.recipients !== undefined ? [...options.recipients] : headerRecipients(fields);
   const domain = options.sendtoDomain;
   const unique = [...new Set(domain === undefined ? found : found.map((a) => (a.includes('@') ? a : `${a}@${domain}`)))];
   if (unique.length === 0) throw new SmtpProtocolError('EINPUT', 'no recipients: the message has no To, Cc or Bcc address and no `recipients` were given');
   return unique;
+}
+
+function headerRecipients(fields: readonly HeaderField[]): string[] {
+  const names = fields.some((field) => RESENT_FIELDS.includes(field.key)) ? RESENT_FIELDS : RECIPIENT_FIELDS;
+  return fields.filter((field) => names.includes(field.key)).flatMap((field) => parseAddressList(field.value).map((m) => m.address));
+}
+
+export interface Peeked {
+  /** The From: address, when there is one. */
+  readonly from: string | undefined;
+  /** To/Cc/Bcc (or only Resent-To/-Cc/-Bcc when any exists), in header order. */
+  readonly recipients: readonly string[];
+  /** The whole message again (what was read, then the rest of the stream), for prepareMessage. */
+  readonly message: MessageInput;
+}
+
+/** Reads only the header block, for a caller that chooses options by it (the command line picks an account by From:). */
+export async function peekMessage(input: MessageInput): Promise<Peeked> {
+  const { head, body } = await splitInput(input);
+  const end = findHeaderEnd(head, true);
+  const fields = end === undefined ? [] : parseHeaders(head.subarray(0, end.headerEnd));
+  return { from: fromAddress(fields), recipients: headerRecipients(fields), message: body === undefined ? head : prepend(head, body) };
 }
 
 function missingHeaders(fields: readonly HeaderField[], options: PrepareOptions, sender: string): HeaderField[] {

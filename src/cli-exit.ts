@@ -1,0 +1,54 @@
+/**
+ * sysexits.h codes for the `smtpmail` command, derived from what failed, so
+ * that callers (Emacs, git send-email, cron, a retry loop) can tell "try
+ * again later" (75) from "fix something" (64, 65, 67, 77, 78).
+ */
+import { SmtpProtocolError } from './errors.js';
+
+export const EXIT = {
+  ok: 0,
+  usage: 64, // EX_USAGE: bad command line
+  dataErr: 65, // EX_DATAERR: the message itself is bad
+  noUser: 67, // EX_NOUSER: no recipient, or one refused
+  unavailable: 69, // EX_UNAVAILABLE: the server is unreachable or refused the mail
+  software: 70, // EX_SOFTWARE: a bug of ours
+  tempFail: 75, // EX_TEMPFAIL: try again later
+  protocol: 76, // EX_PROTOCOL: the server broke the protocol, or delivery is unknown
+  noPerm: 77, // EX_NOPERM: authentication or TLS policy refused
+  config: 78, // EX_CONFIG: configuration error
+} as const;
+
+export function exitCodeFor(error: unknown): number {
+  if (!(error instanceof SmtpProtocolError)) return EXIT.software;
+  // Delivery may have happened: a retry could send the message twice.
+  if (error.code === 'EUNKNOWN_DELIVERY') return EXIT.protocol;
+  const code = error.reply?.code;
+  // A 4xx reply, a timeout, a busy queue: the same command may work later.
+  if (error.code === 'ETIMEOUT' || (code !== undefined && code >= 400 && code < 500)) return EXIT.tempFail;
+  if (error.code === 'EQUEUE' && error.transient) return EXIT.tempFail;
+  switch (error.code) {
+    case 'ECONFIG':
+    case 'EQUEUE':
+      return EXIT.config;
+    case 'EINPUT':
+      return /recipient/i.test(error.message) ? EXIT.noUser : EXIT.dataErr;
+    case 'ERECIPIENT':
+      return EXIT.noUser;
+    case 'EAUTH':
+    case 'ETLS':
+    case 'EPOLICY':
+      return EXIT.noPerm;
+    case 'EPROTOCOL':
+    case 'ECOMMAND':
+      return EXIT.protocol;
+    default:
+      // ECONNECTION (refused, unreachable, lost), EGREETING, ESENDER, EDATA, ESIZE, ESENDMAIL, EABORT.
+      return EXIT.unavailable;
+  }
+}
+
+/** The one line printed on stderr: `smtpmail: ` and the error's text (server text included), on one line. */
+export function errorLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return `smtpmail: ${text.replace(/\s*[\r\n]+\s*/g, ' ')}`;
+}

@@ -1,0 +1,40 @@
+/** The text of `smtpmail --help`. */
+export const HELP = `Usage: smtpmail [options] [--] recipient...     (message on standard input)
+       smtpmail -t [options]                       (recipients from To, Cc, Bcc)
+       smtpmail --flush-queue [options]
+
+Send mail through an SMTP server, as sendmail does (usable as Emacs's
+sendmail-program, by git send-email, mutt or cron).
+
+sendmail options:
+  -t               recipients from the To, Cc and Bcc headers (Bcc removed); arguments are added
+  -f ADDR, -r ADDR envelope sender (MAIL FROM); also the address of a missing From:
+  -F NAME          full name for a missing From:
+  -i, -oi          a line with a lone "." does not end the message
+  -oXXX, -bm, -v   accepted and ignored
+  --               end of options
+
+smtpmail options:
+  --server HOST          SMTP server (default: environment SMTPSERVER, or the configuration)
+  --port N               port number or service name (smtp, submission, smtps)
+  --stream-type TYPE     plain, starttls (required), ssl or tls (implicit TLS); default: STARTTLS when offered
+  --user NAME            login; the password comes from authinfo
+  --authinfo FILE        authinfo/netrc file to search (repeatable; default ~/.authinfo, ~/.authinfo.gpg, ~/.netrc)
+  --auth-mechanisms L    comma-separated preference, e.g. CRAM-MD5,PLAIN,LOGIN
+  --local-domain D       EHLO name becomes hostname.D
+  --sendto-domain D      appended to recipients without @
+  --ca FILE              trust this CA certificate (PEM) for the server
+  --config FILE          configuration (default $XDG_CONFIG_HOME/smtpmail/config.json)
+  --account NAME         use this account of the configuration (default: the one whose "from" is the From: address)
+  --queue                queue the message instead of sending it
+  --flush-queue          send the queued messages and print a report
+  --queue-dir DIR        queue directory (default ~/Mail/queued-mail)
+  --debug                SMTP transcript on standard error (credentials shown as <omitted>)
+  --dry-run              print the envelope and the prepared message; send nothing
+  --version, --help
+
+Exit status (sysexits): 0 sent or queued; 64 usage; 65 bad message; 67 no or
+refused recipient; 69 server unavailable or refused; 75 temporary failure
+(try again later); 76 protocol error; 77 authentication or TLS refused;
+78 configuration error.
+`;
