@@ -99,9 +99,10 @@ export class Connection {
   /**
    * Writes command lines in one write (a PIPELINING group is one segment),
    * each traced as `shown` gives it (a redacted form while SASL is in progress),
-   * followed by `payload` bytes in the same writev.
+   * followed by `payload` bytes in the same writev. `written` is called once
+   * the stream is done with the payload buffers (sent, or the stream failed).
    */
-  send(lines: readonly string[], shown?: readonly string[], payload?: readonly Buffer[]): void {
+  send(lines: readonly string[], shown?: readonly string[], payload?: readonly Buffer[], written?: () => void): void {
     this.#throwIfFailed();
     if (this.#trace !== undefined) {
       lines.forEach((line, i) => this.#trace?.({ direction: 'client', line: shown?.[i] ?? line.slice(0, -2) }));
@@ -109,7 +110,10 @@ export class Connection {
     const stream = this.#stream;
     this.#gather();
     stream.write(lines.length === 1 ? (lines[0] as string) : lines.join(''));
-    if (payload !== undefined) for (const bytes of payload) stream.write(bytes);
+    const parts = payload ?? [];
+    // Writes complete in order: when the last is done, the stream is done with every buffer before it.
+    parts.forEach((bytes, i) => stream.write(bytes, i === parts.length - 1 ? written : undefined));
+    if (parts.length === 0) written?.();
   }
 
   /**
@@ -130,11 +134,15 @@ export class Connection {
   };
 
   /** Writes message bytes; waits for `drain` when the stream asks for it. */
-  async write(chunk: Buffer, timeoutMs: number, what: string): Promise<void> {
+  /** `written` is called once the stream is done with `chunk` (sent, or the stream failed): the caller may reuse its memory then. */
+  async write(chunk: Buffer, timeoutMs: number, what: string, written?: () => void): Promise<void> {
     this.#throwIfFailed();
-    if (chunk.length === 0) return;
+    if (chunk.length === 0) {
+      written?.();
+      return;
+    }
     this.#gather();
-    if (this.#stream.write(chunk)) return;
+    if (this.#stream.write(chunk, written)) return;
     await this.#wait('drain', timeoutMs, what);
   }
 

@@ -33,6 +33,11 @@ function nulError(offset: number): SmtpProtocolError {
   return new SmtpProtocolError('EINPUT', `the message contains a NUL byte at offset ${offset}`);
 }
 
+/** The room the encoder starts with when it rewrites a chunk of `length` bytes: a scratch buffer this big is used. */
+export function outputCapacity(length: number): number {
+  return length + Math.max(length >>> OUTPUT_SLACK_SHIFT, OUTPUT_MIN_SLACK_BYTES);
+}
+
 /**
  * The rewritten form of one chunk, made only for chunks that need a change.
  * Works on plain Uint8Array views: their subarray() and set() cost much less
@@ -43,10 +48,11 @@ class Output {
   #bytes: Uint8Array;
   #length = 0;
 
-  constructor(chunk: Buffer) {
+  constructor(chunk: Buffer, scratch: Buffer | undefined) {
     this.#source = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
-    const capacityBytes = chunk.length + Math.max(chunk.length >>> OUTPUT_SLACK_SHIFT, OUTPUT_MIN_SLACK_BYTES);
-    const storage = Buffer.allocUnsafe(capacityBytes);
+    const capacityBytes = outputCapacity(chunk.length);
+    // A caller's reusable buffer when it is big enough (it grows into a new one if the chunk needs more).
+    const storage = scratch !== undefined && scratch.length >= capacityBytes ? scratch : Buffer.allocUnsafe(capacityBytes);
     this.#bytes = new Uint8Array(storage.buffer, storage.byteOffset, capacityBytes);
   }
 
@@ -112,8 +118,12 @@ export class DataEncoder {
     return this.#bytesIn;
   }
 
-  /** The wire bytes for this chunk; may be empty, may be the chunk itself. */
-  push(chunk: Buffer): Buffer {
+  /**
+   * The wire bytes for this chunk; may be empty, may be the chunk itself.
+   * When the chunk must be rewritten, the result may be written into
+   * `scratch` (a buffer the caller reuses once the result has been written).
+   */
+  push(chunk: Buffer, scratch?: Buffer): Buffer {
     this.#assertOpen();
     const length = chunk.length;
     if (length === 0) return EMPTY;
@@ -122,7 +132,7 @@ export class DataEncoder {
     this.#bytesIn += length;
 
     let output: Output | undefined;
-    const out = (): Output => (output ??= new Output(chunk));
+    const out = (): Output => (output ??= new Output(chunk, scratch));
     let runStart = 0; // first input byte not yet copied to output
     let pos = 0; // next input byte to look at
     let atLineStart = this.#atLineStart;

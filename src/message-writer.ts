@@ -7,6 +7,7 @@
 import { DataEncoder } from './data.js';
 import { SmtpProtocolError } from './errors.js';
 import type { Reply } from './reply.js';
+import { ScratchPool } from './scratch.js';
 import { matches, type SmtpSession } from './session.js';
 import { DataTracer } from './trace.js';
 
@@ -28,9 +29,9 @@ export async function writeData(session: SmtpSession, content: MessageContent, t
   const encoder = new DataEncoder();
   const tracer = traceData ? new DataTracer((event) => connection.trace(event)) : undefined;
   const timeout = session.timeouts.dataBlock;
-  await pump(session, content, encoder, async (bytes) => {
+  await pump(session, content, encoder, async (bytes, release) => {
     tracer?.push(bytes);
-    await connection.write(bytes, timeout, WAIT_FOR_WRITE);
+    await connection.write(bytes, timeout, WAIT_FOR_WRITE, release);
   });
   tracer?.end();
   if (!traceData && connection.tracing) connection.note(`${encoder.bytesIn} octets of message data sent`);
@@ -49,18 +50,21 @@ export async function writeChunks(session: SmtpSession, content: MessageContent,
   const timeout = session.timeouts.dataBlock;
   const pipelining = session.capabilities.has('PIPELINING');
   const parts: Buffer[] = [];
+  const releases: (() => void)[] = [];
   let size = 0;
   let earlier = 0;
   const flush = async (last: boolean): Promise<void> => {
     for (const part of parts) tracer?.push(part);
-    connection.send([`BDAT ${size}${last ? ' LAST' : ''}\r\n`], undefined, parts.splice(0));
+    const lent = releases.splice(0);
+    connection.send([`BDAT ${size}${last ? ' LAST' : ''}\r\n`], undefined, parts.splice(0), () => lent.forEach((release) => release()));
     size = 0;
     if (last) return;
     if (pipelining) earlier++;
     else await expectChunkReply(session);
     await connection.drained(timeout, WAIT_FOR_WRITE);
   };
-  await pump(session, content, encoder, async (bytes) => {
+  await pump(session, content, encoder, async (bytes, release) => {
+    if (release !== undefined) releases.push(release);
     if (bytes.length === 0) return;
     parts.push(bytes);
     size += bytes.length;
@@ -85,16 +89,21 @@ async function expectChunkReply(session: SmtpSession): Promise<void> {
  * the connection is failed: without the final dot (or LAST chunk) the server
  * discards what it received.
  */
-async function pump(session: SmtpSession, content: MessageContent, encoder: DataEncoder, put: (bytes: Buffer) => Promise<void>): Promise<void> {
+async function pump(session: SmtpSession, content: MessageContent, encoder: DataEncoder, put: (bytes: Buffer, release?: () => void) => Promise<void>): Promise<void> {
   const connection = session.connection;
   const source = chunks(content.body);
+  const scratch = new ScratchPool();
+  const encode = async (chunk: Buffer): Promise<void> => {
+    const { bytes, release } = scratch.encode(encoder, chunk);
+    await put(bytes, release);
+  };
   try {
-    await put(encoder.push(content.head));
+    await encode(content.head);
     for (;;) {
       // A stalled source must not outlive an abort or a dropped connection.
       const next = await connection.orFailure(source.next());
       if (next.done === true) break;
-      await put(encoder.push(next.value));
+      await encode(next.value);
     }
     await put(encoder.end());
   } catch (error) {
