@@ -6,6 +6,7 @@
  * in sasl.ts.
  */
 import * as commands from './commands.js';
+import { cleartextAuth } from './hints.js';
 import { SmtpProtocolError } from './errors.js';
 import { replyText, type Reply } from './reply.js';
 import {
@@ -55,8 +56,8 @@ export async function authenticate(session: SmtpSession, credentials: SaslCreden
   if (usable.length === 0) {
     throw new SmtpProtocolError(
       'EPOLICY',
-      `refusing to send the password with ${candidates.join(', ')} over an unencrypted connection to ${session.target.host}: ` +
-        `use streamType 'starttls' (port 587) or 'ssl' (port 465), or set allowInsecureAuth if the network path is trusted`,
+      `refusing to send the password with ${candidates.join(', ')} over an unencrypted connection to ${session.target.host}`,
+      { hint: cleartextAuth() },
     );
   }
   const attempts: Attempt[] = [];

@@ -8,7 +8,8 @@
  */
 import { authenticate } from './auth.js';
 import { defaultAuthSources, lookupCredentials, saveCredentials, type SearchedFile } from './credentials.js';
-import { SmtpProtocolError } from './errors.js';
+import { SmtpProtocolError, withHint } from './errors.js';
+import { credentialsRefused } from './hints.js';
 import type { AuthOptions, Target } from './options.js';
 import type { SmtpSession } from './session.js';
 
@@ -79,11 +80,17 @@ export class Authorizer {
   async #login(session: SmtpSession, credentials: Credentials): Promise<void> {
     const options = this.#options;
     const secret = await credentials.secret();
-    this.#mechanism = await authenticate(session, { user: credentials.user, secret }, {
-      preference: options.authMechanisms,
-      forced: options.authMechanism ?? credentials.forced,
-      allowInsecureAuth: options.allowInsecureAuth === true,
-    });
+    try {
+      this.#mechanism = await authenticate(session, { user: credentials.user, secret }, {
+        preference: options.authMechanisms,
+        forced: options.authMechanism ?? credentials.forced,
+        allowInsecureAuth: options.allowInsecureAuth === true,
+      });
+    } catch (error) {
+      // 535 (RFC 4954): these credentials were refused; say which and where they came from.
+      if (error instanceof SmtpProtocolError && error.reply?.code === 535) throw withHint(error, credentialsRefused(credentials.user, credentials.source));
+      throw error;
+    }
     session.connection.note(`authenticated as ${credentials.user} with ${this.#mechanism} (credentials from ${credentials.source})`);
     if (credentials.save) await this.#save(session, credentials.user, secret);
   }
@@ -154,7 +161,7 @@ export class Authorizer {
 }
 
 /** MAIL 530, or RCPT 530 / 550-554: the server may relay once we authenticate. */
-function asksForAuth(error: unknown): boolean {
+export function asksForAuth(error: unknown): boolean {
   if (!(error instanceof SmtpProtocolError)) return false;
   if (error.code === 'ESENDER') return error.reply?.code === 530;
   if (error.code !== 'ERECIPIENT') return false;

@@ -8,7 +8,9 @@ import os from 'node:os';
 import { Authorizer } from './authorize.js';
 import * as commands from './commands.js';
 import { has8bit, normalizedSize } from './data.js';
+import { explainFailure } from './diagnose.js';
 import { SmtpProtocolError, type RefusedRecipient } from './errors.js';
+import { smtputf8Missing } from './hints.js';
 import { resolveTarget, type AuthOptions, type ConnectionOptions, type Target } from './options.js';
 import { isPrepared, prepareMessage, type MessageInput, type Prepared, type PrepareOptions } from './prepare.js';
 import type { Reply } from './reply.js';
@@ -143,7 +145,7 @@ export class SmtpClient {
       } catch (error) {
         this.#afterFailure(error);
         const replayable = prepared.inMemory || !progress.dataStarted;
-        if (attempt >= attempts || !isRetryable(error, { replayable, connected: progress.connected })) throw error;
+        if (attempt >= attempts || !isRetryable(error, { replayable, connected: progress.connected })) throw this.#explain(error);
         this.#options.onTrace?.({ direction: 'info', line: `attempt ${attempt} failed (${(error as Error).message}); trying again` });
         await sleep(retryDelay(options, attempt + 1), options.signal);
       }
@@ -218,6 +220,19 @@ export class SmtpClient {
     return session;
   }
 
+  #explain(error: unknown): unknown {
+    const session = this.#session;
+    return explainFailure(error, {
+      host: this.#target.host,
+      service: this.#target.service,
+      user: this.#options.user,
+      offersAuth: session?.capabilities.has('AUTH') === true,
+      authenticated: this.#authorizer.mechanism !== undefined,
+      searched: this.#authorizer.searched,
+      sizeLimit: session?.capabilities.sizeLimit,
+    });
+  }
+
   /** Drops a broken or closing session; a working one goes on (the transaction sent RSET). */
   #afterFailure(error: unknown): void {
     const session = this.#session;
@@ -257,7 +272,7 @@ function mailParameters(session: SmtpSession, prepared: Prepared): commands.Mail
   const { from, to } = prepared.envelope;
   const needsUtf8 = [from, ...to].some((address) => /[^\x00-\x7f]/.test(address));
   if (needsUtf8 && !caps.has('SMTPUTF8')) {
-    throw new SmtpProtocolError('EPOLICY', 'an envelope address is not ASCII and the server does not offer SMTPUTF8 (RFC 6531)');
+    throw new SmtpProtocolError('EPOLICY', 'an envelope address is not ASCII and the server does not offer SMTPUTF8 (RFC 6531)', { hint: smtputf8Missing() });
   }
   const eightBit = inMemory && (has8bit(prepared.head) || has8bit(body));
   return {

@@ -42,6 +42,8 @@ export interface SmtpErrorDetails {
   readonly cause?: unknown;
   /** Overrides the default (a 4xx reply is transient, anything else is not). */
   readonly transient?: boolean | undefined;
+  /** What to change, derived from what happened (hints.ts); appended to the message. */
+  readonly hint?: string | undefined;
 }
 
 /**
@@ -57,9 +59,15 @@ export class SmtpProtocolError extends Error {
   readonly rejected: readonly RefusedRecipient[];
   /** True when trying again later may succeed (4xx replies, timeouts, drops). */
   readonly transient: boolean;
+  /** One or two sentences on what to change (an option, a port, a file), when the failure is a common one. */
+  readonly hint: string | undefined;
+  /** The message without the hint. */
+  readonly detail: string;
 
   constructor(code: SmtpErrorCode, message: string, details: SmtpErrorDetails = {}) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    super(details.hint === undefined ? message : `${message}. Hint: ${details.hint}`, details.cause === undefined ? undefined : { cause: details.cause });
+    this.detail = message;
+    this.hint = details.hint;
     this.code = code;
     this.reply = details.reply;
     this.command = details.command;
@@ -78,6 +86,19 @@ export class SmtpProtocolError extends Error {
       command,
     });
   }
+}
+
+/** The same error with a hint (an error that already has one keeps it). */
+export function withHint(error: SmtpProtocolError, hint: string | undefined): SmtpProtocolError {
+  if (hint === undefined || error.hint !== undefined) return error;
+  return new SmtpProtocolError(error.code, error.detail, {
+    reply: error.reply,
+    command: error.command,
+    rejected: error.rejected,
+    cause: error.cause,
+    transient: error.transient,
+    hint,
+  });
 }
 
 /** The error for an AbortSignal that fired: EABORT, the signal's reason as cause. */

@@ -6,7 +6,8 @@
 import { Capabilities } from './capabilities.js';
 import * as commands from './commands.js';
 import { Connection } from './connection.js';
-import { SmtpProtocolError, type SmtpErrorCode } from './errors.js';
+import { SmtpProtocolError, withHint, type SmtpErrorCode } from './errors.js';
+import { starttlsUnavailable, tlsExpected } from './hints.js';
 import type { StreamType, Target, Timeouts } from './options.js';
 import { replyText, type Reply } from './reply.js';
 import type { TraceListener } from './trace.js';
@@ -94,7 +95,15 @@ export class SmtpSession {
 
   /** RFC 5321 §3.1: 220 to go on; 554 (or any refusal) ends the session. */
   async greeting(): Promise<Reply> {
-    const reply = await this.connection.read(this.timeouts.greeting, 'the greeting');
+    let reply: Reply;
+    try {
+      reply = await this.connection.read(this.timeouts.greeting, 'the greeting');
+    } catch (error) {
+      // Silence, or bytes that are no reply, where a greeting belongs: a port that waits for a TLS handshake.
+      const code = (error as SmtpProtocolError).code;
+      if (this.target.implicitTls || (code !== 'ETIMEOUT' && code !== 'EPROTOCOL')) throw error;
+      throw withHint(error as SmtpProtocolError, tlsExpected(this.target.port, code === 'ETIMEOUT' ? 'silence' : 'binary'));
+    }
     if (reply.code === 220) return reply;
     await this.quit();
     throw new SmtpProtocolError('EGREETING', `Connection not allowed: ${replyText(reply)}`, { reply });
@@ -123,7 +132,9 @@ export class SmtpSession {
     const required = streamType === 'starttls';
     if (!this.#capabilities.has('STARTTLS')) {
       if (required) {
-        throw new SmtpProtocolError('ETLS', `the server does not offer STARTTLS on port ${this.target.port}, and streamType 'starttls' requires it`);
+        throw new SmtpProtocolError('ETLS', `the server does not offer STARTTLS on port ${this.target.port}, and streamType 'starttls' requires it`, {
+          hint: starttlsUnavailable(this.target.port, false),
+        });
       }
       this.connection.note('STARTTLS not offered: continuing without TLS');
       return;
@@ -131,7 +142,7 @@ export class SmtpSession {
     const command = commands.starttls();
     const reply = await this.#command(command);
     if (reply.code !== 220) {
-      if (required) throw SmtpProtocolError.fromReply('ETLS', reply, 'STARTTLS');
+      if (required) throw SmtpProtocolError.fromReply('ETLS', reply, 'STARTTLS', { hint: starttlsUnavailable(this.target.port, true) });
       this.connection.note('STARTTLS refused: continuing without TLS');
       return;
     }

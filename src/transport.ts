@@ -9,7 +9,8 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { abortError, SmtpProtocolError } from './errors.js';
+import { abortError, SmtpProtocolError, withHint } from './errors.js';
+import { certificateProblem, connectFailed, plainTextOnTlsPort, type CertificateSummary } from './hints.js';
 
 /** The TLS settings a caller may give; everything else stays at Node's secure defaults. */
 export interface TlsOptions {
@@ -58,11 +59,12 @@ export function connect(options: ConnectOptions): Promise<Opened> {
   const what = `connecting to ${host} port ${port}`;
   if (options.implicitTls) {
     // One timer covers the TCP connection and the handshake.
-    return secure({ host, port, autoSelectFamily: true }, host, options.tls, options.timeoutMs, what, options.signal);
+    return secure({ host, port, autoSelectFamily: true }, host, options.tls, options.timeoutMs, what, options.signal, port);
   }
   const socket = net.connect({ host, port, autoSelectFamily: true });
   socket.setNoDelay(true);
-  return waitFor(socket, 'connect', options.timeoutMs, what, options.signal).then(() => ({
+  const explain = (error: SmtpProtocolError): SmtpProtocolError => withHint(error, connectHint(error, host, port));
+  return waitFor(socket, 'connect', options.timeoutMs, what, options.signal, explain).then(() => ({
     stream: socket,
     tls: undefined,
     remoteAddress: socket.remoteAddress,
@@ -87,6 +89,7 @@ function secure(
   timeoutMs: number,
   what: string,
   signal: AbortSignal | undefined,
+  implicitPort?: number,
 ): Promise<Opened> {
   const servername = options?.servername ?? host;
   const secured = tls.connect({
@@ -100,7 +103,10 @@ function secure(
     rejectUnauthorized: options?.rejectUnauthorized ?? true,
   });
   secured.setNoDelay(true);
-  return waitFor(secured, 'secureConnect', timeoutMs, what, signal).then(() => ({
+  // Explained before the socket is destroyed: the certificate it saw is still there.
+  const explain = (error: SmtpProtocolError): SmtpProtocolError =>
+    withHint(error, tlsHint(error, secured, servername) ?? (implicitPort === undefined ? undefined : implicitTlsHint(error, host, implicitPort)));
+  return waitFor(secured, 'secureConnect', timeoutMs, what, signal, explain).then(() => ({
     stream: secured,
     remoteAddress: secured.remoteAddress,
     tls: {
@@ -112,12 +118,20 @@ function secure(
 }
 
 /** Resolves on `event`; on error, early close, timeout or abort it destroys the socket and rejects. */
-function waitFor(socket: net.Socket, event: 'connect' | 'secureConnect', timeoutMs: number, what: string, signal: AbortSignal | undefined): Promise<void> {
+function waitFor(
+  socket: net.Socket,
+  event: 'connect' | 'secureConnect',
+  timeoutMs: number,
+  what: string,
+  signal: AbortSignal | undefined,
+  explain: (error: SmtpProtocolError) => SmtpProtocolError,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const fail = (error: SmtpProtocolError): void => {
       cleanup();
+      const explained = explain(error);
       socket.destroy();
-      reject(error);
+      reject(explained);
     };
     const onError = (error: Error): void => fail(classify(error, what));
     const onClose = (): void =>
@@ -154,6 +168,44 @@ function classify(error: Error, what: string): SmtpProtocolError {
     return new SmtpProtocolError('ETLS', `${what} failed: ${error.message}`, { cause: error });
   }
   return new SmtpProtocolError('ECONNECTION', `${what} failed: ${error.message}`, { cause: error, transient: true });
+}
+
+const CANNOT_CONNECT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ECONNRESET']);
+
+/** A TCP connection that failed or timed out: which port to try, or to check the name. */
+function connectHint(error: SmtpProtocolError, host: string, port: number): string | undefined {
+  const cause = (error.cause as NodeJS.ErrnoException | undefined)?.code ?? '';
+  if (cause === 'ENOTFOUND' || cause === 'EAI_AGAIN') return `the name ${host} does not resolve: check the server name`;
+  if (error.code === 'ETIMEOUT' || CANNOT_CONNECT.has(cause)) return connectFailed(host, port, error.code === 'ETIMEOUT' || cause === 'ETIMEDOUT');
+  return undefined;
+}
+
+/** Implicit TLS: a handshake that read plain text means a plain SMTP port; a failed connection, the usual port advice. */
+function implicitTlsHint(error: SmtpProtocolError, host: string, port: number): string | undefined {
+  const cause = error.cause as Error | undefined;
+  if (error.code === 'ETLS' && /wrong version number|packet length too long|unknown protocol|http request/i.test(cause?.message ?? '')) {
+    return plainTextOnTlsPort(port);
+  }
+  return connectHint(error, host, port);
+}
+
+/** A refused certificate: what it was for and who issued it, and which option to change. */
+function tlsHint(error: SmtpProtocolError, socket: tls.TLSSocket, host: string): string | undefined {
+  if (error.code !== 'ETLS') return undefined;
+  const code = (error.cause as NodeJS.ErrnoException | undefined)?.code ?? '';
+  return certificateProblem(code, host, certificateOf(socket));
+}
+
+function certificateOf(socket: tls.TLSSocket): CertificateSummary | undefined {
+  const cert = socket.getPeerCertificate();
+  if (cert === null || typeof cert !== 'object' || Object.keys(cert).length === 0) return undefined;
+  const first = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
+  return {
+    subject: first(cert.subject?.CN),
+    altNames: (cert.subjectaltname ?? '').split(', ').filter((name) => name !== '').map((name) => name.replace(/^(DNS|IP Address):/, '')),
+    issuer: first(cert.issuer?.CN) ?? first(cert.issuer?.O),
+    validTo: cert.valid_to,
+  };
 }
 
 /**

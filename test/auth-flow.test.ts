@@ -102,9 +102,10 @@ test('every mechanism refused: one EAUTH error naming each with its reply, then 
   assertTranscript(c, steps);
   assert.equal(c.error?.code, 'EAUTH');
   assert.equal(
-    c.error?.message,
+    c.error?.detail,
     'Authentication failed: CRAM-MD5: 535 5.7.8 no (cram); PLAIN: 535 5.7.8 no (plain); LOGIN: 535 5.7.8 no (login)',
   );
+  assert.match(c.error?.hint ?? '', /refused the login "alice" with the password from the user and password options/);
   assert.equal(c.error?.command, 'AUTH LOGIN');
   assertNoSecrets(c.trace, c.error?.message, c.error?.stack, String(c.error));
 });
@@ -161,7 +162,8 @@ test('MAIL gets 530 and no credentials can be had: the 530 is the error', async 
   const c = await converse(steps, { promptCredentials: async () => undefined });
   assertTranscript(c, steps);
   assert.equal(c.error?.code, 'ESENDER');
-  assert.equal(c.error?.message, 'Sending failed: 530 5.7.0 Authentication required in response to MAIL FROM:<a@x.org>');
+  assert.equal(c.error?.detail, 'Sending failed: 530 5.7.0 Authentication required in response to MAIL FROM:<a@x.org>');
+  assert.match(c.error?.hint ?? '', /options user and password, or add the line "machine 127\.0\.0\.1 port \d+ login USER password PASS"/);
 });
 
 test('pipelined RCPT 550 (relay denied) on an unauthenticated session: AUTH, then the transaction again', async () => {

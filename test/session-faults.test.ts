@@ -172,7 +172,8 @@ test('final dot 552: ESIZE with the server text, then QUIT', async () => {
   const c = await converse(steps);
   assertTranscript(c, steps);
   assert.equal(c.error?.code, 'ESIZE');
-  assert.equal(c.error?.message, 'Sending failed: 552 5.3.4 message too big in response to .');
+  assert.equal(c.error?.detail, 'Sending failed: 552 5.3.4 message too big in response to .');
+  assert.match(c.error?.hint ?? '', /accepts messages up to/);
 });
 
 test('connection lost after the final dot: EUNKNOWN_DELIVERY, not transient', async () => {

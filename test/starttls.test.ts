@@ -103,7 +103,8 @@ test("'starttls' required and refused with 454: ETLS with the reply, QUIT", asyn
   const c = await converse(steps, { streamType: 'starttls' });
   assertTranscript(c, steps);
   assert.equal(c.error?.code, 'ETLS');
-  assert.equal(c.error?.message, 'Sending failed: 454 4.7.0 TLS not available in response to STARTTLS');
+  assert.equal(c.error?.detail, 'Sending failed: 454 4.7.0 TLS not available in response to STARTTLS');
+  assert.match(c.error?.hint ?? '', /refused STARTTLS on port \d+: use port 465 with streamType 'ssl'/);
   assert.equal(c.error?.transient, true);
 });
 

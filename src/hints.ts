@@ -1,0 +1,112 @@
+/**
+ * What to change when sending fails in one of the common ways (SPEC §10):
+ * the texts of SmtpProtocolError's `hint`. Each builder takes what actually
+ * happened (the port, the certificate seen, the authinfo files searched)
+ * and names the option, port or file to change. Pure: the callers decide
+ * when a hint applies.
+ */
+import type { SearchedFile } from './credentials.js';
+import type { Reply } from './reply.js';
+
+/** Implicit TLS, and the handshake read plain text (a `220 ...` greeting). */
+export function plainTextOnTlsPort(port: number): string {
+  return `the server on port ${port} answered in plain text, so this port speaks plain SMTP, not TLS from the first byte: ` +
+    `use streamType 'starttls' (or 'plain') with this port, or port 465 with streamType 'ssl'`;
+}
+
+/** Plain or STARTTLS, and no greeting came (or binary bytes did): the port waits for a TLS handshake. */
+export function tlsExpected(port: number, what: 'silence' | 'binary'): string {
+  const seen = what === 'silence' ? 'the server sent no greeting' : 'the server sent binary data instead of a greeting';
+  return `${seen}: port ${port} probably expects TLS from the first byte (implicit TLS, usually port 465): use streamType 'ssl'`;
+}
+
+export function connectFailed(host: string, port: number, timedOut: boolean): string {
+  const what = timedOut ? 'did not answer' : 'refused the connection';
+  if (port === 25) {
+    return `${host} ${what} on port 25, which many providers and networks block: use the submission port 587 with ` +
+      `streamType 'starttls', or 465 with 'ssl'; otherwise check the server name`;
+  }
+  return `${host} ${what} on port ${port}: check the server name and the port (587 with 'starttls' and 465 with 'ssl' are the usual submission ports)`;
+}
+
+export interface CertificateSummary {
+  readonly subject: string | undefined;
+  readonly altNames: readonly string[];
+  readonly issuer: string | undefined;
+  readonly validTo: string | undefined;
+}
+
+const UNTRUSTED = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_UNTRUSTED', 'CERT_SIGNATURE_FAILURE',
+]);
+
+/** A certificate the client refused, by Node's error code; undefined for other TLS failures. */
+export function certificateProblem(code: string, host: string, cert: CertificateSummary | undefined): string | undefined {
+  const names = cert === undefined ? 'unknown names' : [cert.subject, ...cert.altNames].filter((n) => n !== undefined).join(', ') || 'no names';
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'HOSTNAME_MISMATCH') {
+    return `the server's certificate is for ${names}, not ${host}: use one of those names as the server, ` +
+      `or set tls.servername to the name the certificate carries`;
+  }
+  if (code === 'CERT_HAS_EXPIRED') return `the server's certificate (${names}) expired on ${cert?.validTo ?? 'an earlier date'}: its administrator must renew it`;
+  if (code === 'CERT_NOT_YET_VALID') return `the server's certificate (${names}) is not valid yet: check this computer's clock`;
+  if (UNTRUSTED.has(code)) {
+    return `the server's certificate (${names}, issued by ${cert?.issuer ?? 'an unknown issuer'}) is not signed by a CA this client trusts: ` +
+      `if the server uses a private or self-signed CA, give that CA's certificate as tls.ca (--ca FILE on the command line)`;
+  }
+  return undefined;
+}
+
+export function starttlsUnavailable(port: number, refused: boolean): string {
+  return `the server ${refused ? 'refused STARTTLS' : 'does not offer STARTTLS'} on port ${port}: use port 465 with streamType 'ssl', ` +
+    `or (knowing that everything, the password included, then travels unencrypted) streamType 'plain'`;
+}
+
+export function cleartextAuth(): string {
+  return `enable TLS with streamType 'starttls' (port 587) or 'ssl' (port 465); allowInsecureAuth: true would send the password ` +
+    'readable by anyone on the network path';
+}
+
+/**
+ * The server wants authentication (530, or a relay refusal on an
+ * unauthenticated session): how to give credentials, and why none were found.
+ */
+export function needsAuthentication(host: string, port: string, user: string | undefined, searched: readonly SearchedFile[]): string {
+  const login = user ?? 'USER';
+  const advice = `the server wants you to authenticate before it relays: give the options user and password, or add the line ` +
+    `"machine ${host} port ${port} login ${login} password PASS" to ~/.authinfo`;
+  if (searched.length === 0) return `${advice}.`;
+  const files = searched.map((file) => {
+    if (file.status === 'missing') return `${file.file} does not exist`;
+    if (file.reasons.length === 0) return `${file.file} has no entries`;
+    return `${file.file} has no matching entry (${file.reasons.map((reason) => `${reason} mismatch`).join(', ')})`;
+  });
+  const portNote = searched.some((file) => file.reasons.some((reason) => reason.endsWith('port')))
+    ? ` An entry's port must name this port: "port smtp" is 25, not ${port}.`
+    : '';
+  return `${advice}. Searched: ${files.join('; ')}.${portNote}`;
+}
+
+/** 535: which credentials the server refused, and where they came from. */
+export function credentialsRefused(user: string, source: string): string {
+  const where = source === 'options' ? 'the user and password options' : source === 'promptCredentials' ? 'promptCredentials' : source;
+  return `the server refused the login "${user}" with the password from ${where}: correct them there ` +
+    '(some providers want an app password or OAuth2 instead of the account password)';
+}
+
+export function sizeExceeded(limit: number | undefined): string {
+  return `the server accepts messages up to ${limit === undefined ? 'a size it chose' : `${limit} octets`}: send large files another way ` +
+    '(a link), or ask the administrator for a larger limit';
+}
+
+export function smtputf8Missing(): string {
+  return 'the server cannot take non-ASCII addresses (no SMTPUTF8): use an ASCII form of the address (punycode for the domain) or another server';
+}
+
+/** A temporary refusal that looks like greylisting; undefined otherwise. */
+export function greylisted(reply: Reply): string | undefined {
+  const text = reply.lines.join(' ');
+  const looksLike = /greylist|graylist/i.test(text) || reply.enhancedCode === '4.7.1';
+  if (!(reply.code === 450 || reply.code === 451) || !looksLike) return undefined;
+  return 'the server is greylisting: it refuses a first attempt on purpose; wait a few minutes and send again (the queue does this for you)';
+}
