@@ -92,6 +92,9 @@ function secure(
   implicitPort?: number,
 ): Promise<Opened> {
   const servername = options?.servername ?? host;
+  // Verified below, after the handshake and before a byte is read or written, so that a refused
+  // certificate can still be described (Node discards it when it rejects during the handshake).
+  const verify = options?.rejectUnauthorized ?? true;
   const secured = tls.connect({
     ...under,
     // SNI only for names: RFC 6066 §3 forbids IP literals as server names.
@@ -100,22 +103,44 @@ function secure(
     ...(options?.cert !== undefined ? { cert: options.cert } : {}),
     ...(options?.key !== undefined ? { key: options.key } : {}),
     ...(options?.minVersion !== undefined ? { minVersion: options.minVersion } : {}),
-    rejectUnauthorized: options?.rejectUnauthorized ?? true,
+    rejectUnauthorized: false,
   });
   secured.setNoDelay(true);
-  // Explained before the socket is destroyed: the certificate it saw is still there.
   const explain = (error: SmtpProtocolError): SmtpProtocolError =>
-    withHint(error, tlsHint(error, secured, servername) ?? (implicitPort === undefined ? undefined : implicitTlsHint(error, host, implicitPort)));
-  return waitFor(secured, 'secureConnect', timeoutMs, what, signal, explain).then(() => ({
-    stream: secured,
-    remoteAddress: secured.remoteAddress,
-    tls: {
-      protocol: secured.getProtocol(),
-      cipher: secured.getCipher().name,
-      authorized: secured.authorized,
-    },
-  }));
+    implicitPort === undefined ? error : withHint(error, implicitTlsHint(error, host, implicitPort));
+  return waitFor(secured, 'secureConnect', timeoutMs, what, signal, explain).then(() => {
+    if (verify && !secured.authorized) {
+      const error = refusedCertificate(secured, servername, what);
+      secured.destroy();
+      throw error;
+    }
+    return {
+      stream: secured,
+      remoteAddress: secured.remoteAddress,
+      tls: { protocol: secured.getProtocol(), cipher: secured.getCipher().name, authorized: secured.authorized },
+    };
+  });
 }
+
+/** The error for a certificate that failed verification (chain or name), with what it was for and who issued it. */
+function refusedCertificate(socket: tls.TLSSocket, servername: string, what: string): SmtpProtocolError {
+  const code = String(socket.authorizationError ?? 'CERT_UNTRUSTED');
+  const identity = code === 'ERR_TLS_CERT_ALTNAME_INVALID' ? tls.checkServerIdentity(servername, socket.getPeerCertificate()) : undefined;
+  const reason = identity?.message ?? `${VERIFY_ERRORS[code] ?? 'the certificate was not accepted'} (${code})`;
+  return new SmtpProtocolError('ETLS', `${what} failed: ${reason}`, {
+    cause: identity ?? Object.assign(new Error(reason), { code }),
+    hint: certificateProblem(code, servername, certificateOf(socket)),
+  });
+}
+
+const VERIFY_ERRORS: Readonly<Record<string, string>> = {
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'unable to verify the first certificate',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'unable to get local issuer certificate',
+  SELF_SIGNED_CERT_IN_CHAIN: 'self-signed certificate in certificate chain',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'self-signed certificate',
+  CERT_HAS_EXPIRED: 'certificate has expired',
+  CERT_NOT_YET_VALID: 'certificate is not yet valid',
+};
 
 /** Resolves on `event`; on error, early close, timeout or abort it destroys the socket and rejects. */
 function waitFor(
@@ -187,13 +212,6 @@ function implicitTlsHint(error: SmtpProtocolError, host: string, port: number): 
     return plainTextOnTlsPort(port);
   }
   return connectHint(error, host, port);
-}
-
-/** A refused certificate: what it was for and who issued it, and which option to change. */
-function tlsHint(error: SmtpProtocolError, socket: tls.TLSSocket, host: string): string | undefined {
-  if (error.code !== 'ETLS') return undefined;
-  const code = (error.cause as NodeJS.ErrnoException | undefined)?.code ?? '';
-  return certificateProblem(code, host, certificateOf(socket));
 }
 
 function certificateOf(socket: tls.TLSSocket): CertificateSummary | undefined {

@@ -1,0 +1,32 @@
+/**
+ * The hint builders for conditions a loopback test cannot produce for real
+ * (port 25 is privileged; greylisting and size limits are server policy),
+ * checked for what they must name.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connectFailed, greylisted, sizeExceeded, smtputf8Missing } from '../src/hints.js';
+import type { Reply } from '../src/reply.js';
+
+const reply = (code: number, enhancedCode: string | undefined, text: string): Reply => ({ code, enhancedCode, lines: [text] });
+
+test('port 25 refused or silent: the submission ports with their stream types', () => {
+  for (const timedOut of [false, true]) {
+    const hint = connectFailed('smtp.example.org', 25, timedOut);
+    assert.match(hint, /port 25, which many providers and networks block/);
+    assert.match(hint, /587 with streamType 'starttls', or 465 with 'ssl'/);
+  }
+  assert.match(connectFailed('smtp.example.org', 2525, false), /check the server name and the port/);
+});
+
+test('greylisting: 450/451 saying so, or 4.7.1, means wait and retry; other 4xx get no such hint', () => {
+  assert.match(greylisted(reply(451, '4.7.1', 'Please try again later')) ?? '', /greylisting.*wait a few minutes/);
+  assert.match(greylisted(reply(450, undefined, 'Greylisted, see https://postgrey.schweikert.ch/')) ?? '', /greylisting/);
+  assert.equal(greylisted(reply(451, '4.3.0', 'local error in processing')), undefined);
+  assert.equal(greylisted(reply(550, '5.7.1', 'greylist? no: refused')), undefined);
+});
+
+test('size and SMTPUTF8: what the server takes and what to do', () => {
+  assert.match(sizeExceeded(10_485_760), /up to 10485760 octets.*a link/);
+  assert.match(smtputf8Missing(), /no SMTPUTF8.*ASCII form of the address/);
+});
