@@ -29,6 +29,7 @@ export class Authorizer {
   #resolved: Promise<Credentials | undefined> | undefined;
   #searched: readonly SearchedFile[] = [];
   #mechanism: string | undefined;
+  #who: { readonly user: string; readonly source: string } | undefined;
 
   constructor(options: AuthOptions, target: Target) {
     this.#options = options;
@@ -38,6 +39,11 @@ export class Authorizer {
   /** The mechanism that succeeded, once authenticated. */
   get mechanism(): string | undefined {
     return this.#mechanism;
+  }
+
+  /** Who authenticated and where the credentials came from (file and line, `options`, `promptCredentials`); never the secret. */
+  get login(): { readonly user: string; readonly source: string } | undefined {
+    return this.#who;
   }
 
   /** The authinfo files looked at and why nothing matched (for troubleshooting). */
@@ -91,6 +97,7 @@ export class Authorizer {
       if (error instanceof SmtpProtocolError && error.reply?.code === 535) throw withHint(error, credentialsRefused(credentials.user, credentials.source));
       throw error;
     }
+    this.#who = { user: credentials.user, source: credentials.source };
     session.connection.note(`authenticated as ${credentials.user} with ${this.#mechanism} (credentials from ${credentials.source})`);
     if (credentials.save) await this.#save(session, credentials.user, secret);
   }

@@ -44,6 +44,8 @@ export interface CliArgs {
   readonly debug: boolean;
   readonly dryRun: boolean;
   readonly json: boolean;
+  /** `--check-all`: also try 587 with STARTTLS, 465 with TLS and 25. */
+  readonly checkAll: boolean;
   /** Historical sendmail options accepted and ignored, as given (`-oem`, `-odb`, `-bm`, `-v`). */
   readonly ignored: readonly string[];
 }
@@ -76,10 +78,11 @@ const STRING_OPTIONS: ReadonlyMap<string, StringField> = new Map([
 
 const OTHER_VALUE_OPTIONS = new Set(['--port', '--stream-type', '--auth-mechanisms', '--authinfo']);
 
-const FLAG_OPTIONS: ReadonlyMap<string, 'debug' | 'dryRun' | 'json'> = new Map([
+const FLAG_OPTIONS: ReadonlyMap<string, 'debug' | 'dryRun' | 'json' | 'checkAll'> = new Map([
   ['--debug', 'debug'],
   ['--dry-run', 'dryRun'],
   ['--json', 'json'],
+  ['--check-all', 'checkAll'],
 ]);
 
 const ACTION_OPTIONS: ReadonlyMap<string, CliAction> = new Map([
@@ -92,7 +95,7 @@ const ACTION_OPTIONS: ReadonlyMap<string, CliAction> = new Map([
   ['-V', 'version'],
 ]);
 
-type Optional = Omit<CliArgs, 'action' | 'recipients' | 'fromHeaders' | 'ignoreDots' | 'authinfo' | 'debug' | 'dryRun' | 'json' | 'ignored'>;
+type Optional = Omit<CliArgs, 'action' | 'recipients' | 'fromHeaders' | 'ignoreDots' | 'authinfo' | 'debug' | 'dryRun' | 'json' | 'checkAll' | 'ignored'>;
 
 /** The parse in progress; optional fields are only ever assigned a value, so absent ones stay absent. */
 interface Draft {
@@ -103,7 +106,7 @@ interface Draft {
   fromHeaders: boolean;
   ignoreDots: boolean;
   authinfo: string[];
-  flags: { debug: boolean; dryRun: boolean; json: boolean };
+  flags: { debug: boolean; dryRun: boolean; json: boolean; checkAll: boolean };
   ignored: string[];
   optional: { -readonly [K in keyof Optional]?: Optional[K] };
 }
@@ -126,7 +129,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     fromHeaders: false,
     ignoreDots: false,
     authinfo: [],
-    flags: { debug: false, dryRun: false, json: false },
+    flags: { debug: false, dryRun: false, json: false, checkAll: false },
     ignored: [],
     optional: {},
   };

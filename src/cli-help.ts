@@ -2,6 +2,7 @@
 export const HELP = `Usage: smtpmail [options] [--] recipient...     (message on standard input)
        smtpmail -t [options]                       (recipients from To, Cc, Bcc)
        smtpmail --flush-queue [options]
+       smtpmail --check [--check-all] [--json] [options]
 
 Send mail through an SMTP server, as sendmail does (usable as Emacs's
 sendmail-program, by git send-email, mutt or cron).
@@ -29,6 +30,10 @@ smtpmail options:
   --queue                queue the message instead of sending it
   --flush-queue          send the queued messages and print a report
   --queue-dir DIR        queue directory (default ~/Mail/queued-mail)
+  --check                connect, show TLS, certificate, capabilities and whether AUTH works; send nothing
+  --check-all            with --check: also try 587 with STARTTLS, 465 with TLS, and 25
+  --check-recipient ADDR with --check: also MAIL FROM and RCPT TO ADDR, then RSET (nothing sent)
+  --json                 with --check: the report as JSON
   --debug                SMTP transcript on standard error (credentials shown as <omitted>)
   --dry-run              print the envelope and the prepared message; send nothing
   --version, --help

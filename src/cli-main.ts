@@ -12,7 +12,9 @@ import { defaultConfigPath, loadConfig, selectAccount, type AccountSettings } fr
 import { errorLine, exitCodeFor, EXIT } from './cli-exit.js';
 import { HELP } from './cli-help.js';
 import { untilLoneDot } from './cli-input.js';
-import { SmtpProtocolError } from './errors.js';
+import { checkServer } from './check.js';
+import { formatCheckReport } from './check-format.js';
+import { SmtpProtocolError, type SmtpErrorCode } from './errors.js';
 import { peekMessage, prepareMessage, type MessageInput } from './prepare.js';
 import { sendQueuedMail } from './queue-flush.js';
 import { unixLines } from './queue-write.js';
@@ -47,8 +49,11 @@ async function run(args: CliArgs, io: CliIo): Promise<number> {
     io.stdout.write(`smtpmail ${version()}\n`);
     return EXIT.ok;
   }
-  if (args.action === 'check') throw new CliUsageError('--check is not available in this version');
   const config = loadConfig(args.config ?? defaultConfigPath(io.env), args.config !== undefined);
+  if (args.action === 'check') {
+    const account = selectAccount(config, args.account, undefined);
+    return check(args, options(args, config.defaults, account?.settings, io), io);
+  }
   if (args.action === 'flush') {
     const account = selectAccount(config, args.account, undefined);
     return flush(options(args, config.defaults, account?.settings, io), io);
@@ -133,6 +138,17 @@ async function flush(options: SendOptions, io: CliIo): Promise<number> {
   if (first === undefined) return EXIT.ok;
   io.stderr.write(`${errorLine(first.error)}\n`);
   return exitCodeFor(first.error);
+}
+
+async function check(args: CliArgs, sendOptions: SendOptions, io: CliIo): Promise<number> {
+  const report = await checkServer({ ...sendOptions, tryAlternatives: args.checkAll, checkRecipient: args.checkRecipient });
+  io.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : formatCheckReport(report));
+  if (report.ok) return EXIT.ok;
+  const first = report.attempts[0];
+  if (first?.auth?.ok === false) return EXIT.noPerm;
+  if (first?.recipient?.ok === false) return EXIT.noUser;
+  const error = first?.error;
+  return error === undefined ? EXIT.unavailable : exitCodeFor(new SmtpProtocolError(error.code as SmtpErrorCode, error.message));
 }
 
 function version(): string {

@@ -32,6 +32,8 @@ export interface TlsInfo {
   readonly cipher: string;
   /** True when the certificate was verified; false only with `rejectUnauthorized: false`. */
   readonly authorized: boolean;
+  /** The server's certificate: names, issuer, expiry. */
+  readonly certificate: CertificateSummary | undefined;
 }
 
 export interface Opened {
@@ -117,7 +119,7 @@ function secure(
     return {
       stream: secured,
       remoteAddress: secured.remoteAddress,
-      tls: { protocol: secured.getProtocol(), cipher: secured.getCipher().name, authorized: secured.authorized },
+      tls: { protocol: secured.getProtocol(), cipher: secured.getCipher().name, authorized: secured.authorized, certificate: certificateOf(secured) },
     };
   });
 }

@@ -13,6 +13,7 @@ function args(fields: Partial<CliArgs> = {}): CliArgs {
     debug: false,
     dryRun: false,
     json: false,
+    checkAll: false,
     ignored: [],
     ...fields,
   };
@@ -77,7 +78,7 @@ const goodRows: { name: string; argv: string[]; expected: CliArgs }[] = [
       user: 'bob', localDomain: 'l.example', sendtoDomain: 's.example', ca: '/ca.pem', queueDir: '/q', config: '/c.json', account: 'work',
     }),
   },
-  { name: 'flags', argv: ['--debug', '--dry-run', '--json'], expected: args({ debug: true, dryRun: true, json: true }) },
+  { name: 'flags', argv: ['--debug', '--dry-run', '--json', '--check-all'], expected: args({ debug: true, dryRun: true, json: true, checkAll: true }) },
   {
     name: 'options and recipients mixed',
     argv: ['a@x', '--debug', 'b@x', '-i'],
@@ -116,7 +117,7 @@ for (const row of goodRows) {
 
 test('parseCliArgs: optional properties not given are absent, not undefined', () => {
   assert.deepEqual(Object.keys(parseCliArgs(['-t'])).sort(), [
-    'action', 'authinfo', 'debug', 'dryRun', 'fromHeaders', 'ignoreDots', 'ignored', 'json', 'recipients',
+    'action', 'authinfo', 'checkAll', 'debug', 'dryRun', 'fromHeaders', 'ignoreDots', 'ignored', 'json', 'recipients',
   ]);
 });
 
