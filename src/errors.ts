@@ -65,7 +65,7 @@ export class SmtpProtocolError extends Error {
   readonly detail: string;
 
   constructor(code: SmtpErrorCode, message: string, details: SmtpErrorDetails = {}) {
-    super(details.hint === undefined ? message : `${message}. Hint: ${details.hint}`, details.cause === undefined ? undefined : { cause: details.cause });
+    super(details.hint === undefined ? message : `${message.trimEnd()}. Hint: ${details.hint}`, details.cause === undefined ? undefined : { cause: details.cause });
     this.detail = message;
     this.hint = details.hint;
     this.code = code;

@@ -192,7 +192,7 @@ const TLS_ERROR = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|SELF_SIGNED|DEPTH_ZERO|H
 function classify(error: Error, what: string): SmtpProtocolError {
   const code = (error as NodeJS.ErrnoException).code ?? '';
   if (TLS_ERROR.test(code) || error.message.includes('SSL routines')) {
-    return new SmtpProtocolError('ETLS', `${what} failed: ${error.message}`, { cause: error });
+    return new SmtpProtocolError('ETLS', `${what} failed: ${error.message.trim()}`, { cause: error });
   }
   return new SmtpProtocolError('ECONNECTION', `${what} failed: ${error.message}`, { cause: error, transient: true });
 }
