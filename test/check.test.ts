@@ -128,3 +128,13 @@ test('smtpmail --check: human output and --json with the same facts, exit 0; cre
     });
   });
 });
+
+test('tryAlternatives: the given settings first, then 587 STARTTLS, 465 TLS and 25, each reported (whatever listens there)', async () => {
+  await withServer({}, async (server) => {
+    const report = await checkServer({ ...base(server), server: '127.0.0.1', tls: { ca: fixture('ca.pem'), servername: 'localhost' }, streamType: 'starttls', tryAlternatives: true, timeouts: { ...SHORT_TIMEOUTS, greeting: 500 } });
+    assert.deepEqual(report.attempts.map((a) => [a.port, a.streamType]), [[server.port, 'starttls'], [587, 'starttls'], [465, 'ssl'], [25, null]]);
+    assert.equal(report.ok, true);
+    assert.equal(report.working?.port, server.port);
+    for (const attempt of report.attempts.slice(1)) assert.ok(attempt.ok || attempt.error !== undefined, 'each attempt either works or says why');
+  });
+});
