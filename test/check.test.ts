@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { checkServer, type CheckOptions, type CheckReport } from '../src/index.js';
-import { assertNothingLeftOpen, SHORT_TIMEOUTS } from './helpers/converse.js';
+import { SHORT_TIMEOUTS } from './helpers/converse.js';
 import { fixture } from './helpers/fake-server.js';
-import { startRealServer, type RealServer, type RealServerOptions } from './helpers/real-server.js';
+import { withRealServer, type RealServer, type RealServerOptions } from './helpers/real-server.js';
 import { CA_FILE, runCli, withHome } from './helpers/run-cli.js';
 
 const PASS = 's3cret pass';
@@ -21,15 +21,7 @@ const AUTH: RealServerOptions = {
     auth.username === 'alice' && auth.password === PASS ? callback(null, { user: 'alice' }) : callback(Object.assign(new Error('Invalid credentials'), { responseCode: 535 })),
 };
 
-async function withServer(options: RealServerOptions, run: (server: RealServer) => Promise<void>): Promise<void> {
-  const server = await startRealServer({ ...AUTH, ...options });
-  try {
-    await run(server);
-  } finally {
-    await server.close();
-  }
-  await assertNothingLeftOpen();
-}
+const withServer = (options: RealServerOptions, run: (server: RealServer) => Promise<void>): Promise<void> => withRealServer({ ...AUTH, ...options }, run);
 
 const base = (server: RealServer): CheckOptions => ({ server: 'localhost', port: server.port, tls: { ca: fixture('ca.pem') }, timeouts: SHORT_TIMEOUTS, authSources: [] });
 

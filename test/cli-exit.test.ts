@@ -7,8 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { assertNothingLeftOpen } from './helpers/converse.js';
-import { startRealServer, type RealServer, type RealServerOptions } from './helpers/real-server.js';
+import { startRealServer, withRealServer, type RealServer, type RealServerOptions } from './helpers/real-server.js';
 import { CA_FILE, runCli, withHome, writeConfig } from './helpers/run-cli.js';
 
 const USER = 'alice';
@@ -16,22 +15,15 @@ const PASS = 's3cret pass';
 const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
 const MESSAGE = 'From: me@example.org\nTo: you@example.net\nSubject: x\n\nx\n';
 
-async function withServer(run: (server: RealServer) => Promise<void>, options: RealServerOptions = {}): Promise<void> {
-  const server = await startRealServer({
-    authMethods: ['PLAIN', 'LOGIN'],
-    onAuth(auth, _session, callback) {
-      if (auth.username === USER && auth.password === PASS) callback(null, { user: USER });
-      else callback(Object.assign(new Error('Authentication credentials invalid'), { responseCode: 535 }));
-    },
-    ...options,
-  });
-  try {
-    await run(server);
-  } finally {
-    await server.close();
-  }
-  await assertNothingLeftOpen();
-}
+const AUTH: RealServerOptions = {
+  authMethods: ['PLAIN', 'LOGIN'],
+  onAuth(auth, _session, callback) {
+    if (auth.username === USER && auth.password === PASS) callback(null, { user: USER });
+    else callback(Object.assign(new Error('Authentication credentials invalid'), { responseCode: 535 }));
+  },
+};
+
+const withServer = (run: (server: RealServer) => Promise<void>, options: RealServerOptions = {}): Promise<void> => withRealServer({ ...AUTH, ...options }, run);
 
 const starttls = (server: RealServer): string[] => ['--server', 'localhost', '--port', String(server.port), '--stream-type', 'starttls', '--ca', CA_FILE];
 const plain = (server: RealServer): string[] => ['--server', '127.0.0.1', '--port', String(server.port), '--stream-type', 'plain'];

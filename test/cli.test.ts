@@ -6,19 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { assertNothingLeftOpen } from './helpers/converse.js';
-import { startRealServer, type RealServer, type RealServerOptions } from './helpers/real-server.js';
+import { withRealServer, type RealServer, type RealServerOptions } from './helpers/real-server.js';
 import { runCli, withHome, writeConfig } from './helpers/run-cli.js';
 
-async function withServer(run: (server: RealServer) => Promise<void>, options: RealServerOptions = {}): Promise<void> {
-  const server = await startRealServer(options);
-  try {
-    await run(server);
-  } finally {
-    await server.close();
-  }
-  await assertNothingLeftOpen();
-}
+const withServer = (run: (server: RealServer) => Promise<void>, options: RealServerOptions = {}): Promise<void> => withRealServer(options, run);
 
 const plain = (server: RealServer): string[] => ['--server', '127.0.0.1', '--port', String(server.port), '--stream-type', 'plain'];
 

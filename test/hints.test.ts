@@ -12,7 +12,7 @@ import path from 'node:path';
 import { sendMail, SmtpProtocolError, type SendOptions } from '../src/index.js';
 import { assertNothingLeftOpen, SHORT_TIMEOUTS } from './helpers/converse.js';
 import { fixture } from './helpers/fake-server.js';
-import { startRealServer, type RealServer, type RealServerOptions } from './helpers/real-server.js';
+import { withRealServer, type RealServerOptions } from './helpers/real-server.js';
 
 const MESSAGE = 'From: a@example.org\r\nTo: b@example.net\r\nSubject: x\r\n\r\nx\r\n';
 const base: SendOptions = { server: 'localhost', tls: { ca: fixture('ca.pem') }, timeouts: SHORT_TIMEOUTS, authSources: [], retries: 1 };
@@ -29,15 +29,7 @@ async function failure(options: SendOptions): Promise<SmtpProtocolError> {
   assert.fail('the send succeeded');
 }
 
-async function withServer(options: RealServerOptions, run: (server: RealServer) => Promise<void>): Promise<void> {
-  const server = await startRealServer(options);
-  try {
-    await run(server);
-  } finally {
-    await server.close();
-  }
-  await assertNothingLeftOpen();
-}
+const withServer = withRealServer;
 
 test('implicit TLS against a plain-text SMTP port: use starttls (or plain) there, or port 465 with ssl', async () => {
   await withServer({}, async (server) => {

@@ -10,9 +10,9 @@ import { networkInterfaces } from 'node:os';
 import { Readable } from 'node:stream';
 import { sendMail, type SendOptions, type StreamType } from '../src/index.js';
 import { SmtpProtocolError } from '../src/errors.js';
-import { assertNothingLeftOpen, SHORT_TIMEOUTS } from './helpers/converse.js';
+import { SHORT_TIMEOUTS } from './helpers/converse.js';
 import { fixture } from './helpers/fake-server.js';
-import { startRealServer, type RealServer, type RealServerOptions } from './helpers/real-server.js';
+import { withRealServer, type RealServer, type RealServerOptions } from './helpers/real-server.js';
 
 const MESSAGE = [
   'From: Alice <alice@example.org>',
@@ -30,15 +30,7 @@ const MESSAGE = [
 /** What the server must store: CRLF line ends, dots as given (the server unstuffs). */
 const DELIVERED = MESSAGE.replace(/\r\n|\r|\n/g, '\r\n') + '\r\n';
 
-async function withServer(serverOptions: RealServerOptions, run: (server: RealServer) => Promise<void>): Promise<void> {
-  const server = await startRealServer(serverOptions);
-  try {
-    await run(server);
-  } finally {
-    await server.close();
-  }
-  await assertNothingLeftOpen();
-}
+const withServer = withRealServer;
 
 function options(server: RealServer, extra: Partial<SendOptions>): SendOptions {
   return {

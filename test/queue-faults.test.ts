@@ -7,30 +7,11 @@ import { SimulatedCrash } from '../src/durable.js';
 import { prepareMessage } from '../src/prepare.js';
 import { sendQueuedMail } from '../src/index.js';
 import { queueMessage } from '../src/queue-write.js';
-import { fixture } from './helpers/fake-server.js';
-import { assertNothingLeftOpen, SHORT_TIMEOUTS } from './helpers/converse.js';
-import { emacsMessage, indexLines, listing, recipientsEl, withQueueDir, writeEmacsQueue } from './helpers/queue-dir.js';
-import { startRealServer, type RealServer, type RealServerOptions } from './helpers/real-server.js';
+import { emacsMessage, flushOptions, indexLines, listing, recipientsEl, withQueueDir, writeEmacsQueue } from './helpers/queue-dir.js';
+import { withRealServer, type RealServer, type RealServerOptions } from './helpers/real-server.js';
 
-async function withServer(run: (server: RealServer) => Promise<void>, options: RealServerOptions = {}): Promise<void> {
-  const server = await startRealServer(options);
-  try {
-    await run(server);
-  } finally {
-    await server.close();
-  }
-  await assertNothingLeftOpen();
-}
+const withServer = (run: (server: RealServer) => Promise<void>, options: RealServerOptions = {}): Promise<void> => withRealServer(options, run);
 
-const flushOptions = (server: RealServer, queueDir: string) => ({
-  queueDir,
-  server: 'localhost',
-  port: server.port,
-  tls: { ca: fixture('ca.pem') },
-  timeouts: SHORT_TIMEOUTS,
-  authSources: [],
-  retries: 1,
-});
 
 const three = [1, 2, 3].map((n) => ({
   name: `2026-11-20_09:00:0${n}_${n}`,

@@ -3,10 +3,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { sendMail, sendQueuedMail, SmtpProtocolError } from '../src/index.js';
-import { fixture } from './helpers/fake-server.js';
-import { assertNothingLeftOpen, SHORT_TIMEOUTS } from './helpers/converse.js';
-import { emacsMessage, indexLines, listing, withQueueDir, writeEmacsQueue } from './helpers/queue-dir.js';
-import { startRealServer, type RealServer } from './helpers/real-server.js';
+import { emacsMessage, flushOptions, indexLines, listing, withQueueDir, writeEmacsQueue } from './helpers/queue-dir.js';
+import { withRealServer, type RealServer, type RealServerOptions } from './helpers/real-server.js';
 
 const MESSAGE = [
   'From: Bob <bob@example.org>',
@@ -98,25 +96,8 @@ test('a group- or world-writable queue directory is refused, before anything is 
   });
 });
 
-async function withServer(run: (server: RealServer) => Promise<void>, options: Parameters<typeof startRealServer>[0] = {}): Promise<void> {
-  const server = await startRealServer(options);
-  try {
-    await run(server);
-  } finally {
-    await server.close();
-  }
-  await assertNothingLeftOpen();
-}
+const withServer = (run: (server: RealServer) => Promise<void>, options: RealServerOptions = {}): Promise<void> => withRealServer(options, run);
 
-const flushOptions = (server: RealServer, queueDir: string) => ({
-  queueDir,
-  server: 'localhost',
-  port: server.port,
-  tls: { ca: fixture('ca.pem') },
-  timeouts: SHORT_TIMEOUTS,
-  authSources: [],
-  retries: 1,
-});
 
 test('an Emacs queue (":" names, LF files, .el with and without stored variables, string escapes) is flushed in order with the right envelope and bytes', async () => {
   const first = emacsMessage('Bob <bob@example.org>', 'alice@example.net', 'one', 'Hello Alice.\n.dot line\n');

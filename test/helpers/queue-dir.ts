@@ -6,6 +6,9 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { SHORT_TIMEOUTS } from './converse.js';
+import { fixture } from './fake-server.js';
+import type { RealServer } from './real-server.js';
 
 export async function withQueueDir(run: (directory: string) => Promise<void>): Promise<void> {
   const parent = await fs.mkdtemp(path.join(os.tmpdir(), 'smtpmail-queue-'));
@@ -55,4 +58,9 @@ export function emacsMessage(from: string, to: string, subject: string, body: st
 
 export function recipientsEl(recipients: readonly string[]): string {
   return `(setq      smtpmail-recipient-address-list '(${recipients.map((r) => JSON.stringify(r)).join(' ')})\n)\n`;
+}
+
+/** Options that flush `queueDir` to `server` (STARTTLS when offered, the fixture CA, one attempt). */
+export function flushOptions(server: RealServer, queueDir: string) {
+  return { queueDir, server: 'localhost', port: server.port, tls: { ca: fixture('ca.pem') }, timeouts: SHORT_TIMEOUTS, authSources: [], retries: 1 };
 }

@@ -5,6 +5,7 @@
  */
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import type { AddressInfo, Server } from 'node:net';
+import { assertNothingLeftOpen } from './converse.js';
 import { fixture } from './fake-server.js';
 
 export interface Received {
@@ -75,4 +76,15 @@ export async function startRealServer({ host = '127.0.0.1', ...options }: RealSe
     raw: server.server,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+/** Runs `run` against a fresh server, closes it, and checks that the client left no socket or timer open. */
+export async function withRealServer(options: RealServerOptions, run: (server: RealServer) => Promise<void>): Promise<void> {
+  const server = await startRealServer(options);
+  try {
+    await run(server);
+  } finally {
+    await server.close();
+  }
+  await assertNothingLeftOpen();
 }
