@@ -12,7 +12,7 @@ import { explainFailure } from './diagnose.js';
 import { SmtpProtocolError, type RefusedRecipient } from './errors.js';
 import { smtputf8Missing } from './hints.js';
 import { resolveTarget, type AuthOptions, type ConnectionOptions, type Target } from './options.js';
-import { isPrepared, prepareMessage, type MessageInput, type Prepared, type PrepareOptions } from './prepare.js';
+import { isBytes, isPrepared, prepareBytes, prepareMessage, type MessageInput, type Prepared, type PrepareOptions } from './prepare.js';
 import type { Reply } from './reply.js';
 import { isRetryable, maxAttempts, retryDelay, sleep, type RetryOptions } from './retry.js';
 import { SmtpSession } from './session.js';
@@ -35,6 +35,7 @@ export interface ClientOptions extends ConnectionOptions, AuthOptions, RetryOpti
 }
 
 const NOOP_AFTER_IDLE_MS = 30_000;
+const NON_ASCII = /[^\x00-\x7f]/;
 
 export interface SendResult {
   readonly envelope: Envelope;
@@ -68,7 +69,9 @@ export class SmtpClient {
   #session: SmtpSession | undefined;
   /** The connection being opened, shared by every send that needs it. */
   #opening: Promise<SmtpSession> | undefined;
-  readonly #inFlight = new Set<Promise<unknown>>();
+  /** Sends under way, and who waits for there to be none. */
+  #pending = 0;
+  readonly #idleWaiters: (() => void)[] = [];
   /** When the session last finished something (ms since the epoch). */
   #lastUsed = 0;
 
@@ -92,20 +95,13 @@ export class SmtpClient {
    * with PIPELINING their transactions overlap (RFC 2920), without it they
    * run one after another.
    */
-  send(message: MessageInput | Prepared, options: MessageOptions = {}): Promise<SendResult> {
-    const sending = this.#send(message, { ...this.#options, ...options });
-    this.#inFlight.add(sending);
-    const done = (): void => {
-      this.#inFlight.delete(sending);
-      this.#lastUsed = Date.now();
-    };
-    sending.then(done, done);
-    return sending;
+  send(message: MessageInput | Prepared, options?: MessageOptions): Promise<SendResult> {
+    return this.#send(message, options === undefined ? this.#options : { ...this.#options, ...options });
   }
 
   /** Sends under way on this client. */
   get pending(): number {
-    return this.#inFlight.size;
+    return this.#pending;
   }
 
   /** Closes at once, without QUIT (sends under way fail). */
@@ -116,7 +112,7 @@ export class SmtpClient {
 
   /** Waits for the sends under way, then QUIT and close. */
   async quit(): Promise<void> {
-    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+    while (this.#pending > 0) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
     await this.#opening?.catch(() => undefined);
     const session = this.#session;
     this.#session = undefined;
@@ -124,14 +120,18 @@ export class SmtpClient {
   }
 
   async #send(message: MessageInput | Prepared, options: ClientOptions): Promise<SendResult> {
-    const prepared = isPrepared(message) ? message : await prepareMessage(message, options);
+    this.#pending++;
+    let prepared: Prepared | undefined;
     try {
+      prepared = isPrepared(message) ? message : isBytes(message) ? prepareBytes(message, options) : await prepareMessage(message, options);
       if (prepared.method !== undefined) checkMethod(prepared, this.#target);
       commands.mailFrom(prepared.envelope.from); // CR/LF/NUL refused before anything is written
       for (const to of prepared.envelope.to) commands.rcptTo(to);
       return await this.#deliver(prepared, options);
     } finally {
-      if (!isPrepared(message)) await prepared.dispose();
+      if (prepared !== undefined && !prepared.inMemory && prepared !== message) await prepared.dispose();
+      this.#lastUsed = Date.now();
+      if (--this.#pending === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
     }
   }
 
@@ -140,7 +140,8 @@ export class SmtpClient {
     for (let attempt = 1; ; attempt++) {
       const progress: Progress = { connected: this.#session !== undefined, dataStarted: false };
       try {
-        const outcome = await this.#attempt(prepared, options, progress);
+        const session = this.#ready() ?? (await this.#ensureSession(progress, options.signal));
+        const outcome = await this.#transact(session, prepared, options, progress);
         return this.#result(prepared, outcome, attempt);
       } catch (error) {
         this.#afterFailure(error);
@@ -152,13 +153,12 @@ export class SmtpClient {
     }
   }
 
-  async #attempt(prepared: Prepared, options: ClientOptions, progress: Progress): Promise<TransactionResult> {
-    const session = await this.#ensureSession(progress, options.signal);
+  async #transact(session: SmtpSession, prepared: Prepared, options: ClientOptions, progress: Progress): Promise<TransactionResult> {
     const unwatch = session.connection.watch(options.signal);
     const authorizer = this.#authorizer;
     try {
       return await transact(session, prepared.envelope, prepared, {
-        params: mailParameters(session, prepared),
+        params: (size) => mailParameters(session, prepared, size),
         partial: options.partial === true,
         traceData: options.traceData === true,
         chunking: options.chunking === true,
@@ -171,6 +171,14 @@ export class SmtpClient {
     } finally {
       unwatch();
     }
+  }
+
+  /** The open session when it can be used at once: working, and not idle long enough to need a NOOP first. */
+  #ready(): SmtpSession | undefined {
+    const session = this.#session;
+    if (session === undefined || session.connection.failure !== undefined) return undefined;
+    if (this.#pending > 1 || this.#lastUsed === 0) return session;
+    return Date.now() - this.#lastUsed < (this.#options.noopAfterIdle ?? NOOP_AFTER_IDLE_MS) ? session : undefined;
   }
 
   /** The open session, or a new one (one at a time, shared by concurrent sends). */
@@ -186,7 +194,7 @@ export class SmtpClient {
 
   /** After a long idle time, NOOP first: the server may have dropped the connection meanwhile. */
   async #stillThere(session: SmtpSession): Promise<boolean> {
-    const idle = this.#inFlight.size > 1 ? 0 : Date.now() - this.#lastUsed;
+    const idle = this.#pending > 1 ? 0 : Date.now() - this.#lastUsed;
     if (this.#lastUsed === 0 || idle < (this.#options.noopAfterIdle ?? NOOP_AFTER_IDLE_MS)) return true;
     this.#lastUsed = Date.now();
     try {
@@ -259,18 +267,21 @@ export class SmtpClient {
   }
 }
 
-/** SIZE (RFC 1870), BODY=8BITMIME (RFC 6152) and SMTPUTF8 (RFC 6531), as the server allows. */
-function mailParameters(session: SmtpSession, prepared: Prepared): commands.MailParameters {
+/**
+ * SIZE (RFC 1870), BODY=8BITMIME (RFC 6152) and SMTPUTF8 (RFC 6531), as the
+ * server allows. `known` is the size when the transaction has it already.
+ */
+function mailParameters(session: SmtpSession, prepared: Prepared, known: number | undefined): commands.MailParameters {
   const caps = session.capabilities;
   const body = prepared.body;
   const inMemory = Buffer.isBuffer(body);
-  const size = inMemory ? normalizedSize(prepared.head) + normalizedSize(body) : undefined;
   const limit = caps.sizeLimit;
+  const size = known ?? (inMemory && (caps.has('SIZE') || limit !== undefined) ? normalizedSize(prepared.head) + normalizedSize(body) : undefined);
   if (size !== undefined && limit !== undefined && size > limit) {
     throw new SmtpProtocolError('ESIZE', `the message is ${size} octets, more than the ${limit} octets the server accepts (SIZE ${limit})`);
   }
   const { from, to } = prepared.envelope;
-  const needsUtf8 = [from, ...to].some((address) => /[^\x00-\x7f]/.test(address));
+  const needsUtf8 = NON_ASCII.test(from) || to.some((address) => NON_ASCII.test(address));
   if (needsUtf8 && !caps.has('SMTPUTF8')) {
     throw new SmtpProtocolError('EPOLICY', 'an envelope address is not ASCII and the server does not offer SMTPUTF8 (RFC 6531)', { hint: smtputf8Missing() });
   }

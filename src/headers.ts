@@ -173,11 +173,11 @@ export function parseHeaders(block: Buffer): HeaderField[] {
     if (!startsField(text, pos, lf === -1 ? length : lf)) {
       throw new SmtpProtocolError('EINPUT', `line at offset ${pos} of the header block is not a header field`);
     }
-    if (start >= 0) fields.push(toField(block, text, start, pos, utf8));
+    if (start >= 0) fields.push(new ParsedField(block, text, start, pos, utf8));
     start = pos;
     pos = next;
   }
-  if (start >= 0) fields.push(toField(block, text, start, length, utf8));
+  if (start >= 0) fields.push(new ParsedField(block, text, start, length, utf8));
   return fields;
 }
 
@@ -191,19 +191,49 @@ function startsField(text: string, from: number, to: number): boolean {
   return false;
 }
 
-/** The field at [start, end) of the block; `text` is the block as latin1, `utf8` says it has non-ASCII bytes. */
-function toField(block: Buffer, text: string, start: number, end: number, utf8: boolean): HeaderField {
-  const colon = text.indexOf(':', start);
-  const name = text.slice(start, colon);
-  let stop = end;
-  if (text.charCodeAt(stop - 1) === LF) stop--;
-  if (text.charCodeAt(stop - 1) === CR) stop--;
-  const from = text.charCodeAt(colon + 1) === SPACE ? colon + 2 : colon + 1;
-  // Unfolding removes the line ends, keeping the whitespace after them; the one space after the colon goes.
-  const folded = text.indexOf('\n', colon + 1);
-  let value = from >= stop ? '' : folded === -1 || folded >= stop ? text.slice(from, stop) : unfold(text.slice(colon + 1, stop));
-  if (utf8) value = Buffer.from(value, 'latin1').toString('utf8');
-  return { name, key: name.toLowerCase(), value, raw: block.subarray(start, end) };
+/**
+ * A field found by parseHeaders: its name at once, its value and raw bytes
+ * only when asked for (most fields are only looked up by name).
+ */
+class ParsedField implements HeaderField {
+  readonly name: string;
+  readonly key: string;
+  readonly #block: Buffer;
+  /** The block as latin1 (a character per byte). */
+  readonly #text: string;
+  readonly #start: number;
+  readonly #end: number;
+  readonly #colon: number;
+  /** The block has non-ASCII bytes: values are decoded as UTF-8. */
+  readonly #utf8: boolean;
+
+  constructor(block: Buffer, text: string, start: number, end: number, utf8: boolean) {
+    this.#block = block;
+    this.#text = text;
+    this.#start = start;
+    this.#end = end;
+    this.#utf8 = utf8;
+    this.#colon = text.indexOf(':', start);
+    this.name = text.slice(start, this.#colon);
+    this.key = this.name.toLowerCase();
+  }
+
+  get value(): string {
+    const text = this.#text;
+    const colon = this.#colon;
+    let stop = this.#end;
+    if (text.charCodeAt(stop - 1) === LF) stop--;
+    if (text.charCodeAt(stop - 1) === CR) stop--;
+    const from = text.charCodeAt(colon + 1) === SPACE ? colon + 2 : colon + 1;
+    // Unfolding removes the line ends, keeping the whitespace after them; the one space after the colon goes.
+    const folded = text.indexOf('\n', colon + 1);
+    const value = from >= stop ? '' : folded === -1 || folded >= stop ? text.slice(from, stop) : unfold(text.slice(colon + 1, stop));
+    return this.#utf8 ? Buffer.from(value, 'latin1').toString('utf8') : value;
+  }
+
+  get raw(): Buffer {
+    return this.#block.subarray(this.#start, this.#end);
+  }
 }
 
 function unfold(latin1: string): string {

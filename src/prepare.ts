@@ -56,19 +56,47 @@ export interface Prepared {
   dispose(): Promise<void>;
 }
 
-/** Messages this module prepared: SmtpClient.send takes them as they are. */
-const preparedMessages = new WeakSet<Prepared>();
+/** Messages this module prepared (SmtpClient.send takes them as they are): only this module makes them. */
+class PreparedMessage implements Prepared {
+  readonly envelope: Envelope;
+  readonly head: Buffer;
+  readonly sendmailHead: Buffer | undefined;
+  readonly body: MessageBody;
+  readonly method: Method | undefined;
+  readonly inMemory: boolean;
+  readonly dispose: () => Promise<void>;
+
+  constructor(parts: Prepared) {
+    this.envelope = parts.envelope;
+    this.head = parts.head;
+    this.sendmailHead = parts.sendmailHead;
+    this.body = parts.body;
+    this.method = parts.method;
+    this.inMemory = parts.inMemory;
+    this.dispose = parts.dispose;
+  }
+}
 
 export function isPrepared(message: unknown): message is Prepared {
-  return typeof message === 'object' && message !== null && preparedMessages.has(message as Prepared);
+  return message instanceof PreparedMessage;
 }
 
 const RECIPIENT_FIELDS = ['to', 'cc', 'bcc'];
 const RESENT_FIELDS = ['resent-to', 'resent-cc', 'resent-bcc'];
-const HIDDEN_FIELDS = ['bcc', 'resent-bcc', METHOD_HEADER];
+const HIDDEN_KEYS = ['bcc', 'resent-bcc', METHOD_HEADER.toLowerCase()];
 
 export async function prepareMessage(input: MessageInput, options: PrepareOptions): Promise<Prepared> {
-  const { head: raw, body, inMemory, dispose } = await splitInput(input);
+  if (isBytes(input)) return prepareBytes(input, options);
+  const { head, body, dispose } = await splitStream(input);
+  return prepareSplit(head, body, false, dispose, options);
+}
+
+/** prepareMessage for a message in memory, without a turn of the event loop. */
+export function prepareBytes(input: string | Uint8Array, options: PrepareOptions): Prepared {
+  return prepareSplit(bytesOf(input), undefined, true, disposeNothing, options);
+}
+
+function prepareSplit(raw: Buffer, body: AsyncIterable<Buffer> | undefined, inMemory: boolean, dispose: () => Promise<void>, options: PrepareOptions): Prepared {
   const end = findHeaderEnd(raw, true);
   if (end === undefined) throw new SmtpProtocolError('EINPUT', 'internal error: no end of the header block');
   const fields = parseHeaders(raw.subarray(0, end.headerEnd));
@@ -79,11 +107,11 @@ export async function prepareMessage(input: MessageInput, options: PrepareOption
 
   const envelope = { from: envelopeSender(options, fields), to: recipients(fields, options) };
   const added = options.addMissingHeaders === false ? [] : missingHeaders(fields, options, envelope.from);
-  const kept = withoutFields(fields, HIDDEN_FIELDS);
+  const kept = fields.some((field) => HIDDEN_KEYS.includes(field.key)) ? withoutFields(fields, HIDDEN_KEYS) : fields;
   const noHeaders = fields.length === 0 && added.length === 0;
   // Nothing removed or added and a real empty line: the header block goes as given, uncopied.
   const untouched = end.kind === 'blank' && kept.length === fields.length && added.length === 0;
-  const prepared: Prepared = {
+  return new PreparedMessage({
     envelope,
     head: untouched ? raw.subarray(0, end.bodyStart) : noHeaders ? Buffer.alloc(0) : serializeHeaders([...kept, ...added]),
     sendmailHead: method?.kind !== 'sendmail' ? undefined : noHeaders ? Buffer.alloc(0) : serializeHeaders([...withoutFields(fields, [METHOD_HEADER]), ...added]),
@@ -91,9 +119,7 @@ export async function prepareMessage(input: MessageInput, options: PrepareOption
     method,
     inMemory,
     dispose,
-  };
-  preparedMessages.add(prepared);
-  return prepared;
+  });
 }
 
 /** smtpmail: envelopeFrom, else the From: address, else user-mail-address when it looks like one. */
@@ -159,18 +185,29 @@ interface SplitInput {
   readonly head: Buffer;
   /** The rest of the stream; undefined when the whole message is `head`. */
   readonly body: AsyncIterable<Buffer> | undefined;
-  readonly inMemory: boolean;
   dispose(): Promise<void>;
 }
 
-/** Reads a stream only until the end of the header block is in hand. */
+export function isBytes(input: MessageInput): input is string | Uint8Array {
+  return typeof input === 'string' || input instanceof Uint8Array;
+}
+
+const disposeNothing = async (): Promise<void> => {};
+
+/** A message in memory as bytes, refused when it holds a NUL. */
+function bytesOf(input: string | Uint8Array): Buffer {
+  const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  const nul = bytes.indexOf(0);
+  if (nul >= 0) throw new SmtpProtocolError('EINPUT', `the message contains a NUL byte at offset ${nul}`);
+  return bytes;
+}
+
 async function splitInput(input: MessageInput): Promise<SplitInput> {
-  if (typeof input === 'string' || input instanceof Uint8Array) {
-    const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
-    const nul = bytes.indexOf(0);
-    if (nul >= 0) throw new SmtpProtocolError('EINPUT', `the message contains a NUL byte at offset ${nul}`);
-    return { head: bytes, body: undefined, inMemory: true, dispose: async () => {} };
-  }
+  return isBytes(input) ? { head: bytesOf(input), body: undefined, dispose: disposeNothing } : splitStream(input);
+}
+
+/** Reads a stream only until the end of the header block is in hand. */
+async function splitStream(input: AsyncIterable<Buffer | Uint8Array | string>): Promise<SplitInput> {
   if (input === null || typeof input !== 'object' || !(Symbol.asyncIterator in input)) {
     throw new SmtpProtocolError('EINPUT', 'the message must be a string, a Buffer or a readable stream');
   }
@@ -200,7 +237,7 @@ async function splitInput(input: MessageInput): Promise<SplitInput> {
       yield toBuffer(next.value);
     }
   })();
-  return { head, body, inMemory: false, dispose };
+  return { head, body, dispose };
 }
 
 async function* prepend(first: Buffer, rest: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {

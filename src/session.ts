@@ -78,7 +78,7 @@ export class SmtpSession {
   }
 
   /** A transaction's turn: see turns.ts. */
-  turn(): Promise<Turn> {
+  turn(): Turn | Promise<Turn> {
     return Turn.take(this.#writes, this.#reads);
   }
 

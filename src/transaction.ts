@@ -22,7 +22,8 @@ export interface Envelope {
 }
 
 export interface TransactionOptions {
-  readonly params: commands.MailParameters;
+  /** MAIL FROM's parameters; `size` is given when the transaction already knows the message size on the wire. */
+  readonly params: (size: number | undefined) => commands.MailParameters;
   /** Deliver to the accepted recipients when others are refused (default: fail the message). */
   readonly partial: boolean;
   readonly traceData: boolean;
@@ -48,7 +49,7 @@ export interface TransactionResult {
 }
 
 interface Plan {
-  readonly mail: string;
+  readonly from: string;
   readonly rcpts: readonly string[];
   readonly to: readonly string[];
   readonly pipelining: boolean;
@@ -64,19 +65,21 @@ interface Plan {
 export async function transact(session: SmtpSession, envelope: Envelope, content: MessageContent, options: TransactionOptions): Promise<TransactionResult> {
   const caps = session.capabilities;
   const plan: Plan = {
-    mail: commands.mailFrom(envelope.from, options.params),
+    from: envelope.from,
     rcpts: envelope.to.map((to) => commands.rcptTo(to)),
     to: envelope.to,
     pipelining: caps.has('PIPELINING'),
     chunking: options.chunking && caps.has('CHUNKING'),
   };
-  const turn = await session.turn();
+  const taken = session.turn();
+  const turn = taken instanceof Promise ? await taken : taken;
   try {
     // Nothing can call a message back once it went out with BDAT LAST: only when no refusal could need that.
     const eager = plan.pipelining && plan.chunking && Buffer.isBuffer(content.body) && options.recover === undefined &&
       !session.needsReset && (options.partial || plan.to.length === 1);
     if (eager) return await eagerChunks(session, turn, plan, content, options);
-    const outcome = await envelopeWithRecovery(session, turn, plan, options);
+    const mail = commands.mailFrom(plan.from, options.params(undefined));
+    const outcome = await envelopeWithRecovery(session, turn, mail, plan, options);
     options.progress.dataStarted = true;
     let reply: Reply;
     let bytesIn: number;
@@ -101,10 +104,10 @@ interface EnvelopeOutcome {
   readonly rejected: RefusedRecipient[];
 }
 
-async function envelopeWithRecovery(session: SmtpSession, turn: Turn, plan: Plan, options: TransactionOptions): Promise<EnvelopeOutcome> {
+async function envelopeWithRecovery(session: SmtpSession, turn: Turn, mail: string, plan: Plan, options: TransactionOptions): Promise<EnvelopeOutcome> {
   for (let round = 0; ; round++) {
     try {
-      return await sendEnvelope(session, turn, plan, options.partial, round === 0 && options.recover !== undefined);
+      return await sendEnvelope(session, turn, mail, plan, options.partial, round === 0 && options.recover !== undefined);
     } catch (error) {
       if (session.connection.failure !== undefined) throw error;
       // Whatever the refusal left open is reset before the next transaction (lazily: not before QUIT).
@@ -115,14 +118,14 @@ async function envelopeWithRecovery(session: SmtpSession, turn: Turn, plan: Plan
 }
 
 /** MAIL, RCPTs and (unless BDAT follows) DATA; pipelined when offered. */
-async function sendEnvelope(session: SmtpSession, turn: Turn, plan: Plan, partial: boolean, recoverable: boolean): Promise<EnvelopeOutcome> {
+async function sendEnvelope(session: SmtpSession, turn: Turn, mail: string, plan: Plan, partial: boolean, recoverable: boolean): Promise<EnvelopeOutcome> {
   const connection = session.connection;
   const timeout = session.timeouts.command;
   const outcome: EnvelopeOutcome = { accepted: [], rejected: [] };
   if (!plan.pipelining) {
     await turn.reads();
     if (session.needsReset) await session.rset();
-    await session.mail(plan.mail);
+    await session.mail(mail);
     for (const [i, rcpt] of plan.rcpts.entries()) record(outcome, plan.to[i] as string, await session.rcpt(rcpt));
     refuseUnlessDeliverable(outcome, partial, plan);
     if (!plan.chunking) await session.data();
@@ -133,7 +136,7 @@ async function sendEnvelope(session: SmtpSession, turn: Turn, plan: Plan, partia
   // send: one recipient (a refusal then makes DATA fail too), or `partial` with no AUTH retry possible.
   // Otherwise DATA follows the RCPT replies: one more round trip, and a refusal costs nothing.
   const pipelineData = !plan.chunking && (plan.to.length === 1 || (partial && !recoverable));
-  const group = pipelineData ? [plan.mail, ...plan.rcpts, commands.data()] : [plan.mail, ...plan.rcpts];
+  const group = pipelineData ? [mail, ...plan.rcpts, commands.data()] : [mail, ...plan.rcpts];
   connection.send(reset ? [commands.rset(), ...group] : group);
   await turn.reads();
   if (reset) await session.resetReply();
@@ -143,7 +146,7 @@ async function sendEnvelope(session: SmtpSession, turn: Turn, plan: Plan, partia
   }
   const dataReply = pipelineData ? await connection.read(timeout, 'the reply to DATA') : undefined;
   try {
-    if (!matches(mailReply, 250)) throw SmtpProtocolError.fromReply('ESENDER', mailReply, shown(plan.mail));
+    if (!matches(mailReply, 250)) throw SmtpProtocolError.fromReply('ESENDER', mailReply, shown(mail));
     refuseUnlessDeliverable(outcome, partial, plan);
     if (dataReply !== undefined && dataReply.code !== 354) throw SmtpProtocolError.fromReply('EDATA', dataReply, 'DATA');
   } catch (error) {
@@ -163,33 +166,36 @@ async function sendEnvelope(session: SmtpSession, turn: Turn, plan: Plan, partia
  */
 async function eagerChunks(session: SmtpSession, turn: Turn, plan: Plan, content: MessageContent, options: TransactionOptions): Promise<TransactionResult> {
   const connection = session.connection;
+  const timeout = session.timeouts.command;
   const encoder = new DataEncoder({ dotStuffing: false });
   const payload = [encoder.push(content.head), encoder.push(content.body as Buffer), encoder.end()];
+  // The payload is the message with CRLF line ends: its length is the SIZE (RFC 1870), no second scan needed.
   const size = (payload[0] as Buffer).length + (payload[1] as Buffer).length + (payload[2] as Buffer).length;
+  const mail = commands.mailFrom(plan.from, options.params(size));
   options.progress.dataStarted = true;
-  connection.send([plan.mail, ...plan.rcpts, `BDAT ${size} LAST\r\n`], undefined, payload);
+  connection.send([mail, ...plan.rcpts, `BDAT ${size} LAST\r\n`], undefined, payload);
   turn.releaseWrites();
   if (!options.traceData && connection.tracing) connection.note(`${encoder.bytesIn} octets of message data sent by BDAT`);
   const outcome: EnvelopeOutcome = { accepted: [], rejected: [] };
   let mailReply: Reply;
   try {
-    await turn.reads();
-    mailReply = await connection.read(session.timeouts.command, 'the reply to MAIL');
-    for (const [i, rcpt] of plan.rcpts.entries()) {
-      record(outcome, plan.to[i] as string, await connection.read(session.timeouts.command, () => `the reply to ${shown(rcpt)}`));
+    if (!turn.readable) await turn.reads();
+    mailReply = await connection.read(timeout, 'the reply to MAIL');
+    for (let i = 0; i < plan.rcpts.length; i++) {
+      record(outcome, plan.to[i] as string, await connection.read(timeout, () => `the reply to ${shown(plan.rcpts[i] as string)}`));
     }
   } catch (error) {
     throw new SmtpProtocolError('EUNKNOWN_DELIVERY', `the connection failed after the message was sent, before the server confirmed it; it may or may not have been delivered (${(error as Error).message})`, { cause: error, transient: false });
   }
   const final = finalReply(session, 'BDAT');
   try {
-    if (!matches(mailReply, 250)) throw SmtpProtocolError.fromReply('ESENDER', mailReply, shown(plan.mail));
+    if (!matches(mailReply, 250)) throw SmtpProtocolError.fromReply('ESENDER', mailReply, shown(mail));
     refuseUnlessDeliverable(outcome, options.partial, plan);
   } catch (error) {
     await final.catch(() => undefined); // the BDAT reply (a refusal) belongs to this transaction
     throw error;
   }
-  return { ...outcome, reply: await final, bytesIn: encoder.bytesIn };
+  return { accepted: outcome.accepted, rejected: outcome.rejected, reply: await final, bytesIn: encoder.bytesIn };
 }
 
 function record(outcome: EnvelopeOutcome, recipient: string, reply: Reply): void {

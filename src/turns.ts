@@ -3,42 +3,71 @@
  * allows without ever reading each other's replies. Writers take turns in
  * order; each joins the queue of readers at the moment it writes, so replies
  * are read in exactly the order the commands went out.
+ *
+ * A free turn is taken at once, without a promise: on a busy connection most
+ * transactions find the write turn free (every write is one synchronous
+ * step), and this runs once per message.
  */
 
-/** A FIFO lock: `take()` resolves, with its release, once every earlier taker released. */
+/** A FIFO lock: the holder's release function, now or once every earlier taker released. */
 export class Turns {
-  #tail: Promise<void> = Promise.resolve();
+  #held = false;
+  /** Takers waiting, oldest first. */
+  readonly #waiting: ((release: () => void) => void)[] = [];
 
-  take(): Promise<() => void> {
-    let release!: () => void;
-    const mine = new Promise<void>((resolve) => (release = resolve));
-    const ready = this.#tail.then(() => release);
-    this.#tail = mine;
-    return ready;
+  /** The turn at once when it is free, else undefined (nothing is queued then). */
+  tryTake(): (() => void) | undefined {
+    if (this.#held) return undefined;
+    this.#held = true;
+    return this.#release();
+  }
+
+  /** The turn, now when free, else once every earlier taker released it. */
+  take(): (() => void) | Promise<() => void> {
+    return this.tryTake() ?? new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  /** A release function for one holder: the first call passes the turn on, later calls do nothing. */
+  #release(): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.#waiting.shift();
+      if (next === undefined) this.#held = false;
+      else next(this.#release());
+    };
   }
 }
 
 /** One transaction's place: the write turn held, a place in the read queue reserved. */
 export class Turn {
   readonly #releaseWrites: () => void;
-  readonly #reads: Promise<() => void>;
   #writing = true;
-  #releaseReads: (() => void) | undefined;
+  /** Our read turn once we hold it, or the promise of it. */
+  #reads: (() => void) | Promise<() => void>;
+  #released = false;
 
-  private constructor(releaseWrites: () => void, reads: Promise<() => void>) {
+  private constructor(releaseWrites: () => void, reads: (() => void) | Promise<() => void>) {
     this.#releaseWrites = releaseWrites;
     this.#reads = reads;
   }
 
-  /** Waits for the write turn, then joins the read queue behind every earlier writer. */
-  static async take(writes: Turns, reads: Turns): Promise<Turn> {
-    const releaseWrites = await writes.take();
-    return new Turn(releaseWrites, reads.take());
+  /** Waits for the write turn (not at all when it is free), then joins the read queue behind every earlier writer. */
+  static take(writes: Turns, reads: Turns): Turn | Promise<Turn> {
+    const releaseWrites = writes.tryTake();
+    if (releaseWrites !== undefined) return new Turn(releaseWrites, reads.take());
+    return (writes.take() as Promise<() => void>).then((release) => new Turn(release, reads.take()));
+  }
+
+  /** True when every earlier writer has read its replies: `reads()` need not be awaited. */
+  get readable(): boolean {
+    return typeof this.#reads === 'function';
   }
 
   /** Resolves when every earlier writer has read its replies. */
   async reads(): Promise<void> {
-    this.#releaseReads ??= await this.#reads;
+    if (typeof this.#reads !== 'function') this.#reads = await this.#reads;
   }
 
   /** Lets the next transaction write (its commands then follow ours on the wire). */
@@ -51,7 +80,10 @@ export class Turn {
   /** Gives up both turns (idempotent); a reader turn never taken is passed on when it comes. */
   release(): void {
     this.releaseWrites();
-    if (this.#releaseReads !== undefined) this.#releaseReads();
-    else void this.#reads.then((release) => release());
+    if (this.#released) return;
+    this.#released = true;
+    const reads = this.#reads;
+    if (typeof reads === 'function') reads();
+    else void reads.then((release) => release());
   }
 }

@@ -30,6 +30,11 @@ function field(name: string, value: string, raw: string): HeaderField {
   return { name, key: name.toLowerCase(), value, raw: Buffer.from(raw, 'utf8') };
 }
 
+/** What a caller sees of each parsed field (values and raw bytes are read on demand). */
+function parsed(block: Buffer): HeaderField[] {
+  return parseHeaders(block).map(({ name, key, value, raw }) => ({ name, key, value, raw }));
+}
+
 const endRows: { name: string; input: string; expected: HeaderEnd; sameWhenIncomplete: boolean }[] = [
   { name: 'LF message', input: 'From: a@example.org\nSubject: hi\n\nbody\n', expected: { headerEnd: 32, bodyStart: 33, kind: 'blank' }, sameWhenIncomplete: true },
   { name: 'CRLF message', input: 'From: a@example.org\r\nSubject: hi\r\n\r\nbody\r\n', expected: { headerEnd: 34, bodyStart: 36, kind: 'blank' }, sameWhenIncomplete: true },
@@ -63,7 +68,7 @@ for (const row of endRows) {
 test('findHeaderEnd: the block ends before a body line that looks like a header', () => {
   const input = Buffer.from('To: x\r\n\r\nCc: y\r\n');
   const end = findHeaderEnd(input, true);
-  assert.deepEqual(parseHeaders(input.subarray(0, end?.headerEnd)), [field('To', 'x', 'To: x\r\n')]);
+  assert.deepEqual(parsed(input.subarray(0, end?.headerEnd)), [field('To', 'x', 'To: x\r\n')]);
 });
 
 const splitSamples = [
@@ -132,7 +137,7 @@ test('findHeaderEnd: a huge first line that is not a field is the body', () => {
 
 test('parseHeaders: folded lines are unfolded, raw kept exact, name case kept', () => {
   const block = Buffer.from('SUBJECT: one\r\n\ttwo\r\n  three\r\nX-A:b\nx-empty:\r\nTo:  spaced \r\n');
-  assert.deepEqual(parseHeaders(block), [
+  assert.deepEqual(parsed(block), [
     field('SUBJECT', 'one\ttwo  three', 'SUBJECT: one\r\n\ttwo\r\n  three\r\n'),
     field('X-A', 'b', 'X-A:b\n'),
     field('x-empty', '', 'x-empty:\r\n'),
@@ -141,12 +146,12 @@ test('parseHeaders: folded lines are unfolded, raw kept exact, name case kept', 
 });
 
 test('parseHeaders: UTF-8 values are decoded (RFC 6532)', () => {
-  assert.deepEqual(parseHeaders(Buffer.from('Subject: Grüße, 世界\r\n')), [field('Subject', 'Grüße, 世界', 'Subject: Grüße, 世界\r\n')]);
+  assert.deepEqual(parsed(Buffer.from('Subject: Grüße, 世界\r\n')), [field('Subject', 'Grüße, 世界', 'Subject: Grüße, 世界\r\n')]);
 });
 
 test('parseHeaders: a last field without line end, and the empty block', () => {
-  assert.deepEqual(parseHeaders(Buffer.from('To: a,\n b')), [field('To', 'a, b', 'To: a,\n b')]);
-  assert.deepEqual(parseHeaders(Buffer.alloc(0)), []);
+  assert.deepEqual(parsed(Buffer.from('To: a,\n b')), [field('To', 'a, b', 'To: a,\n b')]);
+  assert.deepEqual(parsed(Buffer.alloc(0)), []);
 });
 
 test('parseHeaders: raw is a view of the input, not a copy (no allocation per field)', () => {
@@ -193,7 +198,7 @@ test('serializeHeaders: raw bytes in order, then CRLF; a field without line end 
 test('makeField: Name: value CRLF, and parses back to itself', () => {
   const made = makeField('Message-ID', '<x.y@example.org>');
   assert.deepEqual(made, field('Message-ID', '<x.y@example.org>', 'Message-ID: <x.y@example.org>\r\n'));
-  assert.deepEqual(parseHeaders(made.raw), [made]);
+  assert.deepEqual(parsed(made.raw), [made]);
   assert.deepEqual(makeField('X-Empty', ''), field('X-Empty', '', 'X-Empty: \r\n'));
 });
 
@@ -202,7 +207,7 @@ test('makeField folds long values before spaces, at most 76 characters a line', 
   const made = makeField('X-Long', Array(10).fill(word).join(' ') + '  end');
   const expected = `X-Long: ${Array(6).fill(word).join(' ')}\r\n${` ${word}`.repeat(4)}  end\r\n`;
   assert.deepEqual(made.raw, Buffer.from(expected));
-  assert.deepEqual(parseHeaders(made.raw), [made]);
+  assert.deepEqual(parsed(made.raw), [made]);
 });
 
 test('makeField refuses a line longer than 998 octets, accepts 998', () => {
