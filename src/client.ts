@@ -127,7 +127,20 @@ export class SmtpClient {
       if (prepared.method !== undefined) checkMethod(prepared, this.#target);
       commands.mailFrom(prepared.envelope.from); // CR/LF/NUL refused before anything is written
       for (const to of prepared.envelope.to) commands.rcptTo(to);
-      return await this.#deliver(prepared, options);
+      const attempts = maxAttempts(options);
+      for (let attempt = 1; ; attempt++) {
+        const progress: Progress = { connected: this.#session !== undefined, dataStarted: false };
+        try {
+          const session = this.#ready() ?? (await this.#ensureSession(progress, options.signal));
+          return this.#result(prepared, await this.#transact(session, prepared, options, progress), attempt);
+        } catch (error) {
+          this.#afterFailure(error);
+          const replayable = prepared.inMemory || !progress.dataStarted;
+          if (attempt >= attempts || !isRetryable(error, { replayable, connected: progress.connected })) throw this.#explain(error);
+          this.#options.onTrace?.({ direction: 'info', line: `attempt ${attempt} failed (${(error as Error).message}); trying again` });
+          await sleep(retryDelay(options, attempt + 1), options.signal);
+        }
+      }
     } finally {
       if (prepared !== undefined && !prepared.inMemory && prepared !== message) await prepared.dispose();
       this.#lastUsed = Date.now();
@@ -135,42 +148,23 @@ export class SmtpClient {
     }
   }
 
-  async #deliver(prepared: Prepared, options: ClientOptions): Promise<SendResult> {
-    const attempts = maxAttempts(options);
-    for (let attempt = 1; ; attempt++) {
-      const progress: Progress = { connected: this.#session !== undefined, dataStarted: false };
-      try {
-        const session = this.#ready() ?? (await this.#ensureSession(progress, options.signal));
-        const outcome = await this.#transact(session, prepared, options, progress);
-        return this.#result(prepared, outcome, attempt);
-      } catch (error) {
-        this.#afterFailure(error);
-        const replayable = prepared.inMemory || !progress.dataStarted;
-        if (attempt >= attempts || !isRetryable(error, { replayable, connected: progress.connected })) throw this.#explain(error);
-        this.#options.onTrace?.({ direction: 'info', line: `attempt ${attempt} failed (${(error as Error).message}); trying again` });
-        await sleep(retryDelay(options, attempt + 1), options.signal);
-      }
-    }
-  }
-
-  async #transact(session: SmtpSession, prepared: Prepared, options: ClientOptions, progress: Progress): Promise<TransactionResult> {
-    const unwatch = session.connection.watch(options.signal);
+  /** One attempt on `session`; an abort signal fails the connection while it runs. */
+  #transact(session: SmtpSession, prepared: Prepared, options: ClientOptions, progress: Progress): Promise<TransactionResult> {
     const authorizer = this.#authorizer;
-    try {
-      return await transact(session, prepared.envelope, prepared, {
-        params: (size) => mailParameters(session, prepared, size),
-        partial: options.partial === true,
-        traceData: options.traceData === true,
-        chunking: options.chunking === true,
-        progress,
-        recover:
-          authorizer.mechanism === undefined && session.capabilities.has('AUTH')
-            ? (error: unknown) => authorizer.recover(session, error)
-            : undefined,
-      });
-    } finally {
-      unwatch();
-    }
+    // Watched from before the first byte: an abort that already happened sends nothing.
+    const unwatch = options.signal === undefined ? undefined : session.connection.watch(options.signal);
+    const attempt = transact(session, prepared.envelope, prepared, {
+      params: (size) => mailParameters(session, prepared, size),
+      partial: options.partial === true,
+      traceData: options.traceData === true,
+      chunking: options.chunking === true,
+      progress,
+      recover:
+        authorizer.mechanism === undefined && session.capabilities.has('AUTH')
+          ? (error: unknown) => authorizer.recover(session, error)
+          : undefined,
+    });
+    return unwatch === undefined ? attempt : attempt.finally(unwatch);
   }
 
   /** The open session when it can be used at once: working, and not idle long enough to need a NOOP first. */

@@ -138,8 +138,18 @@ export async function finalReply(session: SmtpSession, command: string, earlier 
   } catch (error) {
     const cause = error as SmtpProtocolError;
     if (cause.code === 'EDATA') throw cause;
-    throw new SmtpProtocolError('EUNKNOWN_DELIVERY', `the connection failed after the message was sent, before the server confirmed it; it may or may not have been delivered (${cause.message})`, { cause, transient: false });
+    throw unknownDelivery(cause);
   }
+  return accepted(reply, command);
+}
+
+/** The error for a connection lost after the message went out, before its reply came. */
+export function unknownDelivery(cause: Error): SmtpProtocolError {
+  return new SmtpProtocolError('EUNKNOWN_DELIVERY', `the connection failed after the message was sent, before the server confirmed it; it may or may not have been delivered (${cause.message})`, { cause, transient: false });
+}
+
+/** The final reply when it accepts the message (250); a refusal is EDATA, or ESIZE for 552. */
+export function accepted(reply: Reply, command: string): Reply {
   if (!matches(reply, 250)) throw SmtpProtocolError.fromReply(reply.code === 552 ? 'ESIZE' : 'EDATA', reply, command);
   return reply;
 }

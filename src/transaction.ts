@@ -7,10 +7,11 @@
  * strictly one command at a time.
  */
 import * as commands from './commands.js';
-import { DataEncoder } from './data.js';
+import { eagerTransaction, type EagerContent } from './eager.js';
+import { record, refuseUnlessDeliverable, type EnvelopeOutcome, type Plan } from './envelope-outcome.js';
 import { SmtpProtocolError, type RefusedRecipient } from './errors.js';
 import { finalReply, writeChunks, writeData, type MessageContent } from './message-writer.js';
-import { replyText, type Reply } from './reply.js';
+import type { Reply } from './reply.js';
 import { matches, shown, type SmtpSession } from './session.js';
 import type { Turn } from './turns.js';
 
@@ -48,36 +49,41 @@ export interface TransactionResult {
   readonly bytesIn: number;
 }
 
-interface Plan {
-  readonly from: string;
-  readonly rcpts: readonly string[];
-  readonly to: readonly string[];
-  readonly pipelining: boolean;
-  readonly chunking: boolean;
-}
-
 /**
  * Runs the transaction. Every command is encoded (and so validated) before
  * anything is written. When the message must not be sent after DATA was
  * already accepted (pipelined refusals), the connection is dropped without the
  * final dot, so that nothing is delivered.
  */
-export async function transact(session: SmtpSession, envelope: Envelope, content: MessageContent, options: TransactionOptions): Promise<TransactionResult> {
-  const caps = session.capabilities;
-  const plan: Plan = {
-    from: envelope.from,
-    rcpts: envelope.to.map((to) => commands.rcptTo(to)),
-    to: envelope.to,
-    pipelining: caps.has('PIPELINING'),
-    chunking: options.chunking && caps.has('CHUNKING'),
-  };
-  const taken = session.turn();
-  const turn = taken instanceof Promise ? await taken : taken;
+export function transact(session: SmtpSession, envelope: Envelope, content: MessageContent, options: TransactionOptions): Promise<TransactionResult> {
+  let plan: Plan;
   try {
-    // Nothing can call a message back once it went out with BDAT LAST: only when no refusal could need that.
-    const eager = plan.pipelining && plan.chunking && Buffer.isBuffer(content.body) && options.recover === undefined &&
-      !session.needsReset && (options.partial || plan.to.length === 1);
-    if (eager) return await eagerChunks(session, turn, plan, content, options);
+    const caps = session.capabilities;
+    plan = {
+      from: envelope.from,
+      rcpts: envelope.to.map((to) => commands.rcptTo(to)),
+      to: envelope.to,
+      pipelining: caps.has('PIPELINING'),
+      chunking: options.chunking && caps.has('CHUNKING'),
+    };
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  const taken = session.turn();
+  if (taken instanceof Promise) return taken.then((turn) => withTurn(session, turn, plan, content, options));
+  return withTurn(session, taken, plan, content, options);
+}
+
+/** With the turn held (each path releases it): in one write when nothing could need the message called back, else step by step. */
+function withTurn(session: SmtpSession, turn: Turn, plan: Plan, content: MessageContent, options: TransactionOptions): Promise<TransactionResult> {
+  // After BDAT LAST nothing can call a message back: only when no refusal could need that (and no RSET is owed).
+  const eager = plan.pipelining && plan.chunking && Buffer.isBuffer(content.body) && options.recover === undefined &&
+    !session.needsReset && (options.partial || plan.to.length === 1);
+  return eager ? eagerTransaction(session, turn, plan, content as EagerContent, options) : stepByStep(session, turn, plan, content, options);
+}
+
+async function stepByStep(session: SmtpSession, turn: Turn, plan: Plan, content: MessageContent, options: TransactionOptions): Promise<TransactionResult> {
+  try {
     const mail = commands.mailFrom(plan.from, options.params(undefined));
     const outcome = await envelopeWithRecovery(session, turn, mail, plan, options);
     options.progress.dataStarted = true;
@@ -97,11 +103,6 @@ export async function transact(session: SmtpSession, envelope: Envelope, content
   } finally {
     turn.release();
   }
-}
-
-interface EnvelopeOutcome {
-  readonly accepted: string[];
-  readonly rejected: RefusedRecipient[];
 }
 
 async function envelopeWithRecovery(session: SmtpSession, turn: Turn, mail: string, plan: Plan, options: TransactionOptions): Promise<EnvelopeOutcome> {
@@ -158,65 +159,3 @@ async function sendEnvelope(session: SmtpSession, turn: Turn, mail: string, plan
   return outcome;
 }
 
-/**
- * PIPELINING and CHUNKING, a message in memory, one recipient (or `partial`):
- * MAIL, RCPT and `BDAT n LAST` with the whole message in one write, and the
- * next transaction may write at once. Everything after that write might
- * have been delivered, so a lost connection is EUNKNOWN_DELIVERY.
- */
-async function eagerChunks(session: SmtpSession, turn: Turn, plan: Plan, content: MessageContent, options: TransactionOptions): Promise<TransactionResult> {
-  const connection = session.connection;
-  const timeout = session.timeouts.command;
-  const encoder = new DataEncoder({ dotStuffing: false });
-  const payload = [encoder.push(content.head), encoder.push(content.body as Buffer), encoder.end()];
-  // The payload is the message with CRLF line ends: its length is the SIZE (RFC 1870), no second scan needed.
-  const size = (payload[0] as Buffer).length + (payload[1] as Buffer).length + (payload[2] as Buffer).length;
-  const mail = commands.mailFrom(plan.from, options.params(size));
-  options.progress.dataStarted = true;
-  connection.send([mail, ...plan.rcpts, `BDAT ${size} LAST\r\n`], undefined, payload);
-  turn.releaseWrites();
-  if (!options.traceData && connection.tracing) connection.note(`${encoder.bytesIn} octets of message data sent by BDAT`);
-  const outcome: EnvelopeOutcome = { accepted: [], rejected: [] };
-  let mailReply: Reply;
-  try {
-    if (!turn.readable) await turn.reads();
-    mailReply = await connection.read(timeout, 'the reply to MAIL');
-    for (let i = 0; i < plan.rcpts.length; i++) {
-      record(outcome, plan.to[i] as string, await connection.read(timeout, () => `the reply to ${shown(plan.rcpts[i] as string)}`));
-    }
-  } catch (error) {
-    throw new SmtpProtocolError('EUNKNOWN_DELIVERY', `the connection failed after the message was sent, before the server confirmed it; it may or may not have been delivered (${(error as Error).message})`, { cause: error, transient: false });
-  }
-  const final = finalReply(session, 'BDAT');
-  try {
-    if (!matches(mailReply, 250)) throw SmtpProtocolError.fromReply('ESENDER', mailReply, shown(mail));
-    refuseUnlessDeliverable(outcome, options.partial, plan);
-  } catch (error) {
-    await final.catch(() => undefined); // the BDAT reply (a refusal) belongs to this transaction
-    throw error;
-  }
-  return { accepted: outcome.accepted, rejected: outcome.rejected, reply: await final, bytesIn: encoder.bytesIn };
-}
-
-function record(outcome: EnvelopeOutcome, recipient: string, reply: Reply): void {
-  if (matches(reply, 25)) outcome.accepted.push(recipient);
-  else outcome.rejected.push({ recipient, reply });
-}
-
-/** Emacs semantics: one refused recipient fails the message, unless `partial`. */
-function refuseUnlessDeliverable(outcome: EnvelopeOutcome, partial: boolean, plan: Plan): void {
-  const { accepted, rejected } = outcome;
-  if (rejected.length === 0 || (partial && accepted.length > 0)) return;
-  const first = rejected[0] as RefusedRecipient;
-  const command = shown(plan.rcpts[plan.to.indexOf(first.recipient)] ?? '');
-  const list = rejected.map((r) => `<${r.recipient}> (${replyText(r.reply)})`).join('; ');
-  const message = rejected.length === 1 && accepted.length === 0
-    ? `Sending failed: ${replyText(first.reply)} in response to ${command}`
-    : `Sending failed: ${rejected.length} of ${plan.to.length} recipients refused: ${list}`;
-  throw new SmtpProtocolError('ERECIPIENT', message, {
-    reply: first.reply,
-    command,
-    rejected,
-    transient: rejected.every((r) => r.reply.code < 500),
-  });
-}

@@ -1,0 +1,78 @@
+/**
+ * The one-write transaction (PIPELINING and CHUNKING, RFC 2920 and 3030):
+ * MAIL, RCPT and `BDAT n LAST` with the whole message in memory go out in one
+ * write, and the next transaction may write at once. Used only when no
+ * refusal could need the message called back (one recipient, or `partial`):
+ * nothing can stop a BDAT LAST once sent. Everything after that write might
+ * have been delivered, so a lost connection is EUNKNOWN_DELIVERY.
+ *
+ * This runs once per message on a busy connection: a reply already received
+ * is taken at once, and only one that is still to come is awaited.
+ */
+import * as commands from './commands.js';
+import { DataEncoder } from './data.js';
+import { record, refuseUnlessDeliverable, type EnvelopeOutcome, type Plan } from './envelope-outcome.js';
+import { SmtpProtocolError } from './errors.js';
+import { accepted, unknownDelivery } from './message-writer.js';
+import type { Reply } from './reply.js';
+import { matches, shown, type SmtpSession } from './session.js';
+import type { TransactionOptions, TransactionResult } from './transaction.js';
+import type { Turn } from './turns.js';
+
+/** A message held in memory: the prepared header block and the body. */
+export interface EagerContent {
+  readonly head: Buffer;
+  readonly body: Buffer;
+}
+
+/** Runs the transaction with `turn` held; releases it. */
+export async function eagerTransaction(session: SmtpSession, turn: Turn, plan: Plan, content: EagerContent, options: TransactionOptions): Promise<TransactionResult> {
+  const connection = session.connection;
+  const timeout = session.timeouts.command;
+  try {
+    const encoder = new DataEncoder({ dotStuffing: false });
+    const payload = [encoder.push(content.head), encoder.push(content.body), encoder.end()];
+    // The payload is the message with CRLF line ends: its length is the SIZE (RFC 1870), with no second scan.
+    const size = (payload[0] as Buffer).length + (payload[1] as Buffer).length + (payload[2] as Buffer).length;
+    const mail = commands.mailFrom(plan.from, options.params(size));
+    options.progress.dataStarted = true;
+    connection.send([mail, ...plan.rcpts, `BDAT ${size} LAST\r\n`], undefined, payload);
+    turn.releaseWrites();
+    if (!options.traceData && connection.tracing) connection.note(`${encoder.bytesIn} octets of message data sent by BDAT`);
+
+    // The replies to MAIL and each RCPT, once every earlier transaction has read its own.
+    const outcome: EnvelopeOutcome = { accepted: [], rejected: [] };
+    let mailReply: Reply | Promise<Reply>;
+    try {
+      if (!turn.readable) await turn.reads();
+      mailReply = connection.read(timeout, 'the reply to MAIL');
+      if (mailReply instanceof Promise) mailReply = await mailReply;
+      for (let i = 0; i < plan.rcpts.length; i++) {
+        let reply = connection.read(timeout, () => `the reply to ${shown(plan.rcpts[i] as string)}`);
+        if (reply instanceof Promise) reply = await reply;
+        record(outcome, plan.to[i] as string, reply);
+      }
+    } catch (error) {
+      throw unknownDelivery(error as Error);
+    }
+    // A refused sender or recipient decides the message; the BDAT reply still belongs to this transaction.
+    let refusal: unknown;
+    try {
+      if (!matches(mailReply, 250)) throw SmtpProtocolError.fromReply('ESENDER', mailReply, shown(mail));
+      refuseUnlessDeliverable(outcome, options.partial, plan);
+    } catch (error) {
+      refusal = error;
+    }
+    let final: Reply | Promise<Reply>;
+    try {
+      final = connection.read(session.timeouts.dataEnd, 'the reply to BDAT');
+      if (final instanceof Promise) final = await final;
+    } catch (error) {
+      throw refusal ?? unknownDelivery(error as Error);
+    }
+    if (refusal !== undefined) throw refusal;
+    return { accepted: outcome.accepted, rejected: outcome.rejected, reply: accepted(final, 'BDAT'), bytesIn: encoder.bytesIn };
+  } finally {
+    turn.release();
+  }
+}
