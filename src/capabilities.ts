@@ -66,7 +66,8 @@ export class Capabilities {
 
   /** Whether the keyword was advertised; case-insensitive. */
   has(keyword: string): boolean {
-    return this.#params.has(keyword.toUpperCase());
+    // Keywords are kept upper-case; callers mostly ask in upper case already.
+    return this.#params.has(keyword) || this.#params.has(keyword.toUpperCase());
   }
 
   /** The keyword's parameters (possibly none), or `undefined` when not advertised. */

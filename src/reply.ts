@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { SmtpProtocolError } from './errors.js';
 
 /**
@@ -44,6 +45,7 @@ const CR = 0x0d;
 const HYPHEN = 0x2d;
 const SPACE = 0x20;
 const DIGIT_0 = 0x30;
+const DOT = 0x2e;
 const QUOTE_LIMIT = 60;
 
 // RFC 3463 §2: class "." subject (1-3 digits) "." detail (1-3 digits).
@@ -102,7 +104,7 @@ export class ReplyParser {
 
   #consume(chunk: Buffer): Reply[] {
     const replies: Reply[] = [];
-    let start = 0;
+    let start = this.#partialBytes === 0 && isAscii(chunk) ? this.#consumeAscii(chunk, replies) : 0;
     while (start < chunk.length) {
       const lf = chunk.indexOf(LF, start);
       if (lf === -1) {
@@ -119,6 +121,43 @@ export class ReplyParser {
       if (reply !== undefined) replies.push(reply);
     }
     return replies;
+  }
+
+  /**
+   * The complete lines of an all-ASCII chunk (the usual case: many pipelined
+   * replies at once), read from one latin1 string with no Buffer view per
+   * line. A line that is not a plain valid reply line goes to #line, which
+   * says what is wrong with it. Returns where the unfinished rest starts.
+   */
+  #consumeAscii(chunk: Buffer, replies: Reply[]): number {
+    const text = chunk.toString('latin1');
+    let start = 0;
+    for (let lf = text.indexOf('\n'); lf !== -1; lf = text.indexOf('\n', start)) {
+      const end = lf > start && text.charCodeAt(lf - 1) === CR ? lf - 1 : lf;
+      const code = codeAt(text, start);
+      const separator = text.charCodeAt(start + 3); // CR or LF when the line is only the code
+      const plain = code !== 0 && end - start <= MAX_LINE_BYTES && (end - start === 3 || separator === HYPHEN || separator === SPACE) &&
+        (this.#pendingLines.length === 0 || code === this.#pendingCode) && this.#pendingLines.length < MAX_REPLY_LINES;
+      let reply: Reply | undefined;
+      if (!plain) {
+        reply = this.#line(chunk.subarray(start, lf), lf + 1 - start);
+      } else {
+        this.#pendingCode = code;
+        this.#pendingLines.push(text.slice(start + 4, end));
+        this.#pendingBytes += lf + 1 - start;
+        if (separator !== HYPHEN) reply = this.#finish(code);
+      }
+      if (reply !== undefined) replies.push(reply);
+      start = lf + 1;
+    }
+    return start;
+  }
+
+  #finish(code: number): Reply {
+    const lines = this.#pendingLines;
+    this.#pendingLines = [];
+    this.#pendingBytes = 0;
+    return { code, enhancedCode: enhancedCode(code, lines[0] ?? ''), lines };
   }
 
   /** Keeps the start of a line, failing as soon as it cannot fit the bound. */
@@ -154,12 +193,17 @@ export class ReplyParser {
     this.#pendingLines.push(line.subarray(4).toString('utf8'));
     this.#pendingBytes += rawBytes;
     if (separator === HYPHEN) return undefined;
-
-    const lines = this.#pendingLines;
-    this.#pendingLines = [];
-    this.#pendingBytes = 0;
-    return { code, enhancedCode: enhancedCode(code, lines[0] ?? ''), lines };
+    return this.#finish(code);
   }
+}
+
+/** The valid reply code (200..599) starting at `at`, or 0. */
+function codeAt(text: string, at: number): number {
+  const a = text.charCodeAt(at) - DIGIT_0;
+  const b = text.charCodeAt(at + 1) - DIGIT_0;
+  const c = text.charCodeAt(at + 2) - DIGIT_0;
+  if (!(a >= 2 && a <= 5 && b >= 0 && b <= 9 && c >= 0 && c <= 9)) return 0; // NaN fails too
+  return a * 100 + b * 10 + c;
 }
 
 /** The three-digit code at the start of a line, 200..599, or a protocol error. */
@@ -177,6 +221,7 @@ function parseCode(line: Buffer): number {
 }
 
 function enhancedCode(code: number, firstLine: string): string | undefined {
+  if (firstLine.charCodeAt(1) !== DOT) return undefined; // not "d.", so no enhanced code: skip the regex
   const match = ENHANCED_CODE.exec(firstLine);
   if (match === null || match[1] !== String(code)[0]) return undefined;
   return `${match[1]}.${match[2]}.${match[3]}`;

@@ -176,6 +176,26 @@ test('random messages, random chunking: same as one-shot and as the slow referen
   }
 });
 
+test('a 150 KB message in large and small chunks: same as the slow reference', () => {
+  const random = mulberry32(0xb16);
+  const alphabet = ['\r', '\n', '.', 'abc', '\r\n', '\r\n.', 'é', ' '];
+  const pieces: string[] = [];
+  for (let i = 0; i < 100_000; i++) pieces.push(alphabet[Math.floor(random() * alphabet.length)] ?? 'a');
+  const message = Buffer.from(pieces.join(''), 'utf8');
+  assert.ok(message.length > 150_000);
+  const expected = referenceEncode(message);
+  assert.deepEqual(encodeData(message), expected, 'one chunk');
+  assert.equal(normalizedSize(message), referenceNormalize(message).length);
+  // Chunks on both sides of the limit, in turn.
+  const chunks: Buffer[] = [];
+  for (let at = 0, i = 0; at < message.length; i++) {
+    const size = i % 2 === 0 ? 70_000 : 1 + Math.floor(random() * 3000);
+    chunks.push(message.subarray(at, at + size));
+    at += size;
+  }
+  assert.deepEqual(encodeChunks(chunks), expected, 'mixed chunk sizes');
+});
+
 test('normalizedSize is the encoded length without added dots and terminator', () => {
   // [message, wire length, dots added, terminator length, size]
   const cases: ReadonlyArray<readonly [string, number, number, number, number]> = [

@@ -261,3 +261,33 @@ for (const [code, expected] of positiveRows) {
     assert.equal(isPositive({ code, enhancedCode: undefined, lines: [] }), expected);
   });
 }
+
+test('random pipelined replies, valid or not: one chunk and one byte at a time give the same replies or the same error', () => {
+  let state = 0x5eed;
+  const random = (n: number): number => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return (state >>> 8) % n;
+  };
+  const codes = ['250', '354', '550', '221', '199', '600', '25x', '2', ''];
+  const rests = ['', ' ok', '-more', ' 2.1.0 fine', '-', 'x', ' é'];
+  const ends = ['\r\n', '\n'];
+  const outcome = (parse: (parser: ReplyParser) => Reply[]): Reply[] | string => {
+    try {
+      return parse(new ReplyParser());
+    } catch (error) {
+      return (error as Error).message;
+    }
+  };
+  for (let round = 0; round < 300; round++) {
+    let text = '';
+    const lines = 1 + random(8);
+    for (let i = 0; i < lines; i++) {
+      const code = random(4) === 0 ? (codes[random(codes.length)] as string) : (codes[random(3)] as string);
+      text += code + (rests[random(rests.length)] as string) + (ends[random(ends.length)] as string);
+    }
+    const bytes = Buffer.from(text, 'utf8');
+    const whole = outcome((parser) => parser.push(bytes));
+    const bytewise = outcome((parser) => [...bytes].flatMap((byte) => parser.push(Buffer.from([byte]))));
+    assert.deepEqual(whole, bytewise, JSON.stringify(text));
+  }
+});
