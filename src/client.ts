@@ -7,7 +7,7 @@
 import os from 'node:os';
 import { Authorizer } from './authorize.js';
 import * as commands from './commands.js';
-import { has8bit, normalizedSize } from './data.js';
+import { has8bit } from './data.js';
 import { explainFailure } from './diagnose.js';
 import { SmtpProtocolError, type RefusedRecipient } from './errors.js';
 import { smtputf8Missing } from './hints.js';
@@ -263,14 +263,14 @@ export class SmtpClient {
 
 /**
  * SIZE (RFC 1870), BODY=8BITMIME (RFC 6152) and SMTPUTF8 (RFC 6531), as the
- * server allows. `known` is the size when the transaction has it already.
+ * server allows. `size` is the message size on the wire (line ends CRLF), which the
+ * transaction measures for a message in memory; a stream's size is not known.
  */
-function mailParameters(session: SmtpSession, prepared: Prepared, known: number | undefined): commands.MailParameters {
+function mailParameters(session: SmtpSession, prepared: Prepared, size: number | undefined): commands.MailParameters {
   const caps = session.capabilities;
   const body = prepared.body;
   const inMemory = Buffer.isBuffer(body);
   const limit = caps.sizeLimit;
-  const size = known ?? (inMemory && (caps.has('SIZE') || limit !== undefined) ? normalizedSize(prepared.head) + normalizedSize(body) : undefined);
   if (size !== undefined && limit !== undefined && size > limit) {
     throw new SmtpProtocolError('ESIZE', `the message is ${size} octets, more than the ${limit} octets the server accepts (SIZE ${limit})`);
   }

@@ -18,6 +18,8 @@ const CR = 0x0d;
 const DOT = 0x2e;
 
 const EMPTY = Buffer.alloc(0);
+/** A line that starts with a dot, in CRLF text. */
+const LF_DOT = Buffer.from('\n.', 'latin1');
 /** The terminator when the output so far ends with CRLF (or is empty: the DATA line ended with one). */
 const TERMINATOR_AT_LINE_START = Buffer.from('.\r\n', 'latin1');
 /** The terminator when the last line has no line end yet. */
@@ -102,6 +104,8 @@ class Output {
 export class DataEncoder {
   /** false for BDAT (RFC 3030 §2): line ends normalised, no dot-stuffing, no terminator. */
   readonly #stuff: boolean;
+  /** The caller checked that every line end is CRLF already (normalizedSize equal to the length): only dots are stuffed. */
+  readonly #crlfChecked: boolean;
   #bytesIn = 0;
   /** The next input byte begins a line (true at first: the DATA line ended with CRLF). */
   #atLineStart = true;
@@ -109,8 +113,9 @@ export class DataEncoder {
   #lfOwed = false;
   #ended = false;
 
-  constructor(options: { readonly dotStuffing?: boolean } = {}) {
+  constructor(options: { readonly dotStuffing?: boolean; readonly crlfChecked?: boolean } = {}) {
     this.#stuff = options.dotStuffing ?? true;
+    this.#crlfChecked = options.crlfChecked === true;
   }
 
   /** Input bytes accepted so far. */
@@ -130,6 +135,7 @@ export class DataEncoder {
     const nulAt = chunk.indexOf(NUL);
     if (nulAt !== -1) throw nulError(this.#bytesIn + nulAt);
     this.#bytesIn += length;
+    if (this.#crlfChecked) return this.#stuffDots(chunk, scratch);
 
     let output: Output | undefined;
     const out = (): Output => (output ??= new Output(chunk, scratch));
@@ -194,6 +200,32 @@ export class DataEncoder {
 
     this.#atLineStart = atLineStart;
     this.#lfOwed = lfOwed;
+    if (output === undefined) return chunk;
+    output.copy(runStart, length);
+    return output.result();
+  }
+
+  /**
+   * push() for input whose line ends are all CRLF already: one search per
+   * line that starts with a dot ("\n." found by Buffer search), none per
+   * other line.
+   */
+  #stuffDots(chunk: Buffer, scratch: Buffer | undefined): Buffer {
+    const length = chunk.length;
+    if (!this.#stuff) return chunk;
+    let output: Output | undefined;
+    let runStart = 0;
+    if (this.#atLineStart && chunk[0] === DOT) {
+      output = new Output(chunk, scratch);
+      output.byte(DOT);
+    }
+    for (let at = chunk.indexOf(LF_DOT); at !== -1; at = chunk.indexOf(LF_DOT, at + 2)) {
+      output ??= new Output(chunk, scratch);
+      output.copy(runStart, at + 1);
+      output.byte(DOT);
+      runStart = at + 1;
+    }
+    this.#atLineStart = chunk[length - 1] === LF;
     if (output === undefined) return chunk;
     output.copy(runStart, length);
     return output.result();

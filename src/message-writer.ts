@@ -23,10 +23,14 @@ export interface MessageContent {
 const BLOCK_BYTES = 1 << 20;
 const WAIT_FOR_WRITE = 'the server to accept message data';
 
-/** After 354: the message, dot-stuffed, and the final dot. Returns the octets read from the message. */
-export async function writeData(session: SmtpSession, content: MessageContent, traceData: boolean): Promise<number> {
+/**
+ * After 354: the message, dot-stuffed, and the final dot. Returns the octets
+ * read from the message. `crlfChecked`: the caller found every line end of
+ * the message (in memory) to be CRLF already, so only dots need work.
+ */
+export async function writeData(session: SmtpSession, content: MessageContent, traceData: boolean, crlfChecked = false): Promise<number> {
   const connection = session.connection;
-  const encoder = new DataEncoder();
+  const encoder = new DataEncoder({ crlfChecked });
   const tracer = traceData ? new DataTracer((event) => connection.trace(event)) : undefined;
   const timeout = session.timeouts.dataBlock;
   await pump(session, content, encoder, async (bytes, release) => {

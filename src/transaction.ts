@@ -7,6 +7,7 @@
  * strictly one command at a time.
  */
 import * as commands from './commands.js';
+import { normalizedSize } from './data.js';
 import { eagerTransaction, type EagerContent } from './eager.js';
 import { record, refuseUnlessDeliverable, type EnvelopeOutcome, type Plan } from './envelope-outcome.js';
 import { SmtpProtocolError, type RefusedRecipient } from './errors.js';
@@ -84,7 +85,11 @@ function withTurn(session: SmtpSession, turn: Turn, plan: Plan, content: Message
 
 async function stepByStep(session: SmtpSession, turn: Turn, plan: Plan, content: MessageContent, options: TransactionOptions): Promise<TransactionResult> {
   try {
-    const mail = commands.mailFrom(plan.from, options.params(undefined));
+    // A message in memory is measured once: SIZE, and whether its line ends need any work on the way out.
+    const inMemory = Buffer.isBuffer(content.body);
+    const size = inMemory ? normalizedSize(content.head) + normalizedSize(content.body as Buffer) : undefined;
+    const crlfChecked = inMemory && size === content.head.length + (content.body as Buffer).length;
+    const mail = commands.mailFrom(plan.from, options.params(size));
     const outcome = await envelopeWithRecovery(session, turn, mail, plan, options);
     options.progress.dataStarted = true;
     let reply: Reply;
@@ -95,7 +100,7 @@ async function stepByStep(session: SmtpSession, turn: Turn, plan: Plan, content:
       bytesIn = sent.bytesIn;
       reply = await finalReply(session, 'BDAT', sent.earlier);
     } else {
-      bytesIn = await writeData(session, content, options.traceData);
+      bytesIn = await writeData(session, content, options.traceData, crlfChecked);
       if (plan.pipelining) turn.releaseWrites();
       reply = await finalReply(session, '.');
     }

@@ -196,6 +196,27 @@ test('a 150 KB message in large and small chunks: same as the slow reference', (
   assert.deepEqual(encodeChunks(chunks), expected, 'mixed chunk sizes');
 });
 
+test('crlfChecked (line ends known to be CRLF): only dots are stuffed, with the same output as the full encoder', () => {
+  const random = mulberry32(0xc71f);
+  const lines = ['', '.', '..', '.x', 'a.b', 'text', '.\u00e9', ' .'];
+  for (let round = 0; round < 300; round++) {
+    const count = Math.floor(random() * 12);
+    const picked = Array.from({ length: count }, () => lines[Math.floor(random() * lines.length)] ?? '');
+    const text = picked.join('\r\n') + (random() < 0.5 ? '\r\n' : '');
+    const message = Buffer.from(text, 'utf8');
+    assert.equal(normalizedSize(message), message.length, 'a CRLF message: its size is its length');
+    const chunks: Buffer[] = [];
+    for (let at = 0; at < message.length; ) {
+      const size = 1 + Math.floor(random() * 6);
+      chunks.push(message.subarray(at, at + size));
+      at += size;
+    }
+    const checked = new DataEncoder({ crlfChecked: true });
+    const out = Buffer.concat([...chunks.map((chunk) => checked.push(chunk)), checked.end()]);
+    assert.deepEqual(out, referenceEncode(message), JSON.stringify(text));
+  }
+});
+
 test('normalizedSize is the encoded length without added dots and terminator', () => {
   // [message, wire length, dots added, terminator length, size]
   const cases: ReadonlyArray<readonly [string, number, number, number, number]> = [
