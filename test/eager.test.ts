@@ -4,10 +4,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SmtpClient } from '../src/client.js';
 import { SmtpProtocolError } from '../src/errors.js';
-import { assertNothingLeftOpen, SHORT_TIMEOUTS } from './helpers/converse.js';
-import { clientBytes, script, startFakeServer, type Step } from './helpers/fake-server.js';
+import { script, type Step } from './helpers/fake-server.js';
+import { withScriptedClient } from './helpers/scripted-client.js';
 
 const OPENING = `
 S: 220 mail.example.org ESMTP
@@ -18,34 +17,19 @@ S: 250-PIPELINING
 S: 250 CHUNKING
 `;
 
-/** Sends each message in turn on one client (retries allowed), then QUIT; returns each outcome. */
-async function sendAll(steps: readonly Step[], messages: readonly { text: string; to: string }[], quit = true): Promise<(SmtpProtocolError | string)[]> {
-  const server = await startFakeServer(steps);
-  const client = new SmtpClient({
-    server: server.host,
-    port: server.port,
-    clientName: 'client.example',
-    envelopeFrom: 'a@x.org',
-    addMissingHeaders: false,
-    authSources: [],
-    retries: 3,
-    retryDelay: 1,
-    chunking: true,
-    timeouts: SHORT_TIMEOUTS,
-  });
+/** Sends each message in turn on one client (retries allowed), then ends the session; returns each outcome. */
+async function sendAll(steps: readonly Step[], messages: readonly { text: string; to: string }[], end: 'quit' | 'close' = 'quit'): Promise<(SmtpProtocolError | string)[]> {
   const outcomes: (SmtpProtocolError | string)[] = [];
-  for (const { text, to } of messages) {
-    try {
-      outcomes.push((await client.send(text, { recipients: [to] })).reply.lines[0] ?? '');
-    } catch (error) {
-      assert.ok(error instanceof SmtpProtocolError, String(error));
-      outcomes.push(error);
+  await withScriptedClient(steps, { retries: 3, retryDelay: 1, chunking: true }, async (client) => {
+    for (const { text, to } of messages) {
+      try {
+        outcomes.push((await client.send(text, { recipients: [to] })).reply.lines[0] ?? '');
+      } catch (error) {
+        assert.ok(error instanceof SmtpProtocolError, String(error));
+        outcomes.push(error);
+      }
     }
-  }
-  if (quit) await client.quit();
-  else client.close();
-  assert.equal((await server.done).received, clientBytes(steps));
-  await assertNothingLeftOpen();
+  }, end);
   return outcomes;
 }
 
@@ -108,7 +92,7 @@ test('eager BDAT: a refused sender is ESENDER, even when the connection drops be
     S: 503 5.5.1 no sender
     !close
   `;
-  const [outcome] = await sendAll(steps, [{ text: 'one\n', to: 'b@y.org' }], false);
+  const [outcome] = await sendAll(steps, [{ text: 'one\n', to: 'b@y.org' }], 'close');
   assert.ok(outcome instanceof SmtpProtocolError);
   assert.equal(outcome.code, 'ESENDER');
   assert.equal(outcome.reply?.code, 553);
@@ -125,7 +109,7 @@ test('eager BDAT: a connection lost after the write is EUNKNOWN_DELIVERY and nev
     S: 250 ok
     !close
   `;
-  const [outcome] = await sendAll(steps, [{ text: 'one\n', to: 'b@y.org' }], false);
+  const [outcome] = await sendAll(steps, [{ text: 'one\n', to: 'b@y.org' }], 'close');
   assert.ok(outcome instanceof SmtpProtocolError);
   assert.equal(outcome.code, 'EUNKNOWN_DELIVERY');
   assert.equal(outcome.transient, false);

@@ -6,29 +6,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SmtpClient, type ClientOptions } from '../src/client.js';
 import { SmtpProtocolError } from '../src/errors.js';
-import { assertNothingLeftOpen, SHORT_TIMEOUTS } from './helpers/converse.js';
-import { clientBytes, script, startFakeServer, type Step } from './helpers/fake-server.js';
-
-async function withClient(steps: readonly Step[], options: Partial<ClientOptions>, run: (client: SmtpClient) => Promise<void>): Promise<void> {
-  const server = await startFakeServer(steps);
-  const client = new SmtpClient({
-    server: server.host,
-    port: server.port,
-    clientName: 'client.example',
-    envelopeFrom: 'a@x.org',
-    addMissingHeaders: false,
-    authSources: [],
-    retries: 1,
-    timeouts: SHORT_TIMEOUTS,
-    ...options,
-  });
-  await run(client);
-  await client.quit();
-  assert.equal((await server.done).received, clientBytes(steps));
-  await assertNothingLeftOpen();
-}
+import { script } from './helpers/fake-server.js';
+import { withScriptedClient as withClient } from './helpers/scripted-client.js';
 
 const GREETING = `
 S: 220 mail.example.org ESMTP
