@@ -170,9 +170,13 @@ export class SmtpClient {
   /** The open session when it can be used at once: working, and not idle long enough to need a NOOP first. */
   #ready(): SmtpSession | undefined {
     const session = this.#session;
-    if (session === undefined || session.connection.failure !== undefined) return undefined;
-    if (this.#pending > 1 || this.#lastUsed === 0) return session;
-    return Date.now() - this.#lastUsed < (this.#options.noopAfterIdle ?? NOOP_AFTER_IDLE_MS) ? session : undefined;
+    return session === undefined || session.connection.failure !== undefined || this.#idleTooLong() ? undefined : session;
+  }
+
+  /** The session sat unused long enough that the server may have dropped it (never while other sends use it). */
+  #idleTooLong(): boolean {
+    if (this.#pending > 1 || this.#lastUsed === 0) return false;
+    return Date.now() - this.#lastUsed >= (this.#options.noopAfterIdle ?? NOOP_AFTER_IDLE_MS);
   }
 
   /** The open session, or a new one (one at a time, shared by concurrent sends). */
@@ -188,8 +192,7 @@ export class SmtpClient {
 
   /** After a long idle time, NOOP first: the server may have dropped the connection meanwhile. */
   async #stillThere(session: SmtpSession): Promise<boolean> {
-    const idle = this.#pending > 1 ? 0 : Date.now() - this.#lastUsed;
-    if (this.#lastUsed === 0 || idle < (this.#options.noopAfterIdle ?? NOOP_AFTER_IDLE_MS)) return true;
+    if (!this.#idleTooLong()) return true;
     this.#lastUsed = Date.now();
     try {
       await session.exclusive(() => session.noop());
