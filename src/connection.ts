@@ -12,6 +12,9 @@ import { abortError, SmtpProtocolError } from './errors.js';
 import { ReplyParser, type Reply } from './reply.js';
 import type { TraceEvent, TraceListener } from './trace.js';
 import { upgrade, type Opened, type TlsInfo, type TlsOptions } from './transport.js';
+import { TurnWriter } from './writer.js';
+
+const NONE: readonly never[] = [];
 
 interface Waiter {
   readonly resolve: () => void;
@@ -30,14 +33,15 @@ export class Connection {
   #replyWaiter: Waiter | undefined;
   #drainWaiter: Waiter | undefined;
   readonly #failureListeners = new Set<(error: SmtpProtocolError) => void>();
-  /** Writes of this event-loop turn are gathered into one writev (uncorked on nextTick). */
-  #corked = false;
+  /** Writes of this event-loop turn leave together, in one writev. */
+  readonly #writer: TurnWriter;
 
   constructor(opened: Opened, trace: TraceListener | undefined) {
     this.#stream = opened.stream;
     this.#tls = opened.tls;
     this.#remoteAddress = opened.remoteAddress;
     this.#trace = trace;
+    this.#writer = new TurnWriter(opened.stream);
     this.#attach();
   }
 
@@ -97,53 +101,32 @@ export class Connection {
   }
 
   /**
-   * Writes command lines in one write (a PIPELINING group is one segment),
-   * each traced as `shown` gives it (a redacted form while SASL is in progress),
-   * followed by `payload` bytes in the same writev. `written` is called once
-   * the stream is done with the payload buffers (sent, or the stream failed).
+   * Writes command lines, each traced as `shown` gives it (a redacted form
+   * while SASL is in progress), followed by `payload` bytes: one segment with
+   * everything else written in this turn. `written` is called once the
+   * stream is done with the payload buffers (copied, sent, or the stream failed).
    */
   send(lines: readonly string[], shown?: readonly string[], payload?: readonly Buffer[], written?: () => void): void {
     this.#throwIfFailed();
     if (this.#trace !== undefined) {
       lines.forEach((line, i) => this.#trace?.({ direction: 'client', line: shown?.[i] ?? line.slice(0, -2) }));
     }
-    const stream = this.#stream;
-    this.#gather();
-    stream.write(lines.length === 1 ? (lines[0] as string) : lines.join(''));
-    const parts = payload ?? [];
-    // Writes complete in order: when the last is done, the stream is done with every buffer before it.
-    parts.forEach((bytes, i) => stream.write(bytes, i === parts.length - 1 ? written : undefined));
-    if (parts.length === 0) written?.();
+    this.#writer.put(lines, payload ?? NONE, written);
   }
 
   /**
-   * Corks the stream until the end of this turn of the event loop, so that
-   * everything written meanwhile (a command group, message bytes, the next
-   * transaction's commands) leaves in one writev: one syscall, not one per part.
+   * Writes message bytes; waits for `drain` when the stream asks for it.
+   * `written` is called once the stream is done with `chunk` (copied, sent,
+   * or the stream failed): the caller may reuse its memory then.
    */
-  #gather(): void {
-    if (this.#corked) return;
-    this.#corked = true;
-    this.#stream.cork();
-    process.nextTick(this.#uncork);
-  }
-
-  readonly #uncork = (): void => {
-    this.#corked = false;
-    this.#stream.uncork();
-  };
-
-  /** Writes message bytes; waits for `drain` when the stream asks for it. */
-  /** `written` is called once the stream is done with `chunk` (sent, or the stream failed): the caller may reuse its memory then. */
   async write(chunk: Buffer, timeoutMs: number, what: string, written?: () => void): Promise<void> {
     this.#throwIfFailed();
     if (chunk.length === 0) {
       written?.();
       return;
     }
-    this.#gather();
-    if (this.#stream.write(chunk, written)) return;
-    await this.#wait('drain', timeoutMs, what);
+    const room = this.#writer.put(NONE, [chunk], written);
+    if (!room) await this.#wait('drain', timeoutMs, what);
   }
 
   /** Waits until the stream has room again, when it asked for a pause. */
@@ -191,6 +174,7 @@ export class Connection {
       this.fail(new SmtpProtocolError('EPROTOCOL', 'the server sent data after its reply to STARTTLS, before TLS began (possible response injection)'));
       this.#throwIfFailed();
     }
+    this.#writer.endTurn(); // anything written before STARTTLS goes out in the clear now, not into TLS
     this.#detach();
     let opened: Opened;
     try {
@@ -200,6 +184,7 @@ export class Connection {
       this.#stream.destroy();
       throw error;
     }
+    this.#writer.replace(opened.stream);
     this.#stream = opened.stream;
     this.#tls = opened.tls;
     this.#parser = new ReplyParser();
@@ -210,6 +195,7 @@ export class Connection {
   fail(error: SmtpProtocolError): void {
     if (this.#failure !== undefined) return;
     this.#failure = error;
+    this.#writer.close();
     this.#stream.destroy();
     for (const listener of this.#failureListeners) listener(error);
     this.#failureListeners.clear();
