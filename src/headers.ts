@@ -1,4 +1,3 @@
-import { isAscii } from 'node:buffer';
 import { SmtpProtocolError } from './errors.js';
 
 /*
@@ -51,6 +50,7 @@ const MAX_LINE_OCTETS = 998;
 // RFC 5322 §2.2: a field name is one or more printable US-ASCII characters except ':'.
 const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
 const CR_LF_NUL = /[\r\n\0]/;
+const NON_ASCII = /[^\x00-\x7f]/;
 
 type LineKind = 'field' | 'continuation' | 'blank' | 'separator' | 'other';
 
@@ -83,6 +83,7 @@ export function findHeaderEnd(buf: Buffer, complete: boolean): HeaderEnd | undef
       pos = lf + 1;
       continue;
     }
+    if (lf === pos || (lf === pos + 1 && first === CR)) return ending('blank', pos, lf + 1); // the usual end
     const kind = classify(withoutCR(buf.subarray(pos, lf)), pos > 0);
     if (kind !== 'field' && kind !== 'continuation') return ending(kind, pos, lf + 1);
     pos = lf + 1;
@@ -149,18 +150,19 @@ function withoutCR(line: Buffer): Buffer {
 }
 
 /**
- * Splits a header block (bytes [0, headerEnd) from {@link findHeaderEnd})
+ * Splits a header block (bytes [0, headerEnd) of `block`, from {@link findHeaderEnd})
  * into fields in order, each with its continuation lines (RFC 5322 §2.2.3).
  * A line that is neither a field nor a continuation throws EINPUT.
  */
-export function parseHeaders(block: Buffer): HeaderField[] {
+export function parseHeaders(block: Buffer, headerEnd = block.length): HeaderField[] {
   // One latin1 string of the block (a byte per character, so string offsets are byte offsets):
   // lines are found by string search, with no native call or Buffer view per line.
-  const text = block.toString('latin1');
-  const utf8 = !isAscii(block);
+  const text = block.toString('latin1', 0, headerEnd);
+  const utf8 = NON_ASCII.test(text);
   const fields: HeaderField[] = [];
   const length = text.length;
   let start = -1;
+  let colon = -1;
   let pos = 0;
   while (pos < length) {
     const lf = text.indexOf('\n', pos);
@@ -170,25 +172,27 @@ export function parseHeaders(block: Buffer): HeaderField[] {
       pos = next; // a continuation line
       continue;
     }
-    if (!startsField(text, pos, lf === -1 ? length : lf)) {
+    const colonAt = fieldColon(text, pos, lf === -1 ? length : lf);
+    if (colonAt === -1) {
       throw new SmtpProtocolError('EINPUT', `line at offset ${pos} of the header block is not a header field`);
     }
-    if (start >= 0) fields.push(new ParsedField(block, text, start, pos, utf8));
+    if (start >= 0) fields.push(new ParsedField(block, text, start, colon, pos, utf8));
     start = pos;
+    colon = colonAt;
     pos = next;
   }
-  if (start >= 0) fields.push(new ParsedField(block, text, start, length, utf8));
+  if (start >= 0) fields.push(new ParsedField(block, text, start, colon, length, utf8));
   return fields;
 }
 
-/** True when characters [from, to) begin with a field name and its colon (RFC 5322 §2.2). */
-function startsField(text: string, from: number, to: number): boolean {
+/** Where the colon is when characters [from, to) begin with a field name and its colon (RFC 5322 §2.2), else -1. */
+function fieldColon(text: string, from: number, to: number): number {
   for (let i = from; i < to; i++) {
     const code = text.charCodeAt(i);
-    if (code === COLON) return i > from;
-    if (code < 0x21 || code > 0x7e) return false;
+    if (code === COLON) return i > from ? i : -1;
+    if (code < 0x21 || code > 0x7e) return -1;
   }
-  return false;
+  return -1;
 }
 
 /**
@@ -207,14 +211,14 @@ class ParsedField implements HeaderField {
   /** The block has non-ASCII bytes: values are decoded as UTF-8. */
   readonly #utf8: boolean;
 
-  constructor(block: Buffer, text: string, start: number, end: number, utf8: boolean) {
+  constructor(block: Buffer, text: string, start: number, colon: number, end: number, utf8: boolean) {
     this.#block = block;
     this.#text = text;
     this.#start = start;
     this.#end = end;
     this.#utf8 = utf8;
-    this.#colon = text.indexOf(':', start);
-    this.name = text.slice(start, this.#colon);
+    this.#colon = colon;
+    this.name = text.slice(start, colon);
     this.key = this.name.toLowerCase();
   }
 

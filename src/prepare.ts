@@ -83,7 +83,8 @@ export function isPrepared(message: unknown): message is Prepared {
 
 const RECIPIENT_FIELDS = ['to', 'cc', 'bcc'];
 const RESENT_FIELDS = ['resent-to', 'resent-cc', 'resent-bcc'];
-const HIDDEN_KEYS = ['bcc', 'resent-bcc', METHOD_HEADER.toLowerCase()];
+const METHOD_KEY = METHOD_HEADER.toLowerCase();
+const HIDDEN_KEYS = ['bcc', 'resent-bcc', METHOD_KEY];
 
 export async function prepareMessage(input: MessageInput, options: PrepareOptions): Promise<Prepared> {
   if (isBytes(input)) return prepareBytes(input, options);
@@ -99,15 +100,22 @@ export function prepareBytes(input: string | Uint8Array, options: PrepareOptions
 function prepareSplit(raw: Buffer, body: AsyncIterable<Buffer> | undefined, inMemory: boolean, dispose: () => Promise<void>, options: PrepareOptions): Prepared {
   const end = findHeaderEnd(raw, true);
   if (end === undefined) throw new SmtpProtocolError('EINPUT', 'internal error: no end of the header block');
-  const fields = parseHeaders(raw.subarray(0, end.headerEnd));
+  const fields = parseHeaders(raw, end.headerEnd);
   const rest = raw.subarray(end.bodyStart);
   const fullBody: MessageBody = body === undefined ? rest : prepend(rest, body);
-  const methodValue = fieldValues(fields, METHOD_HEADER)[0];
+  // One look at every field: the first X-Message-SMTP-Method, and whether any field must be hidden.
+  let methodValue: string | undefined;
+  let hidden = false;
+  for (const field of fields) {
+    if (!HIDDEN_KEYS.includes(field.key)) continue;
+    hidden = true;
+    if (field.key === METHOD_KEY) methodValue ??= field.value;
+  }
   const method = methodValue === undefined ? undefined : parseMethod(methodValue);
 
   const envelope = { from: envelopeSender(options, fields), to: recipients(fields, options) };
   const added = options.addMissingHeaders === false ? [] : missingHeaders(fields, options, envelope.from);
-  const kept = fields.some((field) => HIDDEN_KEYS.includes(field.key)) ? withoutFields(fields, HIDDEN_KEYS) : fields;
+  const kept = hidden ? withoutFields(fields, HIDDEN_KEYS) : fields;
   const noHeaders = fields.length === 0 && added.length === 0;
   // Nothing removed or added and a real empty line: the header block goes as given, uncopied.
   const untouched = end.kind === 'blank' && kept.length === fields.length && added.length === 0;
@@ -143,7 +151,8 @@ function fromAddress(fields: readonly HeaderField[]): string | undefined {
 function recipients(fields: readonly HeaderField[], options: PrepareOptions): string[] {
   const found = options.recipients !== undefined ? [...options.recipients] : headerRecipients(fields);
   const domain = options.sendtoDomain;
-  const unique = [...new Set(domain === undefined ? found : found.map((a) => (a.includes('@') ? a : `${a}@${domain}`)))];
+  const qualified = domain === undefined ? found : found.map((a) => (a.includes('@') ? a : `${a}@${domain}`));
+  const unique = qualified.length < 2 ? qualified : [...new Set(qualified)];
   if (unique.length === 0) throw new SmtpProtocolError('EINPUT', 'no recipients: the message has no To, Cc or Bcc address and no `recipients` were given');
   return unique;
 }
@@ -166,7 +175,7 @@ export interface Peeked {
 export async function peekMessage(input: MessageInput): Promise<Peeked> {
   const { head, body } = await splitInput(input);
   const end = findHeaderEnd(head, true);
-  const fields = end === undefined ? [] : parseHeaders(head.subarray(0, end.headerEnd));
+  const fields = end === undefined ? [] : parseHeaders(head, end.headerEnd);
   return { from: fromAddress(fields), recipients: headerRecipients(fields), message: body === undefined ? head : prepend(head, body) };
 }
 
@@ -196,7 +205,7 @@ const disposeNothing = async (): Promise<void> => {};
 
 /** A message in memory as bytes, refused when it holds a NUL. */
 function bytesOf(input: string | Uint8Array): Buffer {
-  const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   const nul = bytes.indexOf(0);
   if (nul >= 0) throw new SmtpProtocolError('EINPUT', `the message contains a NUL byte at offset ${nul}`);
   return bytes;
