@@ -240,7 +240,10 @@ export class DataEncoder {
   end(): Buffer {
     this.#assertOpen();
     this.#ended = true;
-    if (!this.#stuff) return Buffer.from(this.#lfOwed ? '\n' : this.#atLineStart ? '' : '\r\n', 'latin1');
+    if (!this.#stuff) {
+      if (this.#atLineStart && !this.#lfOwed) return EMPTY; // the usual case: the message ended with its line end
+      return Buffer.from(this.#lfOwed ? '\n' : '\r\n', 'latin1');
+    }
     const terminator = this.#lfOwed
       ? TERMINATOR_AFTER_CR
       : this.#atLineStart
@@ -260,22 +263,6 @@ export function encodeData(message: Buffer): Buffer {
   const body = encoder.push(message);
   const terminator = encoder.end();
   return Buffer.concat([body, terminator], body.length + terminator.length);
-}
-
-/**
- * Octets of the message once its line ends are CRLF, before dot-stuffing and
- * without the terminator: the SIZE= value of MAIL FROM (RFC 1870 §3). It does
- * not look for NUL bytes; the encoder rejects those.
- */
-export function normalizedSize(message: Buffer): number {
-  let size = message.length;
-  for (let at = message.indexOf(LF); at !== -1; at = message.indexOf(LF, at + 1)) {
-    if (at === 0 || message[at - 1] !== CR) size += 1; // bare LF gains a CR
-  }
-  for (let at = message.indexOf(CR); at !== -1; at = message.indexOf(CR, at + 1)) {
-    if (message[at + 1] !== LF) size += 1; // bare CR gains an LF
-  }
-  return size;
 }
 
 /** True when the message has an octet >= 0x80, so it needs BODY=8BITMIME (RFC 6152). */

@@ -11,6 +11,7 @@
  */
 import * as commands from './commands.js';
 import { DataEncoder } from './data.js';
+import { crlfClean } from './line-ends.js';
 import { record, refuseUnlessDeliverable, type EnvelopeOutcome, type Plan } from './envelope-outcome.js';
 import { SmtpProtocolError } from './errors.js';
 import { accepted, unknownDelivery } from './message-writer.js';
@@ -18,6 +19,9 @@ import type { Reply } from './reply.js';
 import { matches, shown, type SmtpSession } from './session.js';
 import type { TransactionOptions, TransactionResult } from './transaction.js';
 import type { Turn } from './turns.js';
+
+const LF = 0x0a;
+const EMPTY = Buffer.alloc(0);
 
 /** A message held in memory: the prepared header block and the body. */
 export interface EagerContent {
@@ -30,15 +34,15 @@ export async function eagerTransaction(session: SmtpSession, turn: Turn, plan: P
   const connection = session.connection;
   const timeout = session.timeouts.command;
   try {
-    const encoder = new DataEncoder({ dotStuffing: false });
-    const payload = [encoder.push(content.head), encoder.push(content.body), encoder.end()];
+    const payload = bdatPayload(content);
     // The payload is the message with CRLF line ends: its length is the SIZE (RFC 1870), with no second scan.
     const size = (payload[0] as Buffer).length + (payload[1] as Buffer).length + (payload[2] as Buffer).length;
+    const bytesIn = content.head.length + content.body.length;
     const mail = commands.mailFrom(plan.from, options.params(size));
     options.progress.dataStarted = true;
     connection.send([mail, ...plan.rcpts, `BDAT ${size} LAST\r\n`], undefined, payload);
     turn.releaseWrites();
-    if (!options.traceData && connection.tracing) connection.note(`${encoder.bytesIn} octets of message data sent by BDAT`);
+    if (!options.traceData && connection.tracing) connection.note(`${bytesIn} octets of message data sent by BDAT`);
 
     // The replies to MAIL and each RCPT, once every earlier transaction has read its own.
     const outcome: EnvelopeOutcome = { accepted: [], rejected: [] };
@@ -71,8 +75,21 @@ export async function eagerTransaction(session: SmtpSession, turn: Turn, plan: P
       throw refusal ?? unknownDelivery(error as Error);
     }
     if (refusal !== undefined) throw refusal;
-    return { accepted: outcome.accepted, rejected: outcome.rejected, reply: accepted(final, 'BDAT'), bytesIn: encoder.bytesIn };
+    return { accepted: outcome.accepted, rejected: outcome.rejected, reply: accepted(final, 'BDAT'), bytesIn };
   } finally {
     turn.release();
   }
+}
+
+/**
+ * The message as BDAT sends it: line ends made CRLF, the last line ended
+ * (RFC 3030 §2). A message whose line ends are all CRLF already, ending with
+ * one, goes as it is; any other goes through the encoder.
+ */
+function bdatPayload(content: EagerContent): [Buffer, Buffer, Buffer] {
+  const { head, body } = content;
+  const last = body.length > 0 ? body : head;
+  if ((last.length === 0 || last[last.length - 1] === LF) && crlfClean(head) && crlfClean(body)) return [head, body, EMPTY];
+  const encoder = new DataEncoder({ dotStuffing: false });
+  return [encoder.push(head), encoder.push(body), encoder.end()];
 }

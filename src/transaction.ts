@@ -7,7 +7,7 @@
  * strictly one command at a time.
  */
 import * as commands from './commands.js';
-import { normalizedSize } from './data.js';
+import { crlfClean, normalizedSize } from './line-ends.js';
 import { eagerTransaction, type EagerContent } from './eager.js';
 import { record, refuseUnlessDeliverable, type EnvelopeOutcome, type Plan } from './envelope-outcome.js';
 import { SmtpProtocolError, type RefusedRecipient } from './errors.js';
@@ -87,8 +87,9 @@ async function stepByStep(session: SmtpSession, turn: Turn, plan: Plan, content:
   try {
     // A message in memory is measured once: SIZE, and whether its line ends need any work on the way out.
     const inMemory = Buffer.isBuffer(content.body);
-    const size = inMemory ? normalizedSize(content.head) + normalizedSize(content.body as Buffer) : undefined;
-    const crlfChecked = inMemory && size === content.head.length + (content.body as Buffer).length;
+    const body = content.body as Buffer;
+    const crlfChecked = inMemory && crlfClean(content.head) && crlfClean(body);
+    const size = !inMemory ? undefined : crlfChecked ? content.head.length + body.length : normalizedSize(content.head) + normalizedSize(body);
     const mail = commands.mailFrom(plan.from, options.params(size));
     const outcome = await envelopeWithRecovery(session, turn, mail, plan, options);
     options.progress.dataStarted = true;

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
-import { DataEncoder, encodeData, has8bit, normalizedSize } from '../src/data.js';
+import { DataEncoder, encodeData, has8bit } from '../src/data.js';
+import { normalizedSize } from '../src/line-ends.js';
 import { SmtpProtocolError } from '../src/errors.js';
 
 const bytes = (text: string): Buffer => Buffer.from(text, 'latin1');
