@@ -9,7 +9,7 @@
  * step), and this runs once per message.
  */
 
-/** A FIFO lock: the holder's release function, now or once every earlier taker released. */
+/** A FIFO lock: each taker is handed its release function, now or once every earlier taker released. */
 export class Turns {
   #held = false;
   /** Takers waiting, oldest first. */
@@ -27,6 +27,13 @@ export class Turns {
     return this.tryTake() ?? new Promise((resolve) => this.#waiting.push(resolve));
   }
 
+  /** Queues `granted`, called with the release function when the turn is ours (at once when it is free). */
+  takeThen(granted: (release: () => void) => void): void {
+    const release = this.tryTake();
+    if (release === undefined) this.#waiting.push(granted);
+    else granted(release);
+  }
+
   /** A release function for one holder: the first call passes the turn on, later calls do nothing. */
   #release(): () => void {
     let released = false;
@@ -40,34 +47,49 @@ export class Turns {
   }
 }
 
+const READY = Promise.resolve();
+
 /** One transaction's place: the write turn held, a place in the read queue reserved. */
 export class Turn {
   readonly #releaseWrites: () => void;
   #writing = true;
-  /** Our read turn once we hold it, or the promise of it. */
-  #reads: (() => void) | Promise<() => void>;
+  /** Our read turn's release, once every earlier writer has read its replies. */
+  #releaseReads: (() => void) | undefined;
+  /** Wakes whoever awaits `reads()`, when someone does. */
+  #wake: (() => void) | undefined;
+  #readsReady: Promise<void> | undefined;
   #released = false;
 
-  private constructor(releaseWrites: () => void, reads: (() => void) | Promise<() => void>) {
+  private constructor(releaseWrites: () => void, reads: Turns) {
     this.#releaseWrites = releaseWrites;
-    this.#reads = reads;
+    reads.takeThen(this.#granted);
   }
 
   /** Waits for the write turn (not at all when it is free), then joins the read queue behind every earlier writer. */
   static take(writes: Turns, reads: Turns): Turn | Promise<Turn> {
     const releaseWrites = writes.tryTake();
-    if (releaseWrites !== undefined) return new Turn(releaseWrites, reads.take());
-    return (writes.take() as Promise<() => void>).then((release) => new Turn(release, reads.take()));
+    if (releaseWrites !== undefined) return new Turn(releaseWrites, reads);
+    return (writes.take() as Promise<() => void>).then((release) => new Turn(release, reads));
   }
+
+  readonly #granted = (release: () => void): void => {
+    if (this.#released) {
+      release(); // given up before it came: passed on at once
+      return;
+    }
+    this.#releaseReads = release;
+    this.#wake?.();
+  };
 
   /** True when every earlier writer has read its replies: `reads()` need not be awaited. */
   get readable(): boolean {
-    return typeof this.#reads === 'function';
+    return this.#releaseReads !== undefined;
   }
 
   /** Resolves when every earlier writer has read its replies. */
-  async reads(): Promise<void> {
-    if (typeof this.#reads !== 'function') this.#reads = await this.#reads;
+  reads(): Promise<void> {
+    if (this.#releaseReads !== undefined) return READY;
+    return (this.#readsReady ??= new Promise<void>((resolve) => (this.#wake = resolve)));
   }
 
   /** Lets the next transaction write (its commands then follow ours on the wire). */
@@ -77,13 +99,11 @@ export class Turn {
     this.#releaseWrites();
   }
 
-  /** Gives up both turns (idempotent); a reader turn never taken is passed on when it comes. */
+  /** Gives up both turns (idempotent); a read turn not yet come is passed on when it comes. */
   release(): void {
     this.releaseWrites();
     if (this.#released) return;
     this.#released = true;
-    const reads = this.#reads;
-    if (typeof reads === 'function') reads();
-    else void reads.then((release) => release());
+    this.#releaseReads?.();
   }
 }

@@ -72,3 +72,23 @@ test('Turn: a transaction that fails before reading still passes its read turn o
   assert.equal(cReads, true);
   c.release();
 });
+
+test('Turns.takeThen: called at once when free, else in order as earlier holders release', () => {
+  const turns = new Turns();
+  const log: string[] = [];
+  const releases: (() => void)[] = [];
+  for (const name of ['a', 'b', 'c']) {
+    turns.takeThen((release) => {
+      log.push(name);
+      releases.push(release);
+    });
+  }
+  assert.deepEqual(log, ['a'], 'only the first holds the turn');
+  releases[0]?.();
+  releases[0]?.(); // a second call does nothing
+  assert.deepEqual(log, ['a', 'b']);
+  releases[1]?.();
+  releases[2]?.();
+  assert.deepEqual(log, ['a', 'b', 'c']);
+  assert.equal(typeof turns.tryTake(), 'function', 'free again');
+});
