@@ -14,10 +14,13 @@ export class Capabilities {
   readonly esmtp: boolean;
   readonly #params: ReadonlyMap<string, readonly string[]>;
   readonly #keywords: readonly string[];
+  /** Read once: every message on the session asks. */
+  readonly #sizeLimit: number | undefined;
 
   private constructor(esmtp: boolean, params: ReadonlyMap<string, readonly string[]>) {
     this.esmtp = esmtp;
     this.#params = params;
+    this.#sizeLimit = sizeLimit(params.get('SIZE')?.[0]);
     this.#keywords = Object.freeze([...params.keys()]);
   }
 
@@ -87,14 +90,17 @@ export class Capabilities {
    * no fixed maximum) or a value that is not a positive integer.
    */
   get sizeLimit(): number | undefined {
-    const value = this.#params.get('SIZE')?.[0];
-    if (value === undefined || !/^[0-9]+$/.test(value)) return undefined;
-    const limit = Number(value);
-    return Number.isSafeInteger(limit) && limit > 0 ? limit : undefined;
+    return this.#sizeLimit;
   }
 
   /** SASL mechanisms from AUTH and AUTH=, upper-cased, de-duplicated, in order first seen. */
   get authMechanisms(): readonly string[] {
     return [...(this.#params.get('AUTH') ?? [])];
   }
+}
+
+function sizeLimit(value: string | undefined): number | undefined {
+  if (value === undefined || !/^[0-9]+$/.test(value)) return undefined;
+  const limit = Number(value);
+  return Number.isSafeInteger(limit) && limit > 0 ? limit : undefined;
 }
