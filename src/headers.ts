@@ -201,7 +201,7 @@ function fieldColon(text: string, from: number, to: number): number {
  */
 class ParsedField implements HeaderField {
   readonly name: string;
-  readonly key: string;
+  #key: string | undefined;
   readonly #block: Buffer;
   /** The block as latin1 (a character per byte). */
   readonly #text: string;
@@ -219,7 +219,10 @@ class ParsedField implements HeaderField {
     this.#utf8 = utf8;
     this.#colon = colon;
     this.name = text.slice(start, colon);
-    this.key = this.name.toLowerCase();
+  }
+
+  get key(): string {
+    return (this.#key ??= this.name.toLowerCase());
   }
 
   get value(): string {

@@ -85,6 +85,8 @@ const RECIPIENT_FIELDS = ['to', 'cc', 'bcc'];
 const RESENT_FIELDS = ['resent-to', 'resent-cc', 'resent-bcc'];
 const METHOD_KEY = METHOD_HEADER.toLowerCase();
 const HIDDEN_KEYS = ['bcc', 'resent-bcc', METHOD_KEY];
+/** Their lengths: most fields are passed over without lower-casing their names. */
+const HIDDEN_LENGTHS = HIDDEN_KEYS.map((key) => key.length);
 
 export async function prepareMessage(input: MessageInput, options: PrepareOptions): Promise<Prepared> {
   if (isBytes(input)) return prepareBytes(input, options);
@@ -107,7 +109,7 @@ function prepareSplit(raw: Buffer, body: AsyncIterable<Buffer> | undefined, inMe
   let methodValue: string | undefined;
   let hidden = false;
   for (const field of fields) {
-    if (!HIDDEN_KEYS.includes(field.key)) continue;
+    if (!HIDDEN_LENGTHS.includes(field.name.length) || !HIDDEN_KEYS.includes(field.key)) continue;
     hidden = true;
     if (field.key === METHOD_KEY) methodValue ??= field.value;
   }
