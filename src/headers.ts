@@ -1,5 +1,7 @@
 import { SmtpProtocolError } from './errors.js';
 
+export { parseHeaders } from './parse-headers.js';
+
 /*
  * The header block of an RFC 5322 message (RFC 5322 §2.2, §3.6), on bytes and
  * without I/O. Only the header block is ever parsed; the body is streamed
@@ -50,7 +52,6 @@ const MAX_LINE_OCTETS = 998;
 // RFC 5322 §2.2: a field name is one or more printable US-ASCII characters except ':'.
 const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
 const CR_LF_NUL = /[\r\n\0]/;
-const NON_ASCII = /[^\x00-\x7f]/;
 
 type LineKind = 'field' | 'continuation' | 'blank' | 'separator' | 'other';
 
@@ -147,105 +148,6 @@ function fieldAt(buf: Buffer, from: number, to: number): boolean {
 /** The line without one trailing CR (the CR of a CRLF line end). */
 function withoutCR(line: Buffer): Buffer {
   return line[line.length - 1] === CR ? line.subarray(0, -1) : line;
-}
-
-/**
- * Splits a header block (bytes [0, headerEnd) of `block`, from {@link findHeaderEnd})
- * into fields in order, each with its continuation lines (RFC 5322 §2.2.3).
- * A line that is neither a field nor a continuation throws EINPUT.
- */
-export function parseHeaders(block: Buffer, headerEnd = block.length): HeaderField[] {
-  // One latin1 string of the block (a byte per character, so string offsets are byte offsets):
-  // lines are found by string search, with no native call or Buffer view per line.
-  const text = block.toString('latin1', 0, headerEnd);
-  const utf8 = NON_ASCII.test(text);
-  const fields: HeaderField[] = [];
-  const length = text.length;
-  let start = -1;
-  let colon = -1;
-  let pos = 0;
-  while (pos < length) {
-    const lf = text.indexOf('\n', pos);
-    const next = lf === -1 ? length : lf + 1;
-    const first = text.charCodeAt(pos);
-    if ((first === SPACE || first === TAB) && start >= 0) {
-      pos = next; // a continuation line
-      continue;
-    }
-    const colonAt = fieldColon(text, pos, lf === -1 ? length : lf);
-    if (colonAt === -1) {
-      throw new SmtpProtocolError('EINPUT', `line at offset ${pos} of the header block is not a header field`);
-    }
-    if (start >= 0) fields.push(new ParsedField(block, text, start, colon, pos, utf8));
-    start = pos;
-    colon = colonAt;
-    pos = next;
-  }
-  if (start >= 0) fields.push(new ParsedField(block, text, start, colon, length, utf8));
-  return fields;
-}
-
-/** Where the colon is when characters [from, to) begin with a field name and its colon (RFC 5322 §2.2), else -1. */
-function fieldColon(text: string, from: number, to: number): number {
-  for (let i = from; i < to; i++) {
-    const code = text.charCodeAt(i);
-    if (code === COLON) return i > from ? i : -1;
-    if (code < 0x21 || code > 0x7e) return -1;
-  }
-  return -1;
-}
-
-/**
- * A field found by parseHeaders: its name at once, its value and raw bytes
- * only when asked for (most fields are only looked up by name).
- */
-class ParsedField implements HeaderField {
-  readonly name: string;
-  #key: string | undefined;
-  readonly #block: Buffer;
-  /** The block as latin1 (a character per byte). */
-  readonly #text: string;
-  readonly #start: number;
-  readonly #end: number;
-  readonly #colon: number;
-  /** The block has non-ASCII bytes: values are decoded as UTF-8. */
-  readonly #utf8: boolean;
-
-  constructor(block: Buffer, text: string, start: number, colon: number, end: number, utf8: boolean) {
-    this.#block = block;
-    this.#text = text;
-    this.#start = start;
-    this.#end = end;
-    this.#utf8 = utf8;
-    this.#colon = colon;
-    this.name = text.slice(start, colon);
-  }
-
-  get key(): string {
-    return (this.#key ??= this.name.toLowerCase());
-  }
-
-  get value(): string {
-    const text = this.#text;
-    const colon = this.#colon;
-    let stop = this.#end;
-    if (text.charCodeAt(stop - 1) === LF) stop--;
-    if (text.charCodeAt(stop - 1) === CR) stop--;
-    const from = text.charCodeAt(colon + 1) === SPACE ? colon + 2 : colon + 1;
-    // Unfolding removes the line ends, keeping the whitespace after them; the one space after the colon goes.
-    const folded = text.indexOf('\n', colon + 1);
-    const value = from >= stop ? '' : folded === -1 || folded >= stop ? text.slice(from, stop) : unfold(text.slice(colon + 1, stop));
-    return this.#utf8 ? Buffer.from(value, 'latin1').toString('utf8') : value;
-  }
-
-  get raw(): Buffer {
-    return this.#block.subarray(this.#start, this.#end);
-  }
-}
-
-function unfold(latin1: string): string {
-  const joined = latin1.replace(/\r?\n/g, '');
-  return joined.charCodeAt(0) === SPACE ? joined.slice(1) : joined;
 }
 
 /** All values of a field, in order; the name is case-insensitive (RFC 5322 §1.2.2). */
