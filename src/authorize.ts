@@ -7,6 +7,7 @@
  * run the transaction again.
  */
 import { authenticate } from './auth.js';
+import { CredentialGate } from './credential-gate.js';
 import { defaultAuthSources, lookupCredentials, saveCredentials, type SearchedFile } from './credentials.js';
 import { SmtpProtocolError, withHint } from './errors.js';
 import { credentialsRefused } from './hints.js';
@@ -15,6 +16,8 @@ import type { SmtpSession } from './session.js';
 
 interface Credentials {
   readonly user: string;
+  /** The gate's generation when these were chosen (credential-gate.ts). */
+  readonly generation: number;
   readonly secret: () => Promise<string>;
   /** A mechanism forced by the authinfo entry (`smtp-auth`). */
   readonly forced: string | undefined;
@@ -26,14 +29,16 @@ interface Credentials {
 export class Authorizer {
   readonly #options: AuthOptions;
   readonly #target: Target;
+  readonly #gate: CredentialGate;
   #resolved: Promise<Credentials | undefined> | undefined;
   #searched: readonly SearchedFile[] = [];
   #mechanism: string | undefined;
   #who: { readonly user: string; readonly source: string } | undefined;
 
-  constructor(options: AuthOptions, target: Target) {
+  constructor(options: AuthOptions, target: Target, gate = new CredentialGate()) {
     this.#options = options;
     this.#target = target;
+    this.#gate = gate;
   }
 
   /** The mechanism that succeeded, once authenticated. */
@@ -93,8 +98,12 @@ export class Authorizer {
         allowInsecureAuth: options.allowInsecureAuth === true,
       });
     } catch (error) {
-      // 535 (RFC 4954): these credentials were refused; say which and where they came from.
-      if (error instanceof SmtpProtocolError && error.reply?.code === 535) throw withHint(error, credentialsRefused(credentials.user, credentials.source));
+      // 535 (RFC 4954): these credentials were refused; say which and where they came from, and try them no more.
+      if (error instanceof SmtpProtocolError && error.reply?.code === 535) {
+        const refused = withHint(error, credentialsRefused(credentials.user, credentials.source));
+        this.#gate.refuse(refused, credentials.generation);
+        throw refused;
+      }
       throw error;
     }
     this.#who = { user: credentials.user, source: credentials.source };
@@ -102,8 +111,14 @@ export class Authorizer {
     if (credentials.save) await this.#save(session, credentials.user, secret);
   }
 
-  /** Credentials from the options, else from the first authinfo entry that matches (once per send). */
+  /** Credentials given later (setCredentials, a new prompt answer), else from the options, else from the first authinfo entry that matches (looked up once). */
   #resolve(session: SmtpSession): Promise<Credentials | undefined> {
+    const given = this.#gate.given;
+    if (given !== undefined) {
+      const { password } = given;
+      const secret = async (): Promise<string> => (typeof password === 'string' ? password : await password());
+      return Promise.resolve({ user: given.user, generation: this.#gate.generation, secret, forced: undefined, source: given.source, save: given.save });
+    }
     this.#resolved ??= this.#lookup(session);
     return this.#resolved;
   }
@@ -112,7 +127,8 @@ export class Authorizer {
     const { user, password } = this.#options;
     if (password !== undefined) {
       if (user === undefined) throw new SmtpProtocolError('ECONFIG', 'a password was given without a user');
-      return { user, secret: async () => (typeof password === 'string' ? password : await password()), forced: undefined, source: 'options', save: false };
+      const secret = async (): Promise<string> => (typeof password === 'string' ? password : await password());
+      return { user, generation: 0, secret, forced: undefined, source: 'options', save: false };
     }
     const result = await lookupCredentials(
       {
@@ -139,7 +155,7 @@ export class Authorizer {
       return { ...prompted, forced: found.mechanism };
     }
     const secret = found.password;
-    return { user: login, secret: async () => secret, forced: found.mechanism, source, save: false };
+    return { user: login, generation: 0, secret: async () => secret, forced: found.mechanism, source, save: false };
   }
 
   async #prompt(user = this.#options.user): Promise<Credentials | undefined> {
@@ -148,7 +164,7 @@ export class Authorizer {
     const answer = await ask({ host: this.#target.host, port: this.#target.service, user });
     if (answer === undefined) return undefined;
     const password = answer.password;
-    return { user: answer.user, secret: async () => password, forced: undefined, source: 'promptCredentials', save: answer.save === true };
+    return { user: answer.user, generation: this.#gate.generation, secret: async () => password, forced: undefined, source: 'promptCredentials', save: answer.save === true };
   }
 
   /** Only after AUTH succeeded: into the first authinfo file that is not encrypted. */

@@ -17,6 +17,7 @@ import { resolveTarget, type StreamType } from './options.js';
 import { replyText } from './reply.js';
 import { SmtpSession } from './session.js';
 import type { TlsInfo } from './transport.js';
+import { validateOptions } from './validate-options.js';
 
 export interface CheckOptions extends ClientOptions {
   /** Also try the usual alternatives: 587 with STARTTLS, 465 with implicit TLS, 25. */
@@ -74,6 +75,7 @@ const ALTERNATIVES: readonly { port: number; streamType: StreamType | undefined 
 ];
 
 export async function checkServer(options: CheckOptions): Promise<CheckReport> {
+  validateOptions(options);
   const given = resolveTarget({ ...options, timeouts: { ...CHECK_TIMEOUTS, ...options.timeouts } });
   const plans = [{ port: given.port, streamType: options.streamType }];
   if (options.tryAlternatives === true) {

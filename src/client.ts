@@ -7,17 +7,20 @@
 import os from 'node:os';
 import { Authorizer } from './authorize.js';
 import * as commands from './commands.js';
+import { CredentialGate } from './credential-gate.js';
 import { has8bit } from './data.js';
+import { Deadline } from './deadline.js';
 import { explainFailure } from './diagnose.js';
-import { SmtpProtocolError, type RefusedRecipient } from './errors.js';
+import { abortError, SmtpProtocolError, withAttempts, type RefusedRecipient } from './errors.js';
 import { smtputf8Missing } from './hints.js';
-import { resolveTarget, type AuthOptions, type ConnectionOptions, type Target } from './options.js';
+import { DEFAULT_TIMEOUTS, resolveTarget, type AuthOptions, type ConnectionOptions, type PromptedCredentials, type Target } from './options.js';
 import { isBytes, isPrepared, prepareBytes, prepareMessage, type MessageInput, type Prepared, type PrepareOptions } from './prepare.js';
 import type { Reply } from './reply.js';
-import { isRetryable, maxAttempts, retryDelay, sleep, type RetryOptions } from './retry.js';
+import { DEFAULT_RETRIES, freshProgress, isRetryable, retryDelay, sleep, type Progress, type RetryOptions } from './retry.js';
 import { SmtpSession } from './session.js';
 import { transact, type Envelope, type TransactionResult } from './transaction.js';
 import type { TlsInfo } from './transport.js';
+import { validateOptions } from './validate-options.js';
 
 /** What may change from one message to the next. */
 export interface MessageOptions extends PrepareOptions {
@@ -55,9 +58,29 @@ export interface SendResult {
   readonly size: number;
 }
 
-/** How far an attempt got: decides whether it may be retried. */
-interface Progress {
-  connected: boolean;
+/** Credentials given to a client or pool after it was created. */
+export interface NewCredentials {
+  readonly user: string;
+  /** A password (or OAuth token), or a function returning one. */
+  readonly password: string | (() => string | Promise<string>);
+}
+
+/** What a pool shares with its clients (not part of the public API). */
+export interface ClientLinks {
+  /** One gate for every client of a pool: credentials refused on one connection are not tried on the others. */
+  readonly gate: CredentialGate;
+  /** Called when a connection of this client has been opened, secured and authenticated. */
+  readonly onEstablished?: (() => void) | undefined;
+}
+
+/**
+ * Internal: a send that runs under a deadline the caller already started
+ * (sendMail starts it before reading the message). Not part of the public API.
+ */
+export let sendWithin: (client: SmtpClient, message: Prepared, options: ClientOptions, deadline: Deadline, seen: SendProgress) => Promise<SendResult>;
+
+/** What a caller of sendWithin learns of a failed send: whether message data started to flow (a stream is then spent). */
+export interface SendProgress {
   dataStarted: boolean;
 }
 
@@ -65,7 +88,9 @@ export class SmtpClient {
   readonly #options: ClientOptions;
   readonly #target: Target;
   readonly #name: string;
+  readonly #gate: CredentialGate;
   readonly #authorizer: Authorizer;
+  readonly #onEstablished: (() => void) | undefined;
   #session: SmtpSession | undefined;
   /** The connection being opened, shared by every send that needs it. */
   #opening: Promise<SmtpSession> | undefined;
@@ -75,28 +100,56 @@ export class SmtpClient {
   /** When the session last finished something (ms since the epoch). */
   #lastUsed = 0;
 
-  constructor(options: ClientOptions) {
+  /** @param links Internal: what a pool shares with its clients. */
+  constructor(options: ClientOptions, links?: ClientLinks) {
+    validateOptions(options);
     this.#options = options;
     this.#target = resolveTarget(options);
     this.#name = options.clientName ?? commands.clientName(hostName(options.localDomain));
     commands.ehlo(this.#name); // validates the name before any connection
-    this.#authorizer = new Authorizer(options, this.#target);
+    this.#gate = links?.gate ?? new CredentialGate();
+    this.#onEstablished = links?.onEstablished;
+    this.#authorizer = new Authorizer(options, this.#target, this.#gate);
   }
 
   /** Connects, greets, secures and authenticates now (otherwise the first send does). */
   static async connect(options: ClientOptions): Promise<SmtpClient> {
     const client = new SmtpClient(options);
-    await client.#ensureSession({ connected: false, dataStarted: false }, options.signal);
+    const deadline = new Deadline(totalMs(options), options.signal);
+    try {
+      await client.#ensureSession(freshProgress(false), deadline.signal);
+    } finally {
+      deadline.dispose();
+    }
     return client;
   }
 
   /**
    * Sends one message on this client's connection. Concurrent sends share it:
    * with PIPELINING their transactions overlap (RFC 2920), without it they
-   * run one after another.
+   * run one after another. `options` may change what belongs to one message
+   * (envelope, recipients, partial, signal, ...), not the connection.
    */
   send(message: MessageInput | Prepared, options?: MessageOptions): Promise<SendResult> {
-    return this.#send(message, options === undefined ? this.#options : { ...this.#options, ...options });
+    if (options === undefined) return this.#send(message, this.#options, undefined);
+    try {
+      validateOptions(options, 'message options');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#send(message, { ...this.#options, ...options }, undefined);
+  }
+
+  /**
+   * New credentials for the sessions opened from now on (after the server
+   * refused the old ones, every send fails at once until this is called).
+   */
+  setCredentials(credentials: NewCredentials): void {
+    validateOptions({ user: credentials.user, password: credentials.password });
+    if (typeof credentials.user !== 'string' || credentials.password === undefined) {
+      throw new SmtpProtocolError('ECONFIG', 'setCredentials needs a user and a password');
+    }
+    this.#gate.set({ user: credentials.user, password: credentials.password, source: 'setCredentials', save: false });
   }
 
   /** Sends under way on this client. */
@@ -119,40 +172,69 @@ export class SmtpClient {
     await session?.exclusive(() => session.quit());
   }
 
-  async #send(message: MessageInput | Prepared, options: ClientOptions): Promise<SendResult> {
+  async #send(message: MessageInput | Prepared, options: ClientOptions, outer: Deadline | undefined, seen?: SendProgress): Promise<SendResult> {
     this.#pending++;
+    const deadline = outer ?? new Deadline(totalMs(options), options.signal);
     let prepared: Prepared | undefined;
     try {
       prepared = isPrepared(message) ? message : isBytes(message) ? prepareBytes(message, options) : await prepareMessage(message, options);
       if (prepared.method !== undefined) checkMethod(prepared, this.#target);
       commands.mailFrom(prepared.envelope.from); // CR/LF/NUL refused before anything is written
       for (const to of prepared.envelope.to) commands.rcptTo(to);
-      const attempts = maxAttempts(options);
-      for (let attempt = 1; ; attempt++) {
-        const progress: Progress = { connected: this.#session !== undefined, dataStarted: false };
-        try {
-          const session = this.#ready() ?? (await this.#ensureSession(progress, options.signal));
-          return this.#result(prepared, await this.#transact(session, prepared, options, progress), attempt);
-        } catch (error) {
-          this.#afterFailure(error);
-          const replayable = prepared.inMemory || !progress.dataStarted;
-          if (attempt >= attempts || !isRetryable(error, { replayable, connected: progress.connected })) throw this.#explain(error);
-          this.#options.onTrace?.({ direction: 'info', line: `attempt ${attempt} failed (${(error as Error).message}); trying again` });
-          await sleep(retryDelay(options, attempt + 1), options.signal);
-        }
-      }
+      return await this.#attempts(prepared, options, deadline, seen);
     } finally {
+      if (outer === undefined) deadline.dispose();
       if (prepared !== undefined && !prepared.inMemory && prepared !== message) await prepared.dispose();
       this.#lastUsed = Date.now();
       if (--this.#pending === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
     }
   }
 
-  /** One attempt on `session`; an abort signal fails the connection while it runs. */
-  #transact(session: SmtpSession, prepared: Prepared, options: ClientOptions, progress: Progress): Promise<TransactionResult> {
+  /** Attempts until one succeeds, a failure that retrying cannot cure, `retries`, or the deadline. */
+  async #attempts(prepared: Prepared, options: ClientOptions, deadline: Deadline, seen: SendProgress | undefined): Promise<SendResult> {
+    const signal = deadline.signal;
+    const attempts = options.retries ?? DEFAULT_RETRIES;
+    for (let attempt = 1; ; attempt++) {
+      const progress = freshProgress(this.#session !== undefined);
+      try {
+        // Checked before the connection is touched: an abort that already happened must not fail a shared session.
+        if (signal.aborted) throw abortError(signal);
+        await this.#gate.pass(this.#askAgain(options));
+        const session = this.#ready() ?? (await this.#ensureSession(progress, signal));
+        return this.#result(prepared, await this.#transact(session, prepared, options, progress, signal), attempt);
+      } catch (error) {
+        if (seen !== undefined && progress.dataStarted) seen.dataStarted = true;
+        this.#afterFailure(error);
+        const explained = this.#explain(error);
+        if (!(explained instanceof SmtpProtocolError)) throw explained;
+        const replayable = prepared.inMemory || !progress.dataStarted;
+        if (attempt >= attempts || !isRetryable(error, progress, replayable)) throw withAttempts(explained, attempt);
+        const wait = retryDelay(options, attempt + 1);
+        if (deadline.wouldPass(wait)) {
+          throw withAttempts(explained, attempt, `another attempt would pass timeouts.total (${totalMs(options)} ms)`);
+        }
+        this.#options.onTrace?.({ direction: 'info', line: `attempt ${attempt} failed (${explained.message}); trying again in ${wait} ms` });
+        try {
+          await sleep(wait, signal);
+        } catch (stopped) {
+          throw withAttempts(stopped as SmtpProtocolError, attempt);
+        }
+      }
+    }
+  }
+
+  /** After refused credentials: promptCredentials, asked again for new ones (when given). */
+  #askAgain(options: ClientOptions): (() => Promise<PromptedCredentials | undefined>) | undefined {
+    const ask = options.promptCredentials;
+    if (ask === undefined) return undefined;
+    return () => ask({ host: this.#target.host, port: this.#target.service, user: options.user });
+  }
+
+  /** One attempt on `session`; the signal fails the connection while it runs. */
+  #transact(session: SmtpSession, prepared: Prepared, options: ClientOptions, progress: Progress, signal: AbortSignal): Promise<TransactionResult> {
     const authorizer = this.#authorizer;
-    // Watched from before the first byte: an abort that already happened sends nothing.
-    const unwatch = options.signal === undefined ? undefined : session.connection.watch(options.signal);
+    // Watched from before the first byte.
+    const unwatch = session.connection.watch(signal);
     const attempt = transact(session, prepared.envelope, prepared, {
       params: (size) => mailParameters(session, prepared, size),
       partial: options.partial === true,
@@ -164,7 +246,7 @@ export class SmtpClient {
           ? (error: unknown) => authorizer.recover(session, error)
           : undefined,
     });
-    return unwatch === undefined ? attempt : attempt.finally(unwatch);
+    return attempt.finally(unwatch);
   }
 
   /** The open session when it can be used at once: working, and not idle long enough to need a NOOP first. */
@@ -180,13 +262,16 @@ export class SmtpClient {
   }
 
   /** The open session, or a new one (one at a time, shared by concurrent sends). */
-  async #ensureSession(progress: Progress, signal: AbortSignal | undefined): Promise<SmtpSession> {
+  async #ensureSession(progress: Progress, signal: AbortSignal): Promise<SmtpSession> {
     const current = this.#session;
-    if (current !== undefined && current.connection.failure === undefined && (await this.#stillThere(current))) return current;
+    if (current !== undefined && current.connection.failure === undefined && (await this.#stillThere(current))) {
+      progress.connected = progress.greeted = true;
+      return current;
+    }
     this.#session = undefined;
     this.#opening ??= this.#open(signal, progress).finally(() => (this.#opening = undefined));
     const session = await this.#opening;
-    progress.connected = true;
+    progress.connected = progress.greeted = true;
     return session;
   }
 
@@ -203,13 +288,14 @@ export class SmtpClient {
     }
   }
 
-  /** Connects: greeting, EHLO, STARTTLS, AUTH, VERB. */
-  async #open(signal: AbortSignal | undefined, progress: Progress): Promise<SmtpSession> {
+  /** Connects: greeting, EHLO, STARTTLS, AUTH, VERB. `progress` is the starting send's. */
+  async #open(signal: AbortSignal, progress: Progress): Promise<SmtpSession> {
     const session = await SmtpSession.open(this.#target, this.#options.onTrace, signal);
     progress.connected = true;
     const unwatch = session.connection.watch(signal);
     try {
       await session.greeting();
+      progress.greeted = true;
       await session.hello(this.#name);
       await session.secure(this.#target.streamType, this.#name, signal);
       await this.#authorizer.start(session);
@@ -222,6 +308,7 @@ export class SmtpClient {
     }
     this.#session = session;
     this.#lastUsed = Date.now();
+    this.#onEstablished?.();
     return session;
   }
 
@@ -262,6 +349,15 @@ export class SmtpClient {
       size: outcome.bytesIn,
     };
   }
+
+  static {
+    sendWithin = (client, message, options, deadline, seen) => client.#send(message, options, deadline, seen);
+  }
+}
+
+/** `timeouts.total` of these options: the overall deadline of one send (0: none). */
+export function totalMs(options: ConnectionOptions): number {
+  return options.timeouts?.total ?? DEFAULT_TIMEOUTS.total;
 }
 
 /**

@@ -9,7 +9,7 @@
  */
 import type { Duplex } from 'node:stream';
 import { abortError, SmtpProtocolError } from './errors.js';
-import { ReplyParser, type Reply } from './reply.js';
+import { ReplyParser, replyText, type Reply } from './reply.js';
 import type { TraceEvent, TraceListener } from './trace.js';
 import { upgrade, type Opened, type TlsInfo, type TlsOptions } from './transport.js';
 import { TurnWriter } from './writer.js';
@@ -25,7 +25,7 @@ export class Connection {
   #stream: Duplex;
   #tls: TlsInfo | undefined;
   readonly #remoteAddress: string | undefined;
-  #parser = new ReplyParser();
+  #parser = new ReplyParser(() => this.note('the server sent an empty line: skipped'));
   readonly #replies: Reply[] = [];
   readonly #trace: TraceListener | undefined;
   #failure: SmtpProtocolError | undefined;
@@ -35,6 +35,8 @@ export class Connection {
   readonly #failureListeners = new Set<(error: SmtpProtocolError) => void>();
   /** Writes of this event-loop turn leave together, in one writev. */
   readonly #writer: TurnWriter;
+  /** Whether the server has sent anything at all (a port that waits for TLS sends nothing). */
+  #heard = false;
 
   constructor(opened: Opened, trace: TraceListener | undefined) {
     this.#stream = opened.stream;
@@ -80,6 +82,11 @@ export class Connection {
         },
       );
     });
+  }
+
+  /** True once any byte has come from the server. */
+  get heard(): boolean {
+    return this.#heard;
   }
 
   /** Bytes or replies received and not yet read: must be none before a TLS upgrade. */
@@ -187,7 +194,7 @@ export class Connection {
     this.#writer.replace(opened.stream);
     this.#stream = opened.stream;
     this.#tls = opened.tls;
-    this.#parser = new ReplyParser();
+    this.#parser = new ReplyParser(() => this.note('the server sent an empty line: skipped'));
     this.#attach();
   }
 
@@ -235,6 +242,7 @@ export class Connection {
   }
 
   readonly #onData = (chunk: Buffer): void => {
+    this.#heard = true;
     let replies: Reply[];
     try {
       replies = this.#parser.push(chunk);
@@ -242,15 +250,20 @@ export class Connection {
       this.fail(error as SmtpProtocolError);
       return;
     }
+    let closing: Reply | undefined;
     for (const reply of replies) {
       this.#traceReply(reply);
       this.#replies.push(reply);
+      if (reply.code === 421) closing ??= reply;
     }
     if (this.#replies.length > 0 && this.#replyWaiter !== undefined) {
       const waiter = this.#replyWaiter;
       this.#replyWaiter = undefined;
       waiter.resolve();
     }
+    // RFC 5321 §3.8: after 421 the server closes the channel. Replies already here can still be read;
+    // nothing more is written (no further RCPT, no RSET, no QUIT) and nothing more is waited for.
+    if (closing !== undefined) this.fail(new SmtpProtocolError('ECONNECTION', `the server is closing the connection: ${replyText(closing)}`, { reply: closing, transient: true }));
   };
 
   readonly #onDrain = (): void => {

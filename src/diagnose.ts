@@ -7,8 +7,9 @@
 import { asksForAuth } from './authorize.js';
 import type { SearchedFile } from './credentials.js';
 import { SmtpProtocolError, withHint } from './errors.js';
-import { greylisted, needsAuthentication, sizeExceeded } from './hints.js';
+import { comeBackLater, needsAuthentication, sizeExceeded } from './hints.js';
 import type { Reply } from './reply.js';
+import { waitsForMinutes } from './retry.js';
 
 export interface FailureContext {
   readonly host: string;
@@ -32,7 +33,7 @@ export function explainFailure(error: unknown, context: FailureContext): unknown
     return withHint(error, hint);
   }
   if (error.code === 'ESIZE') return withHint(error, sizeExceeded(context.sizeLimit));
-  return error.reply === undefined ? error : withHint(error, greylisted(error.reply));
+  return error.reply !== undefined && waitsForMinutes(error.reply) ? withHint(error, comeBackLater(error.reply)) : error;
 }
 
 /** 530, or a 550-554 whose text or enhanced code (5.7.x: policy) says relay or authentication, not "no such user". */

@@ -39,7 +39,7 @@ export async function eagerTransaction(session: SmtpSession, turn: Turn, plan: P
     const size = (payload[0] as Buffer).length + (payload[1] as Buffer).length + (payload[2] as Buffer).length;
     const bytesIn = content.head.length + content.body.length;
     const mail = commands.mailFrom(plan.from, options.params(size));
-    options.progress.dataStarted = true;
+    options.progress.dataStarted = options.progress.finalSent = true;
     connection.send([mail, ...plan.rcpts, `BDAT ${size} LAST\r\n`], undefined, payload);
     turn.releaseWrites();
     if (!options.traceData && connection.tracing) connection.note(`${bytesIn} octets of message data sent by BDAT`);
@@ -51,12 +51,15 @@ export async function eagerTransaction(session: SmtpSession, turn: Turn, plan: P
       if (!turn.readable) await turn.reads();
       mailReply = connection.read(timeout, 'the reply to MAIL');
       if (mailReply instanceof Promise) mailReply = await mailReply;
+      // 421: the server is closing and will not take the message (record() throws for an RCPT's 421).
+      if (mailReply.code === 421) throw SmtpProtocolError.fromReply('ESENDER', mailReply, shown(mail));
       for (let i = 0; i < plan.rcpts.length; i++) {
         let reply = connection.read(timeout, () => `the reply to ${shown(plan.rcpts[i] as string)}`);
         if (reply instanceof Promise) reply = await reply;
-        record(outcome, plan.to[i] as string, reply);
+        record(outcome, plan.to[i] as string, reply, plan.rcpts[i] as string);
       }
     } catch (error) {
+      if (error instanceof SmtpProtocolError && error.reply?.code === 421) throw error;
       throw unknownDelivery(error as Error);
     }
     // A refused sender or recipient decides the message; the BDAT reply still belongs to this transaction.

@@ -22,10 +22,22 @@ export interface EnvelopeOutcome {
   readonly rejected: RefusedRecipient[];
 }
 
-/** Files one RCPT reply: any 25x accepts (RFC 5321 §4.2.5: 251 too). */
-export function record(outcome: EnvelopeOutcome, recipient: string, reply: Reply): void {
+/**
+ * Files one RCPT reply: any 25x accepts (RFC 5321 §4.2.5: 251 too). A 421
+ * ends the transaction at once: the server is closing the connection, so the
+ * error carries that reply and the recipients refused so far.
+ */
+export function record(outcome: EnvelopeOutcome, recipient: string, reply: Reply, command: string): void {
   if (matches(reply, 25)) outcome.accepted.push(recipient);
-  else outcome.rejected.push({ recipient, reply });
+  else if (reply.code === 421) {
+    const refused = outcome.rejected.length === 0 ? '' : `; refused before it: ${outcome.rejected.map((r) => `<${r.recipient}> (${replyText(r.reply)})`).join('; ')}`;
+    throw new SmtpProtocolError('ERECIPIENT', `Sending failed: ${replyText(reply)} in response to ${shown(command)}${refused}`, {
+      reply,
+      command: shown(command),
+      rejected: [...outcome.rejected],
+      transient: true,
+    });
+  } else outcome.rejected.push({ recipient, reply });
 }
 
 /** Emacs semantics: one refused recipient fails the message, unless `partial`. */

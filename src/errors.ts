@@ -44,6 +44,8 @@ export interface SmtpErrorDetails {
   readonly transient?: boolean | undefined;
   /** What to change, derived from what happened (hints.ts); appended to the message. */
   readonly hint?: string | undefined;
+  /** Attempts made by the send that failed, when a send failed. */
+  readonly attempts?: number | undefined;
 }
 
 /**
@@ -63,6 +65,8 @@ export class SmtpProtocolError extends Error {
   readonly hint: string | undefined;
   /** The message without the hint. */
   readonly detail: string;
+  /** How many attempts the failed send made (set on the errors a send rejects with). */
+  readonly attempts: number | undefined;
 
   constructor(code: SmtpErrorCode, message: string, details: SmtpErrorDetails = {}) {
     super(details.hint === undefined ? message : `${message.trimEnd()}. Hint: ${details.hint}`, details.cause === undefined ? undefined : { cause: details.cause });
@@ -72,6 +76,7 @@ export class SmtpProtocolError extends Error {
     this.reply = details.reply;
     this.command = details.command;
     this.rejected = details.rejected ?? [];
+    this.attempts = details.attempts;
     this.transient =
       details.transient ??
       (details.reply !== undefined ? details.reply.code >= 400 && details.reply.code < 500 : false);
@@ -91,17 +96,42 @@ export class SmtpProtocolError extends Error {
 /** The same error with a hint (an error that already has one keeps it). */
 export function withHint(error: SmtpProtocolError, hint: string | undefined): SmtpProtocolError {
   if (hint === undefined || error.hint !== undefined) return error;
-  return new SmtpProtocolError(error.code, error.detail, {
+  return copyWith(error, error.detail, { hint });
+}
+
+/**
+ * The error a send rejects with: `attempts` set, and when more than one
+ * attempt was made or `stopped` says why retrying ended early, the message
+ * says so.
+ */
+export function withAttempts(error: SmtpProtocolError, attempts: number, stopped?: string): SmtpProtocolError {
+  const counted = attempts === 1 ? '1 attempt' : `${attempts} attempts`;
+  const note = stopped !== undefined ? ` (${counted}; ${stopped})` : attempts > 1 ? ` (gave up after ${counted})` : '';
+  return copyWith(error, `${error.detail.trimEnd()}${note}`, { attempts });
+}
+
+/** The same error with some details changed (its message kept). */
+export function withDetails(error: SmtpProtocolError, changes: SmtpErrorDetails): SmtpProtocolError {
+  return copyWith(error, error.detail, changes);
+}
+
+function copyWith(error: SmtpProtocolError, detail: string, changes: SmtpErrorDetails): SmtpProtocolError {
+  const copy = new SmtpProtocolError(error.code, detail, {
     reply: error.reply,
     command: error.command,
     rejected: error.rejected,
     cause: error.cause,
     transient: error.transient,
-    hint,
+    hint: error.hint,
+    attempts: error.attempts,
+    ...changes,
   });
+  return copy;
 }
 
 /** The error for an AbortSignal that fired: EABORT, the signal's reason as cause. */
 export function abortError(signal: AbortSignal): SmtpProtocolError {
+  // The overall deadline (deadline.ts) aborts with its own ETIMEOUT error.
+  if (signal.reason instanceof SmtpProtocolError) return signal.reason;
   return new SmtpProtocolError('EABORT', 'sending was aborted', { cause: signal.reason });
 }

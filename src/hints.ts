@@ -6,6 +6,7 @@
  * when a hint applies.
  */
 import type { SearchedFile } from './credentials.js';
+import { optionRef } from './option-names.js';
 import type { Reply } from './reply.js';
 
 /** Implicit TLS, and the handshake read plain text (a `220 ...` greeting). */
@@ -103,10 +104,15 @@ export function smtputf8Missing(): string {
   return 'the server cannot take non-ASCII addresses (no SMTPUTF8): use an ASCII form of the address (punycode for the domain) or another server';
 }
 
-/** A temporary refusal that looks like greylisting; undefined otherwise. */
-export function greylisted(reply: Reply): string | undefined {
-  const text = reply.lines.join(' ');
-  const looksLike = /greylist|graylist/i.test(text) || reply.enhancedCode === '4.7.1';
-  if (!(reply.code === 450 || reply.code === 451) || !looksLike) return undefined;
-  return 'the server is greylisting: it refuses a first attempt on purpose; wait a few minutes and send again (the queue does this for you)';
+/**
+ * A temporary refusal that trying again within seconds cannot clear
+ * (greylisting, a 4.7.x policy refusal, 452): what to do instead.
+ */
+export function comeBackLater(reply: Reply): string {
+  const queue = `queue the message and send it later (${optionRef('queueOnTransientFailure')} does that when this happens; flush the queue from cron or a timer)`;
+  if (/gr[ae]ylist/i.test(reply.lines.join(' ')) || (reply.code !== 452 && reply.enhancedCode === '4.7.1')) {
+    return `the server is greylisting: it refuses a first attempt on purpose and accepts the same message when it comes back minutes later: ${queue}`;
+  }
+  if (reply.code === 452) return `the server is short of storage or takes no more recipients for now: ${queue}`;
+  return `the server refuses for now for a policy reason (${reply.enhancedCode ?? reply.code}), which seconds will not change: ${queue}`;
 }

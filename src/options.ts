@@ -3,6 +3,7 @@
  * never mutated: resolving them builds a new, complete settings value.
  */
 import { SmtpProtocolError } from './errors.js';
+import { describeValue, optionRef } from './option-names.js';
 import type { TraceListener } from './trace.js';
 import type { TlsOptions } from './transport.js';
 
@@ -12,7 +13,8 @@ import type { TlsOptions } from './transport.js';
  * required, never falls back to clear text; `'plain'`: never; `'ssl'` /
  * `'tls'`: implicit TLS from the first byte (RFC 8314).
  */
-export type StreamType = 'plain' | 'starttls' | 'ssl' | 'tls';
+export const STREAM_TYPES = ['plain', 'starttls', 'ssl', 'tls'] as const;
+export type StreamType = (typeof STREAM_TYPES)[number];
 
 /** Named timeouts in milliseconds (RFC 5321 §4.5.3.2 values by default). */
 export interface Timeouts {
@@ -26,6 +28,12 @@ export interface Timeouts {
   readonly dataBlock: number;
   /** The reply to the final dot (RFC: 10 minutes). */
   readonly dataEnd: number;
+  /**
+   * One deadline for a whole send, its retries and their delays included
+   * (default 2 minutes); 0: none. No combination of retries and the timeouts
+   * above runs past it.
+   */
+  readonly total: number;
 }
 
 const MINUTE_MS = 60_000;
@@ -36,13 +44,17 @@ export const DEFAULT_TIMEOUTS: Timeouts = {
   command: 5 * MINUTE_MS,
   dataBlock: 3 * MINUTE_MS,
   dataEnd: 10 * MINUTE_MS,
+  total: 2 * MINUTE_MS,
 };
 
 /** How the library reaches the server. */
 export interface ConnectionOptions {
   /** smtpmail-smtp-server; default: environment variable SMTPSERVER. */
   readonly server?: string | undefined;
-  /** smtpmail-smtp-service: a number or `smtp`, `submission`, `smtps`, `submissions`. */
+  /**
+   * smtpmail-smtp-service: a number or `smtp`, `submission`, `smtps`, `submissions`;
+   * default 25 (465 with implicit TLS). Port 465 (`smtps`) without a `streamType` means implicit TLS.
+   */
   readonly port?: number | string | undefined;
   readonly streamType?: StreamType | undefined;
   readonly tls?: TlsOptions | undefined;
@@ -98,7 +110,11 @@ export interface AuthOptions {
 
 
 
-const SERVICES: Readonly<Record<string, number>> = { smtp: 25, submission: 587, smtps: 465, submissions: 465 };
+/** Service names and their ports (IANA; `submissions` is RFC 8314's name for 465). */
+export const SERVICES: Readonly<Record<string, number>> = { smtp: 25, submission: 587, smtps: 465, submissions: 465 };
+
+/** The implicit-TLS submission port (RFC 8314 §3.3). */
+export const IMPLICIT_TLS_PORT = 465;
 
 /** The connection settings with every default filled in. */
 export interface Target {
@@ -112,41 +128,40 @@ export interface Target {
   readonly timeouts: Timeouts;
 }
 
+/**
+ * The settings with their defaults. Values are checked by validate-options.ts
+ * at each entry point; what reaches here is known to be well formed, except
+ * the server, which may come from the environment.
+ */
 export function resolveTarget(options: ConnectionOptions, env: NodeJS.ProcessEnv = process.env): Target {
   const host = options.server ?? env['SMTPSERVER'];
   if (host === undefined || host === '') {
-    throw new SmtpProtocolError('ECONFIG', 'no SMTP server configured: set the `server` option or the SMTPSERVER environment variable');
+    throw new SmtpProtocolError('ECONFIG', `no SMTP server configured: set ${optionRef('server')} or the SMTPSERVER environment variable`);
   }
-  const implicitTls = options.streamType === 'ssl' || options.streamType === 'tls';
-  const port = resolvePort(options.port, implicitTls);
+  const port = portNumber(options.port);
+  if (options.port !== undefined && port === undefined) throw new SmtpProtocolError('ECONFIG', portProblem(options.port));
+  // Port 465 speaks TLS from the first byte: with no streamType, plain text there would only wait for a greeting that never comes.
+  const implicitTls = options.streamType === 'ssl' || options.streamType === 'tls' || (options.streamType === undefined && port === IMPLICIT_TLS_PORT);
+  const resolvedPort = port ?? (implicitTls ? IMPLICIT_TLS_PORT : 25);
   return {
     host: stripBrackets(host),
-    port,
-    service: String(options.port ?? port),
+    port: resolvedPort,
+    service: String(options.port ?? resolvedPort),
     implicitTls,
     streamType: options.streamType,
     tls: options.tls,
-    timeouts: resolveTimeouts(options.timeouts),
+    timeouts: { ...DEFAULT_TIMEOUTS, ...options.timeouts },
   };
 }
 
-function resolvePort(port: number | string | undefined, implicitTls: boolean): number {
-  if (port === undefined) return implicitTls ? 465 : 25;
-  const value = typeof port === 'number' ? port : (SERVICES[port.toLowerCase()] ?? (/^\d+$/.test(port) ? Number(port) : NaN));
-  if (!Number.isInteger(value) || value < 1 || value > 65535) {
-    throw new SmtpProtocolError('ECONFIG', `invalid port ${JSON.stringify(port)}: use 1-65535 or smtp, submission, smtps`);
-  }
-  return value;
+/** A port number 1..65535 or a service name (case-insensitive) as its number; undefined when it is neither (or not given). */
+export function portNumber(port: unknown): number | undefined {
+  const value = typeof port === 'number' ? port : typeof port === 'string' ? (SERVICES[port.toLowerCase()] ?? (/^\d{1,5}$/.test(port) ? Number(port) : NaN)) : NaN;
+  return Number.isInteger(value) && value >= 1 && value <= 65535 ? value : undefined;
 }
 
-function resolveTimeouts(given: Partial<Timeouts> | undefined): Timeouts {
-  const timeouts = { ...DEFAULT_TIMEOUTS, ...given };
-  for (const [name, value] of Object.entries(timeouts)) {
-    if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
-      throw new SmtpProtocolError('ECONFIG', `timeouts.${name} must be a positive number of milliseconds`);
-    }
-  }
-  return timeouts;
+export function portProblem(port: unknown): string {
+  return `invalid ${optionRef('port')} ${describeValue(port)}: use 1-65535 or one of ${Object.keys(SERVICES).join(', ')}`;
 }
 
 /** `[::1]` → `::1`: an IPv6 literal may be written as in a URL. */

@@ -16,6 +16,7 @@ import { prepareMessage } from './prepare.js';
 import { parseQueueEl, type QueuedSettings } from './queue-el.js';
 import { checkQueueDirectory, indexPath, queueDirectory, readIndex, removeIndexLine, withLock } from './queue-store.js';
 import { deliverPrepared, type SendOptions } from './send.js';
+import { validateOptions } from './validate-options.js';
 
 export interface QueueReport {
   /** Sent and removed from the queue, in order. */
@@ -39,6 +40,7 @@ interface MutableReport {
 const FLUSH_LOCK_WAIT_MS = 0;
 
 export async function sendQueuedMail(options: SendOptions): Promise<QueueReport> {
+  validateOptions(options);
   const report: MutableReport = { sent: [], failed: [], queued: [], dropped: [] };
   const directory = queueDirectory(options);
   if (!(await checkQueueDirectory(directory, false))) return report;

@@ -15,12 +15,17 @@ import type { Prepared } from './prepare.js';
 import { formatQueueEl, type QueuedSettings } from './queue-el.js';
 import { appendIndexLine, checkQueueDirectory, indexPath, queueDirectory, queueFileName, type QueueOptions } from './queue-store.js';
 import type { Envelope } from './transaction.js';
+import type { SmtpProtocolError } from './errors.js';
 
 /** What `sendMail(message, { queueMail: true })` resolves with. */
 export interface QueuedMail {
+  /** Always true: tells a queued message from a sent one (SendResult) where either may come back. */
+  readonly queued: true;
   /** The data file's absolute path (its settings are in `${path}.el`). */
   readonly path: string;
   readonly envelope: Envelope;
+  /** With `queueOnTransientFailure`: the failure that sent the message to the queue instead. */
+  readonly error?: SmtpProtocolError | undefined;
 }
 
 export async function queueMessage(prepared: Prepared, options: QueueOptions & Routing, checkpoint?: Checkpoint): Promise<QueuedMail> {
@@ -36,7 +41,7 @@ export async function queueMessage(prepared: Prepared, options: QueueOptions & R
   checkpoint?.('directory:synced');
   await appendIndexLine(indexPath(options), dataPath);
   checkpoint?.('index:appended');
-  return { path: dataPath, envelope: prepared.envelope };
+  return { queued: true, path: dataPath, envelope: prepared.envelope };
 }
 
 function storedSettings(recipients: readonly string[], options: Routing): QueuedSettings {

@@ -56,6 +56,8 @@ const ENHANCED_CODE = /^([245])\.(\d{1,3})\.(\d{1,3})(?: |$)/;
  * Incremental reply parser: bytes in, complete replies out. It does no I/O.
  *
  * Lines end with CRLF; a bare LF is accepted too (a trailing CR is stripped).
+ * An empty line, which some servers and proxies send before the greeting or
+ * between replies, is skipped.
  * Each line is `DDD` then `-` (more lines follow), or ` ` or the end of the
  * line (last line), then text decoded as UTF-8 (RFC 5321 §4.2.1). Every line
  * of a multi-line reply must carry the same code.
@@ -67,6 +69,8 @@ const ENHANCED_CODE = /^([245])\.(\d{1,3})\.(\d{1,3})(?: |$)/;
  * caller is expected to close the connection.
  */
 export class ReplyParser {
+  /** Told about each empty line skipped (some servers and proxies send one before the greeting or between replies). */
+  readonly #onEmptyLine: (() => void) | undefined;
   /** Bytes of the line not yet ended by LF (copies, never the caller's buffers). */
   #partial: Buffer[] = [];
   #partialBytes = 0;
@@ -75,6 +79,10 @@ export class ReplyParser {
   #pendingLines: string[] = [];
   #pendingBytes = 0;
   #failure: SmtpProtocolError | undefined;
+
+  constructor(onEmptyLine?: () => void) {
+    this.#onEmptyLine = onEmptyLine;
+  }
 
   /**
    * Feeds received bytes. Returns every reply this chunk completed, in order
@@ -175,6 +183,11 @@ export class ReplyParser {
   /** Parses one line (LF removed); returns the reply when this line ends it. */
   #line(raw: Buffer, rawBytes: number): Reply | undefined {
     const line = raw.length > 0 && raw[raw.length - 1] === CR ? raw.subarray(0, -1) : raw;
+    if (line.length === 0) {
+      // Not a reply line, but harmless: skipped (and shown to whoever listens), never an error.
+      this.#onEmptyLine?.();
+      return undefined;
+    }
     if (line.length > MAX_LINE_BYTES) {
       throw malformed(`reply line longer than ${MAX_LINE_BYTES} octets`, line);
     }

@@ -1,23 +1,34 @@
 /**
  * `sendMail`: smtpmail-send-it for Node. Prepares the message (recipients,
  * envelope sender, Bcc, missing headers), follows X-Message-SMTP-Method, and
- * sends it over one connection with retries, or queues it (`queueMail`);
- * resolves with what the server said (or where the message was queued) or
- * rejects with SmtpProtocolError.
+ * sends it over one connection with retries, all within one deadline
+ * (`timeouts.total`), or queues it (`queueMail`, or `queueOnTransientFailure`
+ * when sending failed in a way that may pass); resolves with what the server
+ * said (or where the message was queued) or rejects with SmtpProtocolError.
  */
-import { SmtpClient, type ClientOptions, type SendResult } from './client.js';
-import { abortError } from './errors.js';
+import { sendWithin, SmtpClient, totalMs, type ClientOptions, type SendProgress, type SendResult } from './client.js';
+import { Deadline } from './deadline.js';
+import { abortError, SmtpProtocolError } from './errors.js';
 import { routeByMethod } from './method.js';
 import { prepareMessage, type MessageInput, type Prepared } from './prepare.js';
 import type { QueueOptions } from './queue-store.js';
 import { queueMessage, type QueuedMail } from './queue-write.js';
 import { sendWithSendmail } from './sendmail.js';
+import { validateOptions } from './validate-options.js';
 
 export interface SendOptions extends ClientOptions, QueueOptions {
   /** The program for `X-Message-SMTP-Method: sendmail`; default `sendmail` (found on PATH). */
   readonly sendmailProgram?: string | undefined;
   /** smtpmail-queue-mail: see {@link QueueMailOptions}. */
   readonly queueMail?: false | undefined;
+  /**
+   * When sending fails in a way that may pass later (greylisting, a server
+   * or network that is down: the error's `transient`), queue the message
+   * instead and resolve with where it was queued and the error. Never after
+   * the final dot was sent (the message may have been delivered), and not
+   * for a streamed message whose content already went out.
+   */
+  readonly queueOnTransientFailure?: boolean | undefined;
 }
 
 /** smtpmail-queue-mail: the message is written to the queue instead of being sent (no network). */
@@ -25,27 +36,76 @@ export interface QueueMailOptions extends Omit<SendOptions, 'queueMail'> {
   readonly queueMail: true;
 }
 
+/** Sending that may end in the queue: resolves with the server's answer, or with where the message was queued and why. */
+export interface QueueOnFailureOptions extends SendOptions {
+  readonly queueOnTransientFailure: true;
+}
+
+/** What the implementation of sendMail takes: any of its option shapes. */
+type AnySendOptions = Omit<SendOptions, 'queueMail'> & { readonly queueMail?: boolean | undefined };
+
 export function sendMail(message: MessageInput, options: QueueMailOptions): Promise<QueuedMail>;
-export function sendMail(message: MessageInput, options: SendOptions): Promise<SendResult>;
-export async function sendMail(message: MessageInput, options: SendOptions | QueueMailOptions): Promise<SendResult | QueuedMail> {
+export function sendMail(message: MessageInput, options: QueueOnFailureOptions): Promise<SendResult | QueuedMail>;
+export function sendMail(message: MessageInput, options?: SendOptions): Promise<SendResult>;
+export async function sendMail(message: MessageInput, options: SendOptions | QueueMailOptions | QueueOnFailureOptions = {}): Promise<SendResult | QueuedMail> {
+  validateOptions(options);
   if (options.signal?.aborted === true) throw abortError(options.signal);
-  const prepared = await prepareMessage(message, options);
+  const deadline = new Deadline(totalMs(options), options.signal);
+  let prepared: Prepared | undefined;
   try {
+    prepared = await prepareWithin(message, options, deadline.signal);
     // As in Emacs, a message for a sendmail program goes to it even when queueing: that program queues.
     if (options.queueMail === true && prepared.method?.kind !== 'sendmail') return await queueMessage(prepared, options);
-    return await deliverPrepared(prepared, { ...options, queueMail: undefined });
+    const seen: SendProgress = { dataStarted: false };
+    try {
+      return await deliver(prepared, { ...options, queueMail: undefined } as SendOptions, deadline, seen);
+    } catch (error) {
+      if (!queueable(error, options, prepared, seen)) throw error;
+      return { ...(await queueMessage(prepared, options)), error };
+    }
   } finally {
-    await prepared.dispose();
+    deadline.dispose();
+    await prepared?.dispose();
   }
 }
 
 /** Sends a prepared message where its X-Message-SMTP-Method (or else the options) say, on a connection of its own. */
 export async function deliverPrepared(prepared: Prepared, options: SendOptions): Promise<SendResult> {
-  if (prepared.method?.kind === 'sendmail') return sendWithSendmail(prepared, options.sendmailProgram, options.signal);
+  const deadline = new Deadline(totalMs(options), options.signal);
+  try {
+    return await deliver(prepared, options, deadline, { dataStarted: false });
+  } finally {
+    deadline.dispose();
+  }
+}
+
+async function deliver(prepared: Prepared, options: SendOptions, deadline: Deadline, seen: SendProgress): Promise<SendResult> {
+  if (prepared.method?.kind === 'sendmail') return sendWithSendmail(prepared, options.sendmailProgram, deadline.signal);
   const client = new SmtpClient(routeByMethod(prepared.method, options));
   try {
-    return await client.send(prepared);
+    return await sendWithin(client, prepared, options, deadline, seen);
   } finally {
     await client.quit();
   }
+}
+
+/** queueOnTransientFailure applies: a failure that may pass, and a message that can still be read whole. */
+function queueable(error: unknown, options: AnySendOptions, prepared: Prepared, seen: SendProgress): error is SmtpProtocolError {
+  if (options.queueOnTransientFailure !== true || !(error instanceof SmtpProtocolError)) return false;
+  if (!error.transient || error.code === 'EUNKNOWN_DELIVERY' || error.code === 'EABORT') return false;
+  return prepared.inMemory || !seen.dataStarted;
+}
+
+/** The message prepared, unless the deadline (or the caller's signal) comes first: a stream may never deliver its header block. */
+function prepareWithin(message: MessageInput, options: AnySendOptions, signal: AbortSignal): Promise<Prepared> {
+  if (signal.aborted) return Promise.reject(abortError(signal));
+  const work = prepareMessage(message, options);
+  return new Promise<Prepared>((resolve, reject) => {
+    const onAbort = (): void => {
+      reject(abortError(signal));
+      void work.then((late) => late.dispose(), () => {}); // prepared too late: nobody will read its stream
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }

@@ -6,7 +6,7 @@
 import { Capabilities } from './capabilities.js';
 import * as commands from './commands.js';
 import { Connection } from './connection.js';
-import { SmtpProtocolError, withHint, type SmtpErrorCode } from './errors.js';
+import { SmtpProtocolError, withDetails, withHint, type SmtpErrorCode } from './errors.js';
 import { starttlsUnavailable, tlsExpected } from './hints.js';
 import type { StreamType, Target, Timeouts } from './options.js';
 import { replyText, type Reply } from './reply.js';
@@ -93,16 +93,24 @@ export class SmtpSession {
     }
   }
 
-  /** RFC 5321 §3.1: 220 to go on; 554 (or any refusal) ends the session. */
+  /**
+   * RFC 5321 §3.1: 220 to go on; 554 (or any refusal) ends the session. A
+   * greeting that never comes (silence, then a timeout or a close) is not a
+   * passing fault: on a plain port it usually means the port speaks TLS from
+   * the first byte, which the hint says.
+   */
   async greeting(): Promise<Reply> {
     let reply: Reply;
     try {
       reply = await this.connection.read(this.timeouts.greeting, 'the greeting');
     } catch (error) {
+      const failure = error as SmtpProtocolError;
+      const code = failure.code;
+      const noGreeting = (code === 'ETIMEOUT' || code === 'ECONNECTION') && !this.connection.heard;
+      if (!noGreeting && code !== 'EPROTOCOL') throw failure;
       // Silence, or bytes that are no reply, where a greeting belongs: a port that waits for a TLS handshake.
-      const code = (error as SmtpProtocolError).code;
-      if (this.target.implicitTls || (code !== 'ETIMEOUT' && code !== 'EPROTOCOL')) throw error;
-      throw withHint(error as SmtpProtocolError, tlsExpected(this.target.port, code === 'ETIMEOUT' ? 'silence' : 'binary'));
+      const hint = this.target.implicitTls ? undefined : tlsExpected(this.target.port, noGreeting ? 'silence' : 'binary');
+      throw withHint(withDetails(failure, { transient: false }), hint);
     }
     if (reply.code === 220) return reply;
     await this.quit();

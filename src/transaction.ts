@@ -31,8 +31,8 @@ export interface TransactionOptions {
   readonly traceData: boolean;
   /** Use BDAT when the server offers CHUNKING. */
   readonly chunking: boolean;
-  /** Set once message data starts to flow: a streamed body cannot be sent again after that. */
-  readonly progress: { dataStarted: boolean };
+  /** Set as the transaction goes: data started (a streamed body cannot be sent again), final dot or BDAT LAST written. */
+  readonly progress: { dataStarted: boolean; finalSent: boolean };
   /**
    * Called, alone on the session, after a refused envelope: true when it
    * authenticated (after RSET) and the envelope may be tried once more
@@ -97,11 +97,13 @@ async function stepByStep(session: SmtpSession, turn: Turn, plan: Plan, content:
     let bytesIn: number;
     if (plan.chunking) {
       const sent = await writeChunks(session, content, options.traceData);
+      options.progress.finalSent = true;
       if (plan.pipelining) turn.releaseWrites();
       bytesIn = sent.bytesIn;
       reply = await finalReply(session, 'BDAT', sent.earlier);
     } else {
       bytesIn = await writeData(session, content, options.traceData, crlfChecked);
+      options.progress.finalSent = true;
       if (plan.pipelining) turn.releaseWrites();
       reply = await finalReply(session, '.');
     }
@@ -133,7 +135,7 @@ async function sendEnvelope(session: SmtpSession, turn: Turn, mail: string, plan
     await turn.reads();
     if (session.needsReset) await session.rset();
     await session.mail(mail);
-    for (const [i, rcpt] of plan.rcpts.entries()) record(outcome, plan.to[i] as string, await session.rcpt(rcpt));
+    for (const [i, rcpt] of plan.rcpts.entries()) record(outcome, plan.to[i] as string, await session.rcpt(rcpt), rcpt);
     refuseUnlessDeliverable(outcome, partial, plan);
     if (!plan.chunking) await session.data();
     return outcome;
@@ -148,8 +150,10 @@ async function sendEnvelope(session: SmtpSession, turn: Turn, mail: string, plan
   await turn.reads();
   if (reset) await session.resetReply();
   const mailReply = await connection.read(timeout, 'the reply to MAIL');
+  // 421: the server is closing (the connection has failed): nothing more will come.
+  if (mailReply.code === 421) throw SmtpProtocolError.fromReply('ESENDER', mailReply, shown(mail));
   for (const [i, rcpt] of plan.rcpts.entries()) {
-    record(outcome, plan.to[i] as string, await connection.read(timeout, () => `the reply to ${shown(rcpt)}`));
+    record(outcome, plan.to[i] as string, await connection.read(timeout, () => `the reply to ${shown(rcpt)}`), rcpt);
   }
   const dataReply = pipelineData ? await connection.read(timeout, 'the reply to DATA') : undefined;
   try {

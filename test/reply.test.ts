@@ -156,7 +156,7 @@ const badRows: { name: string; input: string; message: RegExp }[] = [
   { name: 'non-digit code', input: '2x0 hello\r\n', message: /three-digit code/ },
   { name: 'text instead of a reply', input: 'hello world\r\n', message: /three-digit code/ },
   { name: 'too short', input: '25\r\n', message: /three-digit code/ },
-  { name: 'empty line', input: '\r\n', message: /three-digit code/ },
+  { name: 'a line of spaces', input: '   \r\n', message: /three-digit code/ },
   { name: 'code 199', input: '199 low\r\n', message: /199 out of range/ },
   { name: 'code 600', input: '600 high\r\n', message: /600 out of range/ },
   { name: 'code 000', input: '000 zero\r\n', message: /out of range/ },
@@ -289,5 +289,18 @@ test('random pipelined replies, valid or not: one chunk and one byte at a time g
     const whole = outcome((parser) => parser.push(bytes));
     const bytewise = outcome((parser) => [...bytes].flatMap((byte) => parser.push(Buffer.from([byte]))));
     assert.deepEqual(whole, bytewise, JSON.stringify(text));
+  }
+});
+
+test('empty lines before, between and inside replies are skipped and reported, byte by byte too', () => {
+  const input = '\r\n220 hi\r\n\n250-first\r\n\r\n250 last\r\n\r\n';
+  for (const size of [input.length, 1]) {
+    let skipped = 0;
+    const parser = new ReplyParser(() => skipped++);
+    const replies: Reply[] = [];
+    for (let at = 0; at < input.length; at += size) replies.push(...parser.push(Buffer.from(input.slice(at, at + size))));
+    assert.deepEqual(replies.map(replyText), ['220 hi', '250 first last']);
+    assert.equal(skipped, 4);
+    assert.equal(parser.buffered, 0);
   }
 });

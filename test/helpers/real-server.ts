@@ -27,11 +27,13 @@ export interface RealServer {
 }
 
 export interface RealServerOptions extends SMTPServerOptions {
-  /** The loopback address to listen on: 127.0.0.1 (default) or ::1. */
-  readonly host?: '127.0.0.1' | '::1';
+  /** The loopback address to listen on: 127.0.0.1 (default), ::1 or another 127.x address. */
+  readonly host?: string;
+  /** The port to listen on; default 0 (any free one). */
+  readonly listenPort?: number;
 }
 
-export async function startRealServer({ host = '127.0.0.1', ...options }: RealServerOptions = {}): Promise<RealServer> {
+export async function startRealServer({ host = '127.0.0.1', listenPort = 0, ...options }: RealServerOptions = {}): Promise<RealServer> {
   const received: Received[] = [];
   let mailCommands = 0;
   const server = new SMTPServer({
@@ -64,7 +66,7 @@ export async function startRealServer({ host = '127.0.0.1', ...options }: RealSe
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, host, () => resolve());
+    server.listen(listenPort, host, () => resolve());
   });
   const port = (server.server.address() as AddressInfo).port;
   return {

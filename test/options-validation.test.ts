@@ -1,0 +1,146 @@
+/**
+ * Every option is checked at run time (SPEC §2, issue #14 item 2): a value the
+ * library does not know is ECONFIG naming the option, before any connection,
+ * at every entry point, never a fallback to a default. The table must cover
+ * every option the library knows (OPTION_NAMES).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { checkServer, createPool, sendMail, sendQueuedMail, SmtpClient, SmtpProtocolError } from '../src/index.js';
+import { OPTION_NAMES } from '../src/validate-options.js';
+import { assertNothingLeftOpen } from './helpers/converse.js';
+
+/** Bad values for every option: each must be refused, naming the option. */
+const BAD: Readonly<Record<string, readonly unknown[]>> = {
+  server: ['', 42],
+  port: [0, 65536, -1, 25.5, 'smtpss', '99999', '25 ', null],
+  streamType: ['STARTTLS', 'required', 'ssl ', 'none', true],
+  tls: ['verify', { ca: 1 }, { rejectUnauthorised: false }, { minVersion: 'TLSv1' }, { rejectUnauthorized: 'no' }],
+  timeouts: [5000, { connect: -1 }, { total: -5 }, { greting: 1000 }, { command: Infinity }, { dataEnd: 0 }],
+  clientName: ['', 7],
+  localDomain: [1],
+  verb: ['yes'],
+  onTrace: ['console', {}],
+  traceData: [1],
+  user: [1],
+  password: [1, {}],
+  authSources: ['~/.authinfo', [1]],
+  authMechanisms: [['PLAIN', 'SCRAM-MD5'], [], 'PLAIN'],
+  authMechanism: ['plain2', 1],
+  allowInsecureAuth: ['true'],
+  serversRequiringAuthorization: ['mail.example.org'],
+  promptCredentials: [{}],
+  serviceAliases: [1],
+  caseInsensitiveHosts: ['no'],
+  retries: [0, -1, 2.5, '3'],
+  retryDelay: [-1, NaN],
+  retryBackoff: [0.5, -2],
+  envelopeFrom: [1],
+  recipients: ['b@example.net', [1]],
+  userMailAddress: [1],
+  userFullName: [1],
+  sendtoDomain: [''],
+  addMissingHeaders: ['no'],
+  partial: [1],
+  signal: [{ aborted: false }],
+  chunking: ['auto'],
+  noopAfterIdle: [-1],
+  sendmailProgram: [''],
+  queueMail: ['yes'],
+  queueOnTransientFailure: [1],
+  queueDir: [''],
+  queueIndexFile: [''],
+  storeQueueVariables: [1],
+  portableNames: [1],
+  continueOnError: [1],
+  maxConnections: [0],
+  maxMessagesPerConnection: [-1, 1.5],
+  idleTimeout: [0],
+  tryAlternatives: [1],
+  checkRecipient: [''],
+};
+
+const MESSAGE = 'From: a@example.org\r\nTo: b@example.net\r\n\r\nhi\r\n';
+
+/** A listener that counts connections: a refused option must not reach it. */
+async function withCountingServer(run: (port: number, connections: () => number) => Promise<void>): Promise<void> {
+  let count = 0;
+  const server = net.createServer((socket) => {
+    count++;
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    await run((server.address() as net.AddressInfo).port, () => count);
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+  await assertNothingLeftOpen();
+}
+
+function assertNamesOption(error: unknown, name: string): true {
+  assert.ok(error instanceof SmtpProtocolError, `expected SmtpProtocolError, got ${String(error)}`);
+  assert.equal(error.code, 'ECONFIG');
+  assert.match(error.message, new RegExp(`\\b${name}\\b`), error.message);
+  return true;
+}
+
+test('the table covers every option the library knows', () => {
+  assert.deepEqual(Object.keys(BAD).sort(), [...OPTION_NAMES].sort());
+});
+
+test('a bad value of any option is ECONFIG naming it, from every entry point, before any connection', async () => {
+  await withCountingServer(async (port, connections) => {
+    const queueDir = path.join(os.tmpdir(), `smtpmail-never-created-${process.pid}`);
+    for (const [name, values] of Object.entries(BAD)) {
+      for (const value of values) {
+        const options = { server: '127.0.0.1', port, authSources: [], queueDir, [name]: value } as never;
+        const label = `${name}: ${String(JSON.stringify(value))}`;
+        await assert.rejects(sendMail(MESSAGE, options), (e) => assertNamesOption(e, name), `sendMail ${label}`);
+        assert.throws(() => new SmtpClient(options), (e) => assertNamesOption(e, name), `SmtpClient ${label}`);
+        assert.throws(() => createPool(options), (e) => assertNamesOption(e, name), `createPool ${label}`);
+        await assert.rejects(checkServer(options), (e) => assertNamesOption(e, name), `checkServer ${label}`);
+        await assert.rejects(sendQueuedMail(options), (e) => assertNamesOption(e, name), `sendQueuedMail ${label}`);
+      }
+    }
+    assert.equal(connections(), 0);
+  });
+});
+
+test('the allowed values are named in the error', async () => {
+  await assert.rejects(sendMail(MESSAGE, { server: '127.0.0.1', streamType: 'STARTTLS' as never }), (error: SmtpProtocolError) => {
+    assert.match(error.message, /streamType/);
+    assert.match(error.message, /'plain', 'starttls', 'ssl', 'tls'/);
+    return true;
+  });
+  assert.throws(() => new SmtpClient({ server: 'x', authMechanisms: ['PLAIN', 'SCRAM-MD5'] as never }), /CRAM-MD5, PLAIN, LOGIN, XOAUTH2/);
+});
+
+test('an option name the library does not know is refused, with the name it has for it', () => {
+  assert.throws(() => new SmtpClient({ server: 'x', host: 'mail.example.org' } as never), (error: SmtpProtocolError) => {
+    assert.equal(error.code, 'ECONFIG');
+    assert.match(error.message, /unknown option "host" \(this library calls it server\)/);
+    return true;
+  });
+  assert.throws(() => new SmtpClient({ server: 'x', streamtype: 'ssl' } as never), /unknown option "streamtype"/);
+});
+
+test('per-message options take only what may change per message', async () => {
+  await withCountingServer(async (port, connections) => {
+    const client = new SmtpClient({ server: '127.0.0.1', port, authSources: [] });
+    await assert.rejects(client.send(MESSAGE, { server: 'elsewhere.example' } as never), /option server cannot change per message/);
+    await assert.rejects(client.send(MESSAGE, { partial: 'yes' } as never), (e) => assertNamesOption(e, 'partial'));
+    await client.quit();
+    assert.equal(connections(), 0);
+  });
+});
+
+test('good values are accepted: service names in any case, numeric strings, total 0', () => {
+  for (const port of ['smtp', 'submission', 'SMTPS', 'submissions', '587', 2525]) {
+    assert.doesNotThrow(() => new SmtpClient({ server: 'x', port }), `port ${String(port)}`);
+  }
+  assert.doesNotThrow(() => new SmtpClient({ server: 'x', timeouts: { total: 0, connect: 1000 }, authMechanisms: ['plain', 'XOAUTH2'], retryDelay: 0 }));
+});
