@@ -11,6 +11,7 @@ import { CredentialGate } from './credential-gate.js';
 import { defaultAuthSources, lookupCredentials, saveCredentials, type SearchedFile } from './credentials.js';
 import { SmtpProtocolError, withHint } from './errors.js';
 import { credentialsRefused } from './hints.js';
+import { optionRef } from './option-names.js';
 import type { AuthOptions, Target } from './options.js';
 import type { SmtpSession } from './session.js';
 
@@ -126,7 +127,7 @@ export class Authorizer {
   async #lookup(session: SmtpSession): Promise<Credentials | undefined> {
     const { user, password } = this.#options;
     if (password !== undefined) {
-      if (user === undefined) throw new SmtpProtocolError('ECONFIG', 'a password was given without a user');
+      if (user === undefined) throw new SmtpProtocolError('ECONFIG', `a password was given (${optionRef('password')}) without a user: set ${optionRef('user')}`);
       const secret = async (): Promise<string> => (typeof password === 'string' ? password : await password());
       return { user, generation: 0, secret, forced: undefined, source: 'options', save: false };
     }

@@ -4,19 +4,23 @@
  * Pure: no environment, no files, no output; every refusal is a
  * {@link CliUsageError} that the CLI prints as `smtpmail: ${message}`.
  *
- * The sendmail options that mail programs really pass are accepted (`-oi`,
- * `-t`, `-f`, `-F`, `-oem`, `-odb`, `-bm`, `-v`); anything else is refused
- * rather than guessed at, since a silently ignored option (`-bs`, `-bp`)
- * would make the program do something its caller did not ask for.
+ * The single-dash sendmail options are read by cli-sendmail-flags.ts (each
+ * implemented, ignored or refused, never guessed at); the long options are
+ * smtpmail's own. Recipients are RFC 5322 address lists, as in a To: field.
  */
+import { parseAddressList } from './addresses.js';
+import { CliUsageError } from './cli-exit.js';
+import { readSendmailFlag } from './cli-sendmail-flags.js';
+import { describeValue, showArgument } from './option-names.js';
+import { STREAM_TYPES, type StreamType } from './options.js';
 
-export const STREAM_TYPES = ['plain', 'starttls', 'ssl', 'tls'] as const;
+export { CliUsageError };
 
-export type CliAction = 'send' | 'queue' | 'flush' | 'check' | 'help' | 'version';
+export type CliAction = 'send' | 'queue' | 'flush' | 'list' | 'check' | 'help' | 'version';
 
 export interface CliArgs {
   readonly action: CliAction;
-  /** Positional arguments in order, comma-separated lists split. */
+  /** The addresses of the positional arguments, each read as an address list (`"Doe, J" <j@x>, k@y`). */
   readonly recipients: readonly string[];
   /** `-t`: the recipients come from the To, Cc and Bcc headers. */
   readonly fromHeaders: boolean;
@@ -28,7 +32,7 @@ export interface CliArgs {
   readonly server?: string;
   /** A number when all digits, else a service name such as `submission`. */
   readonly port?: number | string;
-  readonly streamType?: (typeof STREAM_TYPES)[number];
+  readonly streamType?: StreamType;
   readonly user?: string;
   /** `--authinfo FILE`, repeatable, in order. */
   readonly authinfo: readonly string[];
@@ -41,28 +45,26 @@ export interface CliArgs {
   readonly config?: string;
   readonly account?: string;
   readonly checkRecipient?: string;
+  /** `--maildomain D`: completes an envelope sender without a domain (`-f root`). */
+  readonly maildomain?: string;
+  /** `--passwordeval CMD`: a command whose output is the password (run without a shell). */
+  readonly passwordeval?: string;
+  /** `--queue-on-failure`: a message that fails for now is queued instead (exit 0). */
+  readonly queueOnFailure: boolean;
   readonly debug: boolean;
   readonly dryRun: boolean;
   readonly json: boolean;
   /** `--check-all`: also try 587 with STARTTLS, 465 with TLS and 25. */
   readonly checkAll: boolean;
-  /** Historical sendmail options accepted and ignored, as given (`-oem`, `-odb`, `-bm`, `-v`). */
+  /** sendmail options accepted and ignored, as given (`-oem`, `-B8BITMIME`, `-N never`): --debug says so. */
   readonly ignored: readonly string[];
-}
-
-/** Thrown for every usage error; the CLI exits 64 (EX_USAGE, sysexits.h) with `smtpmail: ${message}`. */
-export class CliUsageError extends Error {
-  readonly exitCode = 64;
-  override readonly name = 'CliUsageError';
 }
 
 /** More arguments than any mail program passes: refused so a runaway caller fails fast. */
 export const MAX_ARGUMENTS = 10_000;
 
-/** Longest piece of an argument quoted back in a message. */
-const SHOWN_LIMIT = 64;
-
-type StringField = 'server' | 'user' | 'localDomain' | 'sendtoDomain' | 'ca' | 'queueDir' | 'config' | 'account' | 'checkRecipient';
+type StringField =
+  | 'server' | 'user' | 'localDomain' | 'sendtoDomain' | 'ca' | 'queueDir' | 'config' | 'account' | 'checkRecipient' | 'maildomain' | 'passwordeval';
 
 const STRING_OPTIONS: ReadonlyMap<string, StringField> = new Map([
   ['--server', 'server'],
@@ -74,28 +76,32 @@ const STRING_OPTIONS: ReadonlyMap<string, StringField> = new Map([
   ['--config', 'config'],
   ['--account', 'account'],
   ['--check-recipient', 'checkRecipient'],
+  ['--maildomain', 'maildomain'],
+  ['--passwordeval', 'passwordeval'],
 ]);
 
 const OTHER_VALUE_OPTIONS = new Set(['--port', '--stream-type', '--auth-mechanisms', '--authinfo']);
 
-const FLAG_OPTIONS: ReadonlyMap<string, 'debug' | 'dryRun' | 'json' | 'checkAll'> = new Map([
+type Flag = 'debug' | 'dryRun' | 'json' | 'checkAll' | 'queueOnFailure';
+
+const FLAG_OPTIONS: ReadonlyMap<string, Flag> = new Map([
   ['--debug', 'debug'],
   ['--dry-run', 'dryRun'],
   ['--json', 'json'],
   ['--check-all', 'checkAll'],
+  ['--queue-on-failure', 'queueOnFailure'],
 ]);
 
 const ACTION_OPTIONS: ReadonlyMap<string, CliAction> = new Map([
   ['--queue', 'queue'],
   ['--flush-queue', 'flush'],
   ['--check', 'check'],
+  ['--list-queue', 'list'],
   ['--help', 'help'],
   ['--version', 'version'],
-  ['-h', 'help'],
-  ['-V', 'version'],
 ]);
 
-type Optional = Omit<CliArgs, 'action' | 'recipients' | 'fromHeaders' | 'ignoreDots' | 'authinfo' | 'debug' | 'dryRun' | 'json' | 'checkAll' | 'ignored'>;
+type Optional = Omit<CliArgs, 'action' | 'recipients' | 'fromHeaders' | 'ignoreDots' | 'authinfo' | Flag | 'ignored'>;
 
 /** The parse in progress; optional fields are only ever assigned a value, so absent ones stay absent. */
 interface Draft {
@@ -106,7 +112,7 @@ interface Draft {
   fromHeaders: boolean;
   ignoreDots: boolean;
   authinfo: string[];
-  flags: { debug: boolean; dryRun: boolean; json: boolean; checkAll: boolean };
+  flags: Record<Flag, boolean>;
   ignored: string[];
   optional: { -readonly [K in keyof Optional]?: Optional[K] };
 }
@@ -129,7 +135,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     fromHeaders: false,
     ignoreDots: false,
     authinfo: [],
-    flags: { debug: false, dryRun: false, json: false, checkAll: false },
+    flags: { debug: false, dryRun: false, json: false, checkAll: false, queueOnFailure: false },
     ignored: [],
     optional: {},
   };
@@ -177,32 +183,24 @@ function parseLong(draft: Draft, arg: string, takeNext: (option: string) => stri
   else draft.authinfo.push(value);
 }
 
-/** sendmail's single-dash options: only those that mail programs pass. */
+/** A sendmail single-dash option (cli-sendmail-flags.ts). */
 function parseShort(draft: Draft, arg: string, takeNext: (option: string) => string): void {
-  const action = ACTION_OPTIONS.get(arg);
-  if (action !== undefined) return setAction(draft, action, arg);
-  if (/^-[ti]+$/.test(arg)) {
-    if (arg.includes('t')) draft.fromHeaders = true;
-    if (arg.includes('i')) draft.ignoreDots = true;
-    return;
+  const flag = readSendmailFlag(arg, takeNext, checkValue);
+  switch (flag.kind) {
+    case 'switches':
+      draft.fromHeaders ||= flag.fromHeaders;
+      draft.ignoreDots ||= flag.ignoreDots;
+      return;
+    case 'value':
+      draft.optional[flag.field] = flag.value;
+      return;
+    case 'action':
+      // -bm asks for what happens anyway: it conflicts with no other action.
+      if (flag.action !== 'send') setAction(draft, flag.action, arg);
+      return;
+    case 'ignored':
+      draft.ignored.push(checkValue(arg.slice(0, 2), flag.flag));
   }
-  const letter = arg.slice(0, 2);
-  if (letter === '-f' || letter === '-r' || letter === '-F') {
-    const value = arg.length > 2 ? checkValue(letter, arg.slice(2)) : takeNext(letter);
-    if (letter === '-F') draft.optional.fullName = value;
-    else draft.optional.envelopeFrom = value;
-    return;
-  }
-  if (arg === '-oi') {
-    draft.ignoreDots = true;
-    return;
-  }
-  // -oem, -odb, -odi, -oQ/tmp...: delivery and queue settings this program decides itself.
-  if ((letter === '-o' && arg.length > 2) || arg === '-bm' || arg === '-v') {
-    draft.ignored.push(checkValue(letter, arg));
-    return;
-  }
-  throw new CliUsageError(`unknown option ${showOption(arg)}`);
 }
 
 function setAction(draft: Draft, action: CliAction, option: string): void {
@@ -213,12 +211,17 @@ function setAction(draft: Draft, action: CliAction, option: string): void {
   draft.actionOption = option;
 }
 
-/** sendmail also takes `a@x, b@y` as one argument: split on commas, trimmed, empties dropped. */
+/**
+ * One recipient argument: an RFC 5322 address list, as in a To: field, so
+ * `"Doe, J" <j@example.org>, k@example.org` is two addresses and the quoted
+ * comma splits nothing. An argument with no address in it is refused.
+ */
 function addRecipients(draft: Draft, arg: string): void {
   if (/[\r\n\0]/.test(arg)) throw new CliUsageError(`recipient ${quote(arg)} contains CR, LF or NUL`);
-  for (const piece of arg.split(',')) {
-    const recipient = piece.trim();
-    if (recipient === '') continue;
+  if (arg.trim() === '' || /^[\s,]*$/.test(arg)) return;
+  const addresses = parseAddressList(arg).map((mailbox) => mailbox.address);
+  if (addresses.length === 0 && !/:\s*;\s*$/.test(arg)) throw new CliUsageError(`recipient ${quote(arg)} is not an address`);
+  for (const recipient of addresses) {
     if (recipient.startsWith('-')) throw new CliUsageError(`recipient ${quote(recipient)} starts with '-'`);
     draft.recipients.push(recipient);
   }
@@ -226,7 +229,7 @@ function addRecipients(draft: Draft, arg: string): void {
 
 /** The rules that span several arguments, then the value with absent optional fields left out. */
 function finish(draft: Draft): CliArgs {
-  if (draft.action === 'flush' || draft.action === 'check') {
+  if (draft.action === 'flush' || draft.action === 'check' || draft.action === 'list') {
     const option = draft.actionOption ?? '';
     if (draft.recipients.length > 0) throw new CliUsageError(`option ${option} takes no recipients`);
     if (draft.fromHeaders) throw new CliUsageError(`option ${option} cannot be combined with -t`);
@@ -264,7 +267,7 @@ function parsePort(value: string): number | string {
   throw new CliUsageError(`option --port needs a number from 1 to 65535 or a service name, not ${quote(value)}`);
 }
 
-function parseStreamType(value: string): (typeof STREAM_TYPES)[number] {
+function parseStreamType(value: string): StreamType {
   const found = STREAM_TYPES.find((type) => type === value);
   if (found === undefined) throw new CliUsageError(`option --stream-type needs one of ${STREAM_TYPES.join(', ')}, not ${quote(value)}`);
   return found;
@@ -281,11 +284,10 @@ function parseMechanisms(value: string): string[] {
 
 /** An option name as typed when it is plain ASCII, else quoted: messages go to a terminal. */
 function showOption(option: string): string {
-  return option.length <= SHOWN_LIMIT && /^[\x21-\x7e]+$/.test(option) ? option : quote(option);
+  return showArgument(option);
 }
 
-/** Double-quoted, control characters escaped, cut to {@link SHOWN_LIMIT} characters. */
+/** Double-quoted, control characters escaped, cut: for values quoted back in messages. */
 function quote(text: string): string {
-  const cut = text.length > SHOWN_LIMIT ? `${text.slice(0, SHOWN_LIMIT)}...` : text;
-  return JSON.stringify(cut).replace(/[\x7f-\x9f]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return describeValue(text);
 }

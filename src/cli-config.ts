@@ -10,11 +10,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SmtpProtocolError } from './errors.js';
+import { portNumber, SERVICES, STREAM_TYPES, type StreamType } from './options.js';
 
 export interface AccountSettings {
   readonly server?: string;
   readonly port?: number | string;
-  readonly streamType?: 'plain' | 'starttls' | 'ssl' | 'tls';
+  readonly streamType?: StreamType;
   readonly user?: string;
   readonly authSources?: readonly string[];
   readonly authMechanisms?: readonly string[];
@@ -30,6 +31,12 @@ export interface AccountSettings {
   readonly storeQueueVariables?: boolean;
   readonly portableNames?: boolean;
   readonly retries?: number;
+  /** Completes an envelope sender without a domain (`-f root`): `root@maildomain` (msmtp's maildomain). */
+  readonly maildomain?: string;
+  /** A command (a string split into words, or an argv array) whose output is the password; run without a shell. */
+  readonly passwordeval?: string | readonly string[];
+  /** A message that fails for now (greylisting, server down) is queued instead. */
+  readonly queueOnTransientFailure?: boolean;
   /** Accounts only: the From: address (or addresses) that select this account. */
   readonly from?: string | readonly string[];
 }
@@ -39,13 +46,13 @@ export interface CliConfig {
   readonly accounts: ReadonlyMap<string, AccountSettings>;
 }
 
-type Kind = 'string' | 'port' | 'streamType' | 'strings' | 'boolean' | 'count' | 'from';
+type Kind = 'string' | 'port' | 'streamType' | 'strings' | 'boolean' | 'count' | 'from' | 'command';
 
 const KEYS: Readonly<Record<keyof AccountSettings, Kind>> = {
   server: 'string', port: 'port', streamType: 'streamType', user: 'string', authSources: 'strings', authMechanisms: 'strings',
   localDomain: 'string', sendtoDomain: 'string', clientName: 'string', envelopeFrom: 'string', userMailAddress: 'string',
   userFullName: 'string', ca: 'string', queueDir: 'string', storeQueueVariables: 'boolean', portableNames: 'boolean',
-  retries: 'count', from: 'from',
+  retries: 'count', from: 'from', maildomain: 'string', passwordeval: 'command', queueOnTransientFailure: 'boolean',
 };
 
 const EMPTY: CliConfig = { defaults: {}, accounts: new Map() };
@@ -94,7 +101,7 @@ function settings(raw: unknown, where: string, file: string): AccountSettings {
   for (const [key, item] of Object.entries(raw)) {
     const kind = (KEYS as Record<string, Kind | undefined>)[key];
     if (kind === undefined) {
-      const hint = key === 'password' ? ' (keep passwords in an authinfo file, not in the configuration)' : '';
+      const hint = key === 'password' ? ' (keep passwords out of the configuration: an authinfo file, or "passwordeval" with a password manager)' : '';
       throw configError(file, `unknown option "${key}" in ${where}${hint}`);
     }
     if (!fits(kind, item)) throw configError(file, `${where}.${key} must be ${KIND_TEXT[kind]}`);
@@ -105,12 +112,13 @@ function settings(raw: unknown, where: string, file: string): AccountSettings {
 
 const KIND_TEXT: Readonly<Record<Kind, string>> = {
   string: 'a string',
-  port: 'a port number or service name',
-  streamType: 'one of "plain", "starttls", "ssl", "tls"',
+  port: `a port number (1-65535) or one of ${Object.keys(SERVICES).map((name) => `"${name}"`).join(', ')}`,
+  streamType: `one of ${STREAM_TYPES.map((type) => `"${type}"`).join(', ')}`,
   strings: 'an array of strings',
   boolean: 'true or false',
   count: 'a whole number of at least 1',
   from: 'an address or an array of addresses',
+  command: 'a command line (a string) or an argv array of strings',
 };
 
 function fits(kind: Kind, item: unknown): boolean {
@@ -118,9 +126,9 @@ function fits(kind: Kind, item: unknown): boolean {
     case 'string':
       return typeof item === 'string';
     case 'port':
-      return (Number.isInteger(item) && (item as number) > 0 && (item as number) < 65536) || (typeof item === 'string' && item !== '');
+      return portNumber(item) !== undefined;
     case 'streamType':
-      return item === 'plain' || item === 'starttls' || item === 'ssl' || item === 'tls';
+      return (STREAM_TYPES as readonly unknown[]).includes(item);
     case 'strings':
       return Array.isArray(item) && item.every((s) => typeof s === 'string');
     case 'boolean':
@@ -129,6 +137,8 @@ function fits(kind: Kind, item: unknown): boolean {
       return Number.isInteger(item) && (item as number) >= 1;
     case 'from':
       return typeof item === 'string' || (Array.isArray(item) && item.every((s) => typeof s === 'string'));
+    case 'command':
+      return (typeof item === 'string' && item.trim() !== '') || (Array.isArray(item) && item.length > 0 && item.every((s) => typeof s === 'string'));
   }
 }
 

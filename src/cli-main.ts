@@ -7,16 +7,22 @@
  */
 import fs from 'node:fs';
 import type { Writable } from 'node:stream';
-import { parseCliArgs, CliUsageError, type CliArgs } from './cli-args.js';
-import { defaultConfigPath, loadConfig, selectAccount, type AccountSettings } from './cli-config.js';
-import { errorLine, exitCodeFor, EXIT } from './cli-exit.js';
+import { parseCliArgs, type CliArgs } from './cli-args.js';
+import { defaultConfigPath, loadConfig, selectAccount, type AccountSettings, type CliConfig } from './cli-config.js';
+import { CliUsageError, errorLine, exitCodeFor, EXIT } from './cli-exit.js';
 import { HELP } from './cli-help.js';
 import { untilLoneDot } from './cli-input.js';
+import { PASSWORD_VARIABLE, passwordFromCommand, splitCommand } from './cli-password.js';
+import { ignoredBecause } from './cli-sendmail-flags.js';
+import { spool } from './cli-spool.js';
 import { checkServer } from './check.js';
 import { formatCheckReport } from './check-format.js';
 import { SmtpProtocolError, type SmtpErrorCode } from './errors.js';
+import { useCommandLineNames } from './option-names.js';
+import { portNumber } from './options.js';
 import { peekMessage, prepareMessage, type MessageInput } from './prepare.js';
-import { sendQueuedMail } from './queue-flush.js';
+import { sendQueuedMail, type StoredRouting } from './queue-flush.js';
+import { listQueuedMail } from './queue-list.js';
 import { unixLines } from './queue-write.js';
 import { sendMail, type SendOptions } from './send.js';
 import { formatTrace } from './trace.js';
@@ -29,6 +35,7 @@ export interface CliIo {
 }
 
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  useCommandLineNames(); // errors and hints name --flags and config keys, not API options
   let args: CliArgs | undefined;
   try {
     args = parseCliArgs(argv);
@@ -49,33 +56,43 @@ async function run(args: CliArgs, io: CliIo): Promise<number> {
     io.stdout.write(`smtpmail ${version()}\n`);
     return EXIT.ok;
   }
+  if (args.debug) for (const flag of args.ignored) io.stderr.write(`smtpmail: ignoring ${flag}: ${ignoredBecause(flag)}\n`);
   const config = loadConfig(args.config ?? defaultConfigPath(io.env), args.config !== undefined);
   if (args.action === 'check') {
     const account = selectAccount(config, args.account, undefined);
     return check(args, options(args, config.defaults, account?.settings, io), io);
   }
-  if (args.action === 'flush') {
-    const account = selectAccount(config, args.account, undefined);
-    return flush(options(args, config.defaults, account?.settings, io), io);
-  }
+  if (args.action === 'flush') return flush(args, config, io);
+  if (args.action === 'list') return list(options(args, config.defaults, undefined, io), io);
   if (!args.fromHeaders && args.recipients.length === 0) throw new CliUsageError('no recipients: give addresses as arguments, or -t to read them from the headers');
-  const input: MessageInput = args.ignoreDots ? io.stdin : untilLoneDot(io.stdin);
-  const peeked = await peekMessage(input);
-  const account = selectAccount(config, args.account, peeked.from);
-  const sendOptions: SendOptions = {
-    ...options(args, config.defaults, account?.settings, io),
-    recipients: args.fromHeaders ? [...peeked.recipients, ...args.recipients] : args.recipients,
-  };
-  if (args.dryRun) return dryRun(peeked.message, sendOptions, account?.name, io);
-  if (args.action === 'queue') await sendMail(peeked.message, { ...sendOptions, queueMail: true });
-  else await sendMail(peeked.message, sendOptions);
-  return EXIT.ok;
+  // Held whole (in memory, or a temporary file beyond 32 MB) so that SIZE and BODY are known before MAIL.
+  const spooled = await spool(args.ignoreDots ? io.stdin : untilLoneDot(io.stdin));
+  try {
+    const peeked = await peekMessage(spooled.start);
+    const account = selectAccount(config, args.account, peeked.from);
+    const base = options(args, config.defaults, account?.settings, io);
+    const sendOptions: SendOptions = {
+      ...base,
+      recipients: args.fromHeaders ? [...peeked.recipients, ...args.recipients] : args.recipients,
+      // What a later `smtpmail -q` needs to send it where this account would have (the account's server, port, user).
+      storeQueueVariables: account !== undefined || base.storeQueueVariables === true,
+    };
+    if (args.dryRun) return await dryRun(spooled.message, sendOptions, account?.name, io);
+    if (args.action === 'queue') await sendMail(spooled.message, { ...sendOptions, queueMail: true });
+    else {
+      const result = await sendMail(spooled.message, sendOptions as SendOptions & { queueOnTransientFailure: true });
+      if ('queued' in result && args.debug) io.stderr.write(`smtpmail: queued ${result.path}: ${result.error?.message ?? ''}\n`);
+    }
+    return EXIT.ok;
+  } finally {
+    await spooled.dispose();
+  }
 }
 
 /** defaults, then the account, then the command line; an option not given anywhere is left to the library. */
 function options(args: CliArgs, defaults: AccountSettings, account: AccountSettings | undefined, io: CliIo): SendOptions {
   const merged: AccountSettings = { ...defaults, ...account };
-  const { ca, from: _from, ...rest } = merged;
+  const { ca, from: _from, maildomain, passwordeval, ...rest } = merged;
   const caFile = args.ca ?? ca;
   const fromArgs: Record<string, unknown> = {
     server: args.server,
@@ -89,6 +106,8 @@ function options(args: CliArgs, defaults: AccountSettings, account: AccountSetti
     queueDir: args.queueDir,
     envelopeFrom: args.envelopeFrom,
     userFullName: args.fullName,
+    mailDomain: args.maildomain ?? maildomain,
+    queueOnTransientFailure: args.queueOnFailure ? true : undefined,
   };
   const given = Object.fromEntries(Object.entries(fromArgs).filter(([, value]) => value !== undefined));
   const result: SendOptions = {
@@ -96,11 +115,19 @@ function options(args: CliArgs, defaults: AccountSettings, account: AccountSetti
     ...given,
     // -f also serves as the address of a From: the message lacks, as sendmail does.
     userMailAddress: args.envelopeFrom ?? rest.userMailAddress,
+    password: password(args.passwordeval ?? passwordeval, io.env),
     tls: caFile === undefined ? undefined : { ca: readCa(caFile) },
     onTrace: args.debug ? (event) => io.stderr.write(`${formatTrace(event)}\n`) : undefined,
   };
   if (result.server === undefined && (io.env['SMTPSERVER'] ?? '') !== '') return { ...result, server: io.env['SMTPSERVER'] };
   return result;
+}
+
+/** --passwordeval (or the configuration's), else SMTPMAIL_PASSWORD, else none (authinfo is searched). */
+function password(command: string | readonly string[] | undefined, env: NodeJS.ProcessEnv): SendOptions['password'] {
+  if (command !== undefined) return passwordFromCommand(typeof command === 'string' ? splitCommand(command) : command);
+  const fromEnv = env[PASSWORD_VARIABLE];
+  return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
 }
 
 function readCa(file: string): Buffer {
@@ -127,8 +154,19 @@ async function dryRun(message: MessageInput, options: SendOptions, account: stri
   return EXIT.ok;
 }
 
-async function flush(options: SendOptions, io: CliIo): Promise<number> {
-  const report = await sendQueuedMail(options);
+/**
+ * The queue, sent: each message with the settings stored with it, and the
+ * account that names that server (its CA, authinfo, password command).
+ */
+async function flush(args: CliArgs, config: CliConfig, io: CliIo): Promise<number> {
+  const chosen = selectAccount(config, args.account, undefined);
+  const flushOptions = options(args, config.defaults, chosen?.settings, io);
+  const queuedOptions = (stored: StoredRouting): SendOptions | undefined => {
+    if (chosen !== undefined || stored.server === undefined) return undefined;
+    const match = [...config.accounts.values()].find((account) => sameRouting(account, stored));
+    return match === undefined ? undefined : options(args, config.defaults, match, io);
+  };
+  const report = await sendQueuedMail({ ...flushOptions, queuedOptions });
   for (const { path, result } of report.sent) io.stdout.write(`sent ${path}: ${result.reply.code} ${result.reply.lines.join(' ')}\n`);
   for (const { path, reason } of report.dropped) io.stdout.write(`dropped ${path}: ${reason}\n`);
   for (const { path, error } of report.failed) io.stdout.write(`failed ${path}: ${error.message}\n`);
@@ -138,6 +176,24 @@ async function flush(options: SendOptions, io: CliIo): Promise<number> {
   if (first === undefined) return EXIT.ok;
   io.stderr.write(`${errorLine(first.error)}\n`);
   return exitCodeFor(first.error);
+}
+
+/** An account for the server, port and user a queued message was stored with. */
+function sameRouting(account: AccountSettings, stored: StoredRouting): boolean {
+  if (account.server !== stored.server) return false;
+  if (stored.port !== undefined && account.port !== undefined && portNumber(account.port) !== portNumber(stored.port)) return false;
+  return stored.user === undefined || account.user === undefined || account.user === stored.user;
+}
+
+/** -bp: each queued message's file and recipients, as mailq lists them. */
+async function list(options: SendOptions, io: CliIo): Promise<number> {
+  const entries = await listQueuedMail(options);
+  for (const entry of entries) {
+    const where = entry.server === undefined ? '' : ` (via ${entry.server})`;
+    io.stdout.write(`${entry.path}${where}\n    ${entry.problem ?? entry.recipients.join(', ')}\n`);
+  }
+  io.stdout.write(entries.length === 0 ? 'The queue is empty.\n' : `${entries.length} message${entries.length === 1 ? '' : 's'} queued.\n`);
+  return EXIT.ok;
 }
 
 async function check(args: CliArgs, sendOptions: SendOptions, io: CliIo): Promise<number> {

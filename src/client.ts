@@ -23,14 +23,14 @@ import type { TlsInfo } from './transport.js';
 import { validateOptions } from './validate-options.js';
 
 /** What may change from one message to the next. */
-export interface MessageOptions extends PrepareOptions {
+export interface MessageOptions extends Omit<PrepareOptions, 'localDomain'> {
   /** Deliver to the accepted recipients even when others are refused. */
   readonly partial?: boolean | undefined;
   /** Cancels this send (and the connection it uses) when it fires. */
   readonly signal?: AbortSignal | undefined;
 }
 
-export interface ClientOptions extends ConnectionOptions, AuthOptions, RetryOptions, MessageOptions {
+export interface ClientOptions extends ConnectionOptions, AuthOptions, RetryOptions, MessageOptions, PrepareOptions {
   /** Send with BDAT (RFC 3030) when the server offers CHUNKING; default false. */
   readonly chunking?: boolean | undefined;
   /** A connection unused for this long (ms) is checked with NOOP before it is used again; default 30 s. */
@@ -378,7 +378,7 @@ function mailParameters(session: SmtpSession, prepared: Prepared, size: number |
   if (needsUtf8 && !caps.has('SMTPUTF8')) {
     throw new SmtpProtocolError('EPOLICY', 'an envelope address is not ASCII and the server does not offer SMTPUTF8 (RFC 6531)', { hint: smtputf8Missing() });
   }
-  const eightBit = inMemory && (has8bit(prepared.head) || has8bit(body));
+  const eightBit = has8bit(prepared.head) || (inMemory ? has8bit(body) : prepared.bodyEightBit === true);
   return {
     size: caps.has('SIZE') ? size : undefined,
     body: eightBit && caps.has('8BITMIME') ? '8BITMIME' : undefined,

@@ -6,28 +6,33 @@
  * when a hint applies.
  */
 import type { SearchedFile } from './credentials.js';
-import { optionRef } from './option-names.js';
+import { forCommandLine, optionRef, setting } from './option-names.js';
 import type { Reply } from './reply.js';
 
 /** Implicit TLS, and the handshake read plain text (a `220 ...` greeting). */
 export function plainTextOnTlsPort(port: number): string {
   return `the server on port ${port} answered in plain text, so this port speaks plain SMTP, not TLS from the first byte: ` +
-    `use streamType 'starttls' (or 'plain') with this port, or port 465 with streamType 'ssl'`;
+    `use ${setting('streamType', 'starttls')} (or plain) with this port, or ${setting('port', 465)} with ${setting('streamType', 'ssl')}`;
 }
 
 /** Plain or STARTTLS, and no greeting came (or binary bytes did): the port waits for a TLS handshake. */
 export function tlsExpected(port: number, what: 'silence' | 'binary'): string {
   const seen = what === 'silence' ? 'the server sent no greeting' : 'the server sent binary data instead of a greeting';
-  return `${seen}: port ${port} probably expects TLS from the first byte (implicit TLS, usually port 465): use streamType 'ssl'`;
+  return `${seen}: port ${port} probably expects TLS from the first byte (implicit TLS, usually port 465): use ${setting('streamType', 'ssl')}`;
 }
 
 export function connectFailed(host: string, port: number, timedOut: boolean): string {
   const what = timedOut ? 'did not answer' : 'refused the connection';
   if (port === 25) {
-    return `${host} ${what} on port 25, which many providers and networks block: use the submission port 587 with ` +
-      `streamType 'starttls', or 465 with 'ssl'; otherwise check the server name`;
+    return `${host} ${what} on port 25, which many providers and networks block: use a submission port, ${submission()}; ` +
+      'otherwise check the server name';
   }
-  return `${host} ${what} on port ${port}: check the server name and the port (587 with 'starttls' and 465 with 'ssl' are the usual submission ports)`;
+  return `${host} ${what} on port ${port}: check the server name and the port (${submission()} are the usual submission settings)`;
+}
+
+/** The two submission settings: 587 with STARTTLS, 465 with implicit TLS. */
+function submission(): string {
+  return `${setting('port', 587)} with ${setting('streamType', 'starttls')}, or ${setting('port', 465)} with ${setting('streamType', 'ssl')}`;
 }
 
 export interface CertificateSummary {
@@ -46,26 +51,27 @@ const UNTRUSTED = new Set([
 export function certificateProblem(code: string, host: string, cert: CertificateSummary | undefined): string | undefined {
   const names = cert === undefined ? 'unknown names' : [cert.subject, ...cert.altNames].filter((n) => n !== undefined).join(', ') || 'no names';
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'HOSTNAME_MISMATCH') {
-    return `the server's certificate is for ${names}, not ${host}: use one of those names as the server, ` +
-      `or set tls.servername to the name the certificate carries`;
+    const servername = forCommandLine() ? '' : ', or set tls.servername to the name the certificate carries';
+    return `the server's certificate is for ${names}, not ${host}: use one of those names as ${optionRef('server')}${servername}`;
   }
   if (code === 'CERT_HAS_EXPIRED') return `the server's certificate (${names}) expired on ${cert?.validTo ?? 'an earlier date'}: its administrator must renew it`;
   if (code === 'CERT_NOT_YET_VALID') return `the server's certificate (${names}) is not valid yet: check this computer's clock`;
   if (UNTRUSTED.has(code)) {
     return `the server's certificate (${names}, issued by ${cert?.issuer ?? 'an unknown issuer'}) is not signed by a CA this client trusts: ` +
-      `if the server uses a private or self-signed CA, give that CA's certificate as tls.ca (--ca FILE on the command line)`;
+      `if the server uses a private or self-signed CA, give that CA's certificate (PEM) as ${optionRef('tls.ca')}`;
   }
   return undefined;
 }
 
 export function starttlsUnavailable(port: number, refused: boolean): string {
-  return `the server ${refused ? 'refused STARTTLS' : 'does not offer STARTTLS'} on port ${port}: use port 465 with streamType 'ssl', ` +
-    `or (knowing that everything, the password included, then travels unencrypted) streamType 'plain'`;
+  return `the server ${refused ? 'refused STARTTLS' : 'does not offer STARTTLS'} on port ${port}: use ${setting('port', 465)} with ${setting('streamType', 'ssl')}, ` +
+    `or (knowing that everything, the password included, then travels unencrypted) ${setting('streamType', 'plain')}`;
 }
 
 export function cleartextAuth(): string {
-  return `enable TLS with streamType 'starttls' (port 587) or 'ssl' (port 465); allowInsecureAuth: true would send the password ` +
-    'readable by anyone on the network path';
+  const tls = `enable TLS: ${submission()}`;
+  if (forCommandLine()) return tls;
+  return `${tls}; allowInsecureAuth: true would send the password readable by anyone on the network path`;
 }
 
 /**
@@ -74,7 +80,7 @@ export function cleartextAuth(): string {
  */
 export function needsAuthentication(host: string, port: string, user: string | undefined, searched: readonly SearchedFile[]): string {
   const login = user ?? 'USER';
-  const advice = `the server wants you to authenticate before it relays: give the options user and password, or add the line ` +
+  const advice = `the server wants you to authenticate before it relays: give ${optionRef('user')} and ${optionRef('password')}, or add the line ` +
     `"machine ${host} port ${port} login ${login} password PASS" to ~/.authinfo`;
   if (searched.length === 0) return `${advice}.`;
   const files = searched.map((file) => {
@@ -90,7 +96,7 @@ export function needsAuthentication(host: string, port: string, user: string | u
 
 /** 535: which credentials the server refused, and where they came from. */
 export function credentialsRefused(user: string, source: string): string {
-  const where = source === 'options' ? 'the user and password options' : source === 'promptCredentials' ? 'promptCredentials' : source;
+  const where = source === 'options' ? `${optionRef('user')} and ${optionRef('password')}` : source;
   return `the server refused the login "${user}" with the password from ${where}: correct them there ` +
     '(some providers want an app password or OAuth2 instead of the account password)';
 }

@@ -1,9 +1,10 @@
 /** smtpmail: an SMTP client for Node.js, a port of GNU Emacs's smtpmail. Re-exports only. */
-export { sendMail, type SendOptions, type QueueMailOptions } from './send.js';
-export { sendQueuedMail, type QueueReport } from './queue-flush.js';
+export { sendMail, type SendOptions, type QueueMailOptions, type QueueOnFailureOptions } from './send.js';
+export { sendQueuedMail, type QueueReport, type FlushOptions, type StoredRouting } from './queue-flush.js';
 export type { QueuedMail } from './queue-write.js';
+export { listQueuedMail, type QueueEntry } from './queue-list.js';
 export type { QueueOptions } from './queue-store.js';
-export { SmtpClient, type ClientOptions, type MessageOptions, type SendResult } from './client.js';
+export { SmtpClient, type ClientOptions, type MessageOptions, type NewCredentials, type SendResult } from './client.js';
 export { checkServer, type CheckOptions, type CheckReport, type CheckAttempt, type CapabilitySummary } from './check.js';
 export { createPool, type PoolOptions, type SmtpPool } from './pool.js';
 export type { MessageInput, PrepareOptions } from './prepare.js';

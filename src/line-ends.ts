@@ -4,6 +4,8 @@
  * size once they all are (the SIZE= value, RFC 1870).
  */
 
+import { isAscii } from 'node:buffer';
+
 const NUL = 0x00;
 const LF = 0x0a;
 const CR = 0x0d;
@@ -73,4 +75,54 @@ export function normalizedSize(message: Buffer): number {
     if (message[at + 1] !== LF) size += 1; // bare CR gains an LF
   }
   return size;
+}
+
+/**
+ * {@link normalizedSize} of a message that arrives in chunks (spooled from
+ * standard input, say), with what else SIZE and BODY need: whether it has an
+ * octet >= 0x80 and where its first NUL is. A CR at the end of a chunk is
+ * judged when the next chunk (or the end) shows what follows it.
+ */
+export class LineEndMeter {
+  #size = 0;
+  #eightBit = false;
+  #nulAt = -1;
+  #offset = 0;
+  #crPending = false;
+  #lastWasCr = false;
+
+  push(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    let size = chunk.length;
+    if (this.#crPending && chunk[0] !== LF) size += 1; // the CR that ended the last chunk was bare
+    for (let at = chunk.indexOf(LF); at !== -1; at = chunk.indexOf(LF, at + 1)) {
+      const afterCr = at === 0 ? this.#lastWasCr : chunk[at - 1] === CR;
+      if (!afterCr) size += 1;
+    }
+    for (let at = chunk.indexOf(CR); at !== -1; at = chunk.indexOf(CR, at + 1)) {
+      if (at + 1 < chunk.length && chunk[at + 1] !== LF) size += 1;
+    }
+    this.#crPending = this.#lastWasCr = chunk[chunk.length - 1] === CR;
+    this.#size += size;
+    if (!this.#eightBit && !isAscii(chunk)) this.#eightBit = true;
+    if (this.#nulAt === -1) {
+      const nul = chunk.indexOf(NUL);
+      if (nul !== -1) this.#nulAt = this.#offset + nul;
+    }
+    this.#offset += chunk.length;
+  }
+
+  /** The normalised size of everything pushed (a CR at the very end counts as bare). */
+  get size(): number {
+    return this.#size + (this.#crPending ? 1 : 0);
+  }
+
+  get eightBit(): boolean {
+    return this.#eightBit;
+  }
+
+  /** Offset of the first NUL, or -1. */
+  get nulAt(): number {
+    return this.#nulAt;
+  }
 }

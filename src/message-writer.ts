@@ -18,6 +18,8 @@ export type MessageBody = Buffer | AsyncIterable<Buffer>;
 export interface MessageContent {
   readonly head: Buffer;
   readonly body: MessageBody;
+  /** A streamed body's size with CRLF line ends, when measured beforehand (SIZE=). */
+  readonly bodyWireSize?: number | undefined;
 }
 
 const BLOCK_BYTES = 1 << 20;

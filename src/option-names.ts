@@ -33,12 +33,12 @@ const FLAGS: Readonly<Record<string, string>> = {
   userFullName: '-F NAME',
   queueDir: '--queue-dir DIR',
   'tls.ca': '--ca FILE',
-  maildomain: '--maildomain DOMAIN',
+  mailDomain: '--maildomain DOMAIN',
   queueOnTransientFailure: '--queue-on-failure',
 };
 
 /** Configuration keys whose name differs from the option's (`tls.ca` is `"ca"` in config.json). */
-const CONFIG_KEYS: Readonly<Record<string, string>> = { 'tls.ca': 'ca' };
+const CONFIG_KEYS: Readonly<Record<string, string>> = { 'tls.ca': 'ca', mailDomain: 'maildomain', password: 'passwordeval', queueOnTransientFailure: 'queueOnTransientFailure' };
 
 /**
  * A setting as the caller knows it, as a noun phrase: "the `server` option",
@@ -51,11 +51,20 @@ export function optionRef(name: string): string {
   return flag === undefined ? `"${key}" in config.json` : `${flag} ("${key}" in config.json)`;
 }
 
-/** A setting with a value, as the caller would write it: `streamType 'ssl'`, or `--stream-type ssl`. */
-export function setting(name: string, value: string): string {
-  if (vocabulary === 'api') return `${name} '${value}'`;
+/**
+ * A setting with a value, as the caller would write it: `streamType 'ssl'` or
+ * `port 465`, or for the command `--stream-type ssl`, `--port 465`.
+ */
+export function setting(name: string, value: string | number): string {
+  if (vocabulary === 'api') return typeof value === 'number' ? `${name} ${value}` : `${name} '${value}'`;
   const flag = FLAGS[name];
-  return flag === undefined ? `"${CONFIG_KEYS[name] ?? name}": "${value}" in config.json` : `${flag.split(' ')[0] ?? flag} ${value}`;
+  if (flag === undefined) return `"${CONFIG_KEYS[name] ?? name}": ${JSON.stringify(value)} in config.json`;
+  return `${flag.split(' ')[0] ?? flag} ${value}`;
+}
+
+/** True inside the command: a hint may leave out what only the API can set. */
+export function forCommandLine(): boolean {
+  return vocabulary === 'cli';
 }
 
 /** Longest piece of a value quoted back in a message. */
@@ -75,4 +84,9 @@ export function describeValue(value: unknown): string {
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'function') return 'a function';
   return typeof value === 'object' ? 'an object' : typeof value;
+}
+
+/** An argument or option as typed when it is short, printable ASCII; else quoted as {@link describeValue} does. */
+export function showArgument(text: string): string {
+  return text.length <= SHOWN_LIMIT && /^[\x21-\x7e]+$/.test(text) ? text : describeValue(text);
 }

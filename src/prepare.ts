@@ -18,11 +18,24 @@ import {
   type HeaderField,
 } from './headers.js';
 import { formatDate, formatFrom, makeMessageId } from './header-values.js';
+import { normalizedSize } from './line-ends.js';
+import { optionRef } from './option-names.js';
 import { METHOD_HEADER, parseMethod, type Method } from './method.js';
 import type { Envelope, MessageBody } from './transaction.js';
 
 /** A message: text, bytes, or any readable stream / async iterable of chunks. */
 export type MessageInput = string | Uint8Array | AsyncIterable<Buffer | Uint8Array | string>;
+
+/**
+ * A stream whose whole content was measured beforehand (the command line
+ * spools standard input to a file): its size once line ends are CRLF and
+ * whether it holds 8-bit octets. With these, MAIL FROM gets SIZE= and
+ * BODY=8BITMIME as for a message in memory, and a message the server's SIZE
+ * limit refuses is refused before it is sent.
+ */
+export interface MeasuredStream extends AsyncIterable<Buffer> {
+  readonly measured: { readonly wireSize: number; readonly eightBit: boolean };
+}
 
 /** How a message is prepared (per message; SmtpClient defaults apply). */
 export interface PrepareOptions {
@@ -36,6 +49,15 @@ export interface PrepareOptions {
   readonly userFullName?: string | undefined;
   /** smtpmail-sendto-domain: appended to recipients without '@', in RCPT only. */
   readonly sendtoDomain?: string | undefined;
+  /**
+   * Completes an envelope sender without a domain (`root`, from `-f root` or
+   * `From: root`) as `root@mailDomain`, in MAIL FROM only (msmtp's
+   * maildomain); default `localDomain`. Without either such a sender is ECONFIG:
+   * servers refuse it (501).
+   */
+  readonly mailDomain?: string | undefined;
+  /** smtpmail-local-domain (a connection option): the fallback for `mailDomain`. */
+  readonly localDomain?: string | undefined;
   /** Add a missing Date, Message-ID and From (default true, as Emacs does). */
   readonly addMissingHeaders?: boolean | undefined;
 }
@@ -52,6 +74,10 @@ export interface Prepared {
   readonly sendmailHead: Buffer | undefined;
   /** True when the whole message is in memory and can be sent again. */
   readonly inMemory: boolean;
+  /** A streamed body's size once its line ends are CRLF, when it was measured beforehand (MeasuredStream). */
+  readonly bodyWireSize: number | undefined;
+  /** Whether a streamed body has 8-bit octets, when it was measured beforehand. */
+  readonly bodyEightBit: boolean | undefined;
   /** Releases a streamed body that will not be read (closes the file or socket behind it). */
   dispose(): Promise<void>;
 }
@@ -64,6 +90,8 @@ class PreparedMessage implements Prepared {
   readonly body: MessageBody;
   readonly method: Method | undefined;
   readonly inMemory: boolean;
+  readonly bodyWireSize: number | undefined;
+  readonly bodyEightBit: boolean | undefined;
   readonly dispose: () => Promise<void>;
 
   constructor(parts: Prepared) {
@@ -73,6 +101,8 @@ class PreparedMessage implements Prepared {
     this.body = parts.body;
     this.method = parts.method;
     this.inMemory = parts.inMemory;
+    this.bodyWireSize = parts.bodyWireSize;
+    this.bodyEightBit = parts.bodyEightBit;
     this.dispose = parts.dispose;
   }
 }
@@ -91,7 +121,12 @@ const HIDDEN_LENGTHS = HIDDEN_KEYS.map((key) => key.length);
 export async function prepareMessage(input: MessageInput, options: PrepareOptions): Promise<Prepared> {
   if (isBytes(input)) return prepareBytes(input, options);
   const { head, body, dispose } = await splitStream(input);
-  return prepareSplit(head, body, false, dispose, options);
+  return prepareSplit(head, body, false, dispose, options, measuredOf(input));
+}
+
+function measuredOf(input: object): MeasuredStream['measured'] | undefined {
+  const measured = (input as Partial<MeasuredStream>).measured;
+  return measured !== undefined && Number.isSafeInteger(measured.wireSize) ? measured : undefined;
 }
 
 /** prepareMessage for a message in memory, without a turn of the event loop. */
@@ -99,7 +134,14 @@ export function prepareBytes(input: string | Uint8Array, options: PrepareOptions
   return prepareSplit(bytesOf(input), undefined, true, disposeNothing, options);
 }
 
-function prepareSplit(raw: Buffer, body: AsyncIterable<Buffer> | undefined, inMemory: boolean, dispose: () => Promise<void>, options: PrepareOptions): Prepared {
+function prepareSplit(
+  raw: Buffer,
+  body: AsyncIterable<Buffer> | undefined,
+  inMemory: boolean,
+  dispose: () => Promise<void>,
+  options: PrepareOptions,
+  measured?: MeasuredStream['measured'],
+): Prepared {
   const end = findHeaderEnd(raw, true);
   if (end === undefined) throw new SmtpProtocolError('EINPUT', 'internal error: no end of the header block');
   const fields = parseHeaders(raw, end.headerEnd);
@@ -128,17 +170,29 @@ function prepareSplit(raw: Buffer, body: AsyncIterable<Buffer> | undefined, inMe
     body: fullBody,
     method,
     inMemory,
+    // The header block read so far ends with a line end, so sizes add up across it.
+    bodyWireSize: measured === undefined ? undefined : measured.wireSize - normalizedSize(raw.subarray(0, end.bodyStart)),
+    bodyEightBit: measured?.eightBit,
     dispose,
   });
 }
 
-/** smtpmail: envelopeFrom, else the From: address, else user-mail-address when it looks like one. */
+/**
+ * smtpmail: envelopeFrom, else the From: address, else user-mail-address when
+ * it looks like one; a bare user name completed with mailDomain (or
+ * localDomain). The null sender `<>` (empty) stays as it is.
+ */
 function envelopeSender(options: PrepareOptions, fields: readonly HeaderField[]): string {
   const from = options.envelopeFrom ?? fromAddress(fields) ?? (looksLikeAddress(options.userMailAddress ?? '') ? options.userMailAddress : undefined);
   if (from === undefined) {
-    throw new SmtpProtocolError('ECONFIG', 'no envelope sender: the message has no From: address; set `envelopeFrom` or `userMailAddress`');
+    throw new SmtpProtocolError('ECONFIG', `no envelope sender: the message has no From: address; set ${optionRef('envelopeFrom')} or ${optionRef('userMailAddress')}`);
   }
-  return from;
+  if (from === '' || domainOf(from) !== undefined) return from;
+  const domain = options.mailDomain ?? (options.localDomain === '' ? undefined : options.localDomain);
+  if (domain === undefined) {
+    throw new SmtpProtocolError('ECONFIG', `the envelope sender ${JSON.stringify(from)} has no domain, which servers refuse: set ${optionRef('mailDomain')} to complete it, or give a whole address`);
+  }
+  return `${from}@${domain}`;
 }
 
 function fromAddress(fields: readonly HeaderField[]): string | undefined {

@@ -5,14 +5,18 @@
  * message's files are removed, so an interrupted flush leaves the index
  * listing exactly what was not sent. A failure stops the flush (unless
  * `continueOnError`), keeping that message and the ones after it queued.
+ * Consecutive messages for the same server, port, stream type and user go
+ * over one connection: one TLS handshake and one login for the run.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { SendResult } from './client.js';
+import { SmtpClient, type SendResult } from './client.js';
 import { syncDirectory } from './durable.js';
 import { SmtpProtocolError } from './errors.js';
 import { looksLikeAddress } from './addresses.js';
-import { prepareMessage } from './prepare.js';
+import { routeByMethod } from './method.js';
+import type { StreamType } from './options.js';
+import { prepareMessage, type Prepared } from './prepare.js';
 import { parseQueueEl, type QueuedSettings } from './queue-el.js';
 import { checkQueueDirectory, indexPath, queueDirectory, readIndex, removeIndexLine, withLock } from './queue-store.js';
 import { deliverPrepared, type SendOptions } from './send.js';
@@ -39,45 +43,94 @@ interface MutableReport {
 /** Waiting for another flush is pointless: it is sending these very messages. */
 const FLUSH_LOCK_WAIT_MS = 0;
 
-export async function sendQueuedMail(options: SendOptions): Promise<QueueReport> {
+/** The settings a queued message was stored with (smtpmail-store-queue-variables), as options. */
+export interface StoredRouting {
+  readonly server?: string | undefined;
+  readonly port?: number | string | undefined;
+  readonly streamType?: StreamType | undefined;
+  readonly user?: string | undefined;
+}
+
+export interface FlushOptions extends SendOptions {
+  /**
+   * Options for a message by the settings stored with it (the command line
+   * picks the account they name); they go over the flush's own options and
+   * under the stored settings.
+   */
+  readonly queuedOptions?: ((stored: StoredRouting) => SendOptions | undefined) | undefined;
+}
+
+export async function sendQueuedMail(options: FlushOptions): Promise<QueueReport> {
   validateOptions(options);
   const report: MutableReport = { sent: [], failed: [], queued: [], dropped: [] };
   const directory = queueDirectory(options);
   if (!(await checkQueueDirectory(directory, false))) return report;
   const index = indexPath(options);
   await withLock(path.join(directory, 'flush.lock'), FLUSH_LOCK_WAIT_MS, async () => {
-    let stopped = false;
-    for (const line of await readIndex(index)) {
-      const dataPath = path.resolve(directory, line);
-      if (stopped) {
-        report.queued.push(dataPath);
-        continue;
-      }
-      if (!(await exists(dataPath))) {
+    const connections = new Connections();
+    try {
+      let stopped = false;
+      for (const line of await readIndex(index)) {
+        const dataPath = path.resolve(directory, line);
+        if (stopped) {
+          report.queued.push(dataPath);
+          continue;
+        }
+        if (!(await exists(dataPath))) {
+          await removeIndexLine(index, line);
+          report.dropped.push({ path: dataPath, reason: 'the data file does not exist (left by an interrupted flush?)' });
+          continue;
+        }
+        let result: SendResult;
+        try {
+          result = await sendOne(dataPath, options, connections);
+        } catch (error) {
+          report.failed.push({ path: dataPath, error: asSmtpError(error) });
+          report.queued.push(dataPath);
+          stopped = options.continueOnError !== true;
+          continue;
+        }
         await removeIndexLine(index, line);
-        report.dropped.push({ path: dataPath, reason: 'the data file does not exist (left by an interrupted flush?)' });
-        continue;
+        await fs.rm(dataPath, { force: true });
+        await fs.rm(`${dataPath}.el`, { force: true });
+        await syncDirectory(directory);
+        report.sent.push({ path: dataPath, result });
       }
-      let result: SendResult;
-      try {
-        result = await sendOne(dataPath, options);
-      } catch (error) {
-        report.failed.push({ path: dataPath, error: asSmtpError(error) });
-        report.queued.push(dataPath);
-        stopped = options.continueOnError !== true;
-        continue;
-      }
-      await removeIndexLine(index, line);
-      await fs.rm(dataPath, { force: true });
-      await fs.rm(`${dataPath}.el`, { force: true });
-      await syncDirectory(directory);
-      report.sent.push({ path: dataPath, result });
+    } finally {
+      await connections.close();
     }
   });
   return report;
 }
 
-async function sendOne(dataPath: string, options: SendOptions): Promise<SendResult> {
+/** The flush's one open client: kept while messages go to the same place, replaced when one goes elsewhere. */
+class Connections {
+  #current: { readonly key: string; readonly client: SmtpClient } | undefined;
+
+  async send(prepared: Prepared, options: SendOptions): Promise<SendResult> {
+    const routed = routeByMethod(prepared.method, options);
+    const key = JSON.stringify([routed.server, routed.port, routed.streamType, routed.user]);
+    if (this.#current?.key !== key) {
+      await this.close();
+      this.#current = { key, client: new SmtpClient(routed) };
+    }
+    try {
+      return await this.#current.client.send(prepared);
+    } catch (error) {
+      // A failed message may leave the session unusable; the next one starts afresh.
+      await this.close();
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    const current = this.#current;
+    this.#current = undefined;
+    await current?.client.quit();
+  }
+}
+
+async function sendOne(dataPath: string, options: FlushOptions, connections: Connections): Promise<SendResult> {
   const elPath = `${dataPath}.el`;
   let text;
   try {
@@ -91,24 +144,35 @@ async function sendOne(dataPath: string, options: SendOptions): Promise<SendResu
   const flushOptions = withStoredSettings(options, settings);
   // Already prepared when queued: nothing is added now; the envelope sender is the configured one (as in Emacs), else From:.
   const prepared = await prepareMessage(message, { ...flushOptions, addMissingHeaders: false });
-  return deliverPrepared(prepared, flushOptions);
+  if (prepared.method?.kind === 'sendmail') return deliverPrepared(prepared, flushOptions);
+  return connections.send(prepared, flushOptions);
 }
 
-/** Stored settings win over the options; a password meant for another server is not sent. */
-function withStoredSettings(options: SendOptions, settings: QueuedSettings): SendOptions {
-  const userAddress = options.userMailAddress;
-  const configuredSender = options.envelopeFrom ?? (userAddress !== undefined && looksLikeAddress(userAddress) ? userAddress : undefined);
-  const server = settings.server ?? options.server;
+/** Stored settings win over the options (and over the account they name); a password meant for another server is not sent. */
+function withStoredSettings(options: FlushOptions, settings: QueuedSettings): SendOptions {
+  const { queuedOptions, ...base } = options;
+  const stored: StoredRouting = {
+    server: settings.server,
+    port: settings.service,
+    streamType: settings.streamType === 'network' ? undefined : settings.streamType,
+    user: settings.user,
+  };
+  const chosen = queuedOptions?.(stored);
+  if (chosen !== undefined) validateOptions(chosen);
+  const merged: SendOptions = { ...base, ...chosen };
+  const userAddress = merged.userMailAddress;
+  const configuredSender = merged.envelopeFrom ?? (userAddress !== undefined && looksLikeAddress(userAddress) ? userAddress : undefined);
+  const server = stored.server ?? merged.server;
   return {
-    ...options,
+    ...merged,
     queueMail: false,
     recipients: settings.recipients,
     envelopeFrom: configuredSender,
     server,
-    port: settings.service ?? options.port,
-    streamType: settings.streamType === undefined || settings.streamType === 'network' ? options.streamType : settings.streamType,
-    user: settings.user ?? options.user,
-    password: server === options.server ? options.password : undefined,
+    port: stored.port ?? merged.port,
+    streamType: stored.streamType ?? merged.streamType,
+    user: stored.user ?? merged.user,
+    password: server === merged.server ? merged.password : undefined,
   };
 }
 

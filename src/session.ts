@@ -8,6 +8,7 @@ import * as commands from './commands.js';
 import { Connection } from './connection.js';
 import { SmtpProtocolError, withDetails, withHint, type SmtpErrorCode } from './errors.js';
 import { starttlsUnavailable, tlsExpected } from './hints.js';
+import { setting } from './option-names.js';
 import type { StreamType, Target, Timeouts } from './options.js';
 import { replyText, type Reply } from './reply.js';
 import type { TraceListener } from './trace.js';
@@ -140,7 +141,7 @@ export class SmtpSession {
     const required = streamType === 'starttls';
     if (!this.#capabilities.has('STARTTLS')) {
       if (required) {
-        throw new SmtpProtocolError('ETLS', `the server does not offer STARTTLS on port ${this.target.port}, and streamType 'starttls' requires it`, {
+        throw new SmtpProtocolError('ETLS', `the server does not offer STARTTLS on port ${this.target.port}, and ${setting('streamType', 'starttls')} requires it`, {
           hint: starttlsUnavailable(this.target.port, false),
         });
       }

@@ -89,7 +89,9 @@ async function stepByStep(session: SmtpSession, turn: Turn, plan: Plan, content:
     const inMemory = Buffer.isBuffer(content.body);
     const body = content.body as Buffer;
     const crlfChecked = inMemory && crlfClean(content.head) && crlfClean(body);
-    const size = !inMemory ? undefined : crlfChecked ? content.head.length + body.length : normalizedSize(content.head) + normalizedSize(body);
+    const size = !inMemory
+      ? content.bodyWireSize === undefined ? undefined : normalizedSize(content.head) + content.bodyWireSize
+      : crlfChecked ? content.head.length + body.length : normalizedSize(content.head) + normalizedSize(body);
     const mail = commands.mailFrom(plan.from, options.params(size));
     const outcome = await envelopeWithRecovery(session, turn, mail, plan, options);
     options.progress.dataStarted = true;

@@ -82,6 +82,7 @@ const MESSAGE_OPTIONS: Readonly<Record<string, Check>> = {
   userMailAddress: string,
   userFullName: string,
   sendtoDomain: nonEmpty,
+  mailDomain: nonEmpty,
   addMissingHeaders: boolean,
   partial: boolean,
   signal: (v) => (v instanceof AbortSignal ? undefined : 'an AbortSignal'),
@@ -129,6 +130,7 @@ const ALL_OPTIONS: Readonly<Record<string, Check>> = {
   storeQueueVariables: boolean,
   portableNames: boolean,
   continueOnError: boolean,
+  queuedOptions: func,
   // Pool
   maxConnections: count,
   maxMessagesPerConnection: count,

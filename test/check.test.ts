@@ -116,7 +116,9 @@ test('smtpmail --check: human output and --json with the same facts, exit 0; cre
       assert.equal(server.mailCommands, 0);
       const failing = await runCli(['--check', '--server', 'localhost', '--port', String(server.port), '--stream-type', 'ssl', '--ca', CA_FILE], '', env);
       assert.equal(failing.code, 77);
-      assert.match(failing.stdout, /hint: .*'starttls'/);
+      // The command names its own flags, never the API's option names.
+      assert.match(failing.stdout, /hint: .*use --stream-type starttls \(or plain\) with this port, or --port 465 with --stream-type ssl/);
+      assert.doesNotMatch(failing.stdout, /streamType/);
     });
   });
 });

@@ -14,6 +14,7 @@ function args(fields: Partial<CliArgs> = {}): CliArgs {
     dryRun: false,
     json: false,
     checkAll: false,
+    queueOnFailure: false,
     ignored: [],
     ...fields,
   };
@@ -47,9 +48,35 @@ const goodRows: { name: string; argv: string[]; expected: CliArgs }[] = [
   { name: '-it', argv: ['-it'], expected: args({ fromHeaders: true, ignoreDots: true }) },
   { name: '-t -i', argv: ['-t', '-i'], expected: args({ fromHeaders: true, ignoreDots: true }) },
   {
-    name: 'historical options ignored and recorded',
+    name: 'historical options ignored and recorded; -bm is the default action',
     argv: ['-bm', '-v', '-odi', '-oQ/tmp', '-oem', '-t'],
-    expected: args({ ignored: ['-bm', '-v', '-odi', '-oQ/tmp', '-oem'], fromHeaders: true }),
+    expected: args({ ignored: ['-v', '-odi', '-oQ/tmp', '-oem'], fromHeaders: true }),
+  },
+  {
+    name: "Debian cron's sendmail -i -FCronDaemon -B8BITMIME -oem root",
+    argv: ['-i', '-FCronDaemon', '-B8BITMIME', '-oem', 'root'],
+    expected: args({ ignoreDots: true, fullName: 'CronDaemon', ignored: ['-B8BITMIME', '-oem'], recipients: ['root'] }),
+  },
+  {
+    name: 'DSN flags (Postfix meanings) checked and recorded as ignored',
+    argv: ['-N', 'success,Failure', '-Rhdrs', '-V', 'envid-123', '-B', '7bit', '-t'],
+    expected: args({ ignored: ['-N success,failure', '-R HDRS', '-V envid-123', '-B7BIT'], fromHeaders: true }),
+  },
+  { name: '-N never', argv: ['-Nnever', '-t'], expected: args({ ignored: ['-N never'], fromHeaders: true }) },
+  {
+    name: 'ignored options with values: -h, -L, -p, -O, -X, -A',
+    argv: ['-h', '17', '-Lcron', '-p', 'local', '-O', 'DeliveryMode=b', '-X/tmp/log', '-Am', '-n', '-m', '-G', '-U', '-t'],
+    expected: args({ ignored: ['-h 17', '-L cron', '-p local', '-O DeliveryMode=b', '-X /tmp/log', '-A m', '-n', '-m', '-G', '-U'], fromHeaders: true }),
+  },
+  { name: '-q flushes the queue', argv: ['-q', '--queue-dir', '/q'], expected: args({ action: 'flush', queueDir: '/q' }) },
+  { name: '-bp lists the queue', argv: ['-bp'], expected: args({ action: 'list' }) },
+  { name: '-bV prints the version', argv: ['-bV'], expected: args({ action: 'version' }) },
+  { name: '-a selects an account (msmtp)', argv: ['-a', 'work', '-t'], expected: args({ account: 'work', fromHeaders: true }) },
+  { name: '-oitrue', argv: ['-oitrue'], expected: args({ ignoreDots: true }) },
+  {
+    name: 'smtpmail options of the day-one issue',
+    argv: ['--maildomain', 'example.org', '--passwordeval', 'pass show mail', '--queue-on-failure', '-t'],
+    expected: args({ maildomain: 'example.org', passwordeval: 'pass show mail', queueOnFailure: true, fromHeaders: true }),
   },
   { name: '--server=x --port 587', argv: ['--server=x', '--port', '587'], expected: args({ server: 'x', port: 587 }) },
   { name: 'port as a service name', argv: ['--port=submission'], expected: args({ port: 'submission' }) },
@@ -89,6 +116,11 @@ const goodRows: { name: string; argv: string[]; expected: CliArgs }[] = [
     argv: ['a@x, b@y', ',c@z,, ', ' '],
     expected: args({ recipients: ['a@x', 'b@y', 'c@z'] }),
   },
+  {
+    name: 'recipients are address lists: a quoted comma splits nothing, names and comments go',
+    argv: ['"Doe, J" <j@example.org>', 'Root <root@example.org> (admin), k@example.org', 'undisclosed-recipients:;'],
+    expected: args({ recipients: ['j@example.org', 'root@example.org', 'k@example.org'] }),
+  },
   { name: 'recipients after -- may be lists', argv: ['--', 'a@x,b@y', 'c@z'], expected: args({ recipients: ['a@x', 'b@y', 'c@z'] }) },
   { name: '--queue with recipients', argv: ['--queue', '-t', 'a@x'], expected: args({ action: 'queue', fromHeaders: true, recipients: ['a@x'] }) },
   { name: 'the same action twice', argv: ['--queue', '--queue'], expected: args({ action: 'queue' }) },
@@ -99,9 +131,7 @@ const goodRows: { name: string; argv: string[]; expected: CliArgs }[] = [
     expected: args({ action: 'check', checkRecipient: 'a@x', json: true }),
   },
   { name: '--help ignores recipients', argv: ['--help', 'a@x', '-t'], expected: args({ action: 'help', recipients: ['a@x'], fromHeaders: true }) },
-  { name: '-h', argv: ['-h'], expected: args({ action: 'help' }) },
   { name: '--version', argv: ['--version'], expected: args({ action: 'version' }) },
-  { name: '-V', argv: ['-V'], expected: args({ action: 'version' }) },
   {
     name: 'exactly the argument limit',
     argv: Array.from({ length: MAX_ARGUMENTS }, () => '-i'),
@@ -117,7 +147,7 @@ for (const row of goodRows) {
 
 test('parseCliArgs: optional properties not given are absent, not undefined', () => {
   assert.deepEqual(Object.keys(parseCliArgs(['-t'])).sort(), [
-    'action', 'authinfo', 'checkAll', 'debug', 'dryRun', 'fromHeaders', 'ignoreDots', 'ignored', 'json', 'recipients',
+    'action', 'authinfo', 'checkAll', 'debug', 'dryRun', 'fromHeaders', 'ignoreDots', 'ignored', 'json', 'queueOnFailure', 'recipients',
   ]);
 });
 
@@ -136,9 +166,18 @@ const errorRows: { name: string; argv: string[]; message: string }[] = [
   { name: 'unknown long option with a value', argv: ['--sever=x'], message: 'unknown option --sever' },
   { name: 'unknown short option', argv: ['-x'], message: 'unknown option -x' },
   { name: 'a lone -', argv: ['-'], message: 'unknown option -' },
-  { name: 'sendmail -bs (SMTP on stdin) is not ignored', argv: ['-bs'], message: 'unknown option -bs' },
+  { name: 'sendmail -bs (SMTP on stdin) is refused, saying why', argv: ['-bs'], message: 'option -bs: SMTP on standard input is not supported' },
+  { name: '-bv is refused', argv: ['-bv'], message: 'option -bv: address verification is not supported' },
+  { name: '-q with an interval is refused', argv: ['-q15m'], message: 'option -q15m is not supported: smtpmail runs no queue daemon' },
+  { name: '-C is refused, naming --config', argv: ['-C', '/etc/postfix'], message: 'use --config FILE' },
+  { name: 'a bad -B value', argv: ['-B', '9BIT'], message: 'option -B needs one of 7BIT, 8BITMIME, not 9BIT' },
+  { name: 'a bad -N value', argv: ['-N', 'never,success'], message: 'option -N needs "never" or a list of success, failure, delay' },
+  { name: '-V needs an envid', argv: ['-V'], message: 'option -V needs a value' },
+  { name: '-h needs a hop count (help is --help)', argv: ['-h'], message: 'option -h needs a value' },
+  { name: 'a recipient that is no address', argv: ['foo bar'], message: 'recipient "foo bar" is not an address' },
+  { name: 'list with recipients', argv: ['-bp', 'a@x'], message: 'option -bp takes no recipients' },
   { name: 'combined flags with another letter', argv: ['-tv'], message: 'unknown option -tv' },
-  { name: '-o without a letter', argv: ['-o'], message: 'unknown option -o' },
+  { name: '-o without a letter', argv: ['-o'], message: 'option -o needs an option letter' },
   {
     name: 'an unknown option is shown escaped',
     argv: ['--a\x1b[2Jb'],
@@ -164,7 +203,7 @@ const errorRows: { name: string; argv: string[]; message: string }[] = [
   { name: 'bad mechanism name', argv: ['--auth-mechanisms', 'PLAIN;LOGIN'], message: 'bad mechanism name "PLAIN;LOGIN"' },
   { name: 'empty mechanism in the list', argv: ['--auth-mechanisms', 'PLAIN,,LOGIN'], message: 'bad mechanism name ""' },
   { name: 'two actions', argv: ['--queue', '--flush-queue'], message: 'options --queue and --flush-queue cannot be combined' },
-  { name: 'help and version', argv: ['-h', '--version'], message: 'options -h and --version cannot be combined' },
+  { name: 'help and version', argv: ['--help', '--version'], message: 'options --help and --version cannot be combined' },
   { name: 'flush with recipients', argv: ['--flush-queue', 'a@x'], message: 'option --flush-queue takes no recipients' },
   { name: 'check with recipients', argv: ['a@x', '--check'], message: 'option --check takes no recipients' },
   { name: 'flush with -t', argv: ['--flush-queue', '-t'], message: 'option --flush-queue cannot be combined with -t' },

@@ -15,7 +15,7 @@ test('port 25 refused or silent: the submission ports with their stream types', 
   for (const timedOut of [false, true]) {
     const hint = connectFailed('smtp.example.org', 25, timedOut);
     assert.match(hint, /port 25, which many providers and networks block/);
-    assert.match(hint, /587 with streamType 'starttls', or 465 with 'ssl'/);
+    assert.match(hint, /port 587 with streamType 'starttls', or port 465 with streamType 'ssl'/);
   }
   assert.match(connectFailed('smtp.example.org', 2525, false), /check the server name and the port/);
 });

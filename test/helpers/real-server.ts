@@ -12,6 +12,8 @@ export interface Received {
   readonly from: string;
   readonly to: readonly string[];
   readonly body: string | undefined;
+  /** The SIZE= parameter of MAIL FROM, when given. */
+  readonly size: string | undefined;
   readonly data: Buffer;
   readonly secure: boolean;
 }
@@ -56,6 +58,7 @@ export async function startRealServer({ host = '127.0.0.1', listenPort = 0, ...o
           from: envelope.mailFrom === false ? '' : envelope.mailFrom.address,
           to: envelope.rcptTo.map((rcpt) => rcpt.address),
           body: args === false ? undefined : args['BODY'],
+          size: args === false ? undefined : args['SIZE'],
           data: Buffer.concat(chunks),
           secure: session.secure,
         });
