@@ -11,7 +11,7 @@ import { CredentialGate } from './credential-gate.js';
 import { has8bit } from './data.js';
 import { Deadline } from './deadline.js';
 import { explainFailure } from './diagnose.js';
-import { abortError, SmtpProtocolError, withAttempts, type RefusedRecipient } from './errors.js';
+import { SmtpProtocolError, withAttempts, type RefusedRecipient } from './errors.js';
 import { smtputf8Missing } from './hints.js';
 import { DEFAULT_TIMEOUTS, resolveTarget, type AuthOptions, type ConnectionOptions, type PromptedCredentials, type Target } from './options.js';
 import { isBytes, isPrepared, prepareBytes, prepareMessage, type MessageInput, type Prepared, type PrepareOptions } from './prepare.js';
@@ -117,7 +117,7 @@ export class SmtpClient {
     const client = new SmtpClient(options);
     const deadline = new Deadline(totalMs(options), options.signal);
     try {
-      await client.#ensureSession(freshProgress(false), deadline.signal);
+      await client.#ensureSession(freshProgress(false), deadline);
     } finally {
       deadline.dispose();
     }
@@ -192,16 +192,23 @@ export class SmtpClient {
 
   /** Attempts until one succeeds, a failure that retrying cannot cure, `retries`, or the deadline. */
   async #attempts(prepared: Prepared, options: ClientOptions, deadline: Deadline, seen: SendProgress | undefined): Promise<SendResult> {
-    const signal = deadline.signal;
     const attempts = options.retries ?? DEFAULT_RETRIES;
     for (let attempt = 1; ; attempt++) {
       const progress = freshProgress(this.#session !== undefined);
       try {
-        // Checked before the connection is touched: an abort that already happened must not fail a shared session.
-        if (signal.aborted) throw abortError(signal);
-        await this.#gate.pass(this.#askAgain(options));
-        const session = this.#ready() ?? (await this.#ensureSession(progress, signal));
-        return this.#result(prepared, await this.#transact(session, prepared, options, progress, signal), attempt);
+        if (deadline.reason !== undefined) throw deadline.reason;
+        if (this.#gate.refusal !== undefined) await this.#gate.pass(this.#askAgain(options));
+        const session = this.#ready() ?? (await this.#ensureSession(progress, deadline));
+        // Checked before the connection is touched: a deadline that passed while waiting must not fail a shared session.
+        if (deadline.reason !== undefined) throw deadline.reason;
+        const unwatch = session.connection.watch(deadline);
+        let outcome: TransactionResult;
+        try {
+          outcome = await this.#transact(session, prepared, options, progress);
+        } finally {
+          unwatch();
+        }
+        return this.#result(prepared, outcome, attempt);
       } catch (error) {
         if (seen !== undefined && progress.dataStarted) seen.dataStarted = true;
         this.#afterFailure(error);
@@ -211,11 +218,11 @@ export class SmtpClient {
         if (attempt >= attempts || !isRetryable(error, progress, replayable)) throw withAttempts(explained, attempt);
         const wait = retryDelay(options, attempt + 1);
         if (deadline.wouldPass(wait)) {
-          throw withAttempts(explained, attempt, `another attempt would pass timeouts.total (${totalMs(options)} ms)`);
+          throw withAttempts(explained, attempt, `another attempt would pass timeouts.total (${deadline.totalMs} ms)`);
         }
         this.#options.onTrace?.({ direction: 'info', line: `attempt ${attempt} failed (${explained.message}); trying again in ${wait} ms` });
         try {
-          await sleep(wait, signal);
+          await sleep(wait, deadline);
         } catch (stopped) {
           throw withAttempts(stopped as SmtpProtocolError, attempt);
         }
@@ -230,12 +237,10 @@ export class SmtpClient {
     return () => ask({ host: this.#target.host, port: this.#target.service, user: options.user });
   }
 
-  /** One attempt on `session`; the signal fails the connection while it runs. */
-  #transact(session: SmtpSession, prepared: Prepared, options: ClientOptions, progress: Progress, signal: AbortSignal): Promise<TransactionResult> {
+  /** One attempt on `session` (the caller watches the deadline meanwhile). */
+  #transact(session: SmtpSession, prepared: Prepared, options: ClientOptions, progress: Progress): Promise<TransactionResult> {
     const authorizer = this.#authorizer;
-    // Watched from before the first byte.
-    const unwatch = session.connection.watch(signal);
-    const attempt = transact(session, prepared.envelope, prepared, {
+    return transact(session, prepared.envelope, prepared, {
       params: (size) => mailParameters(session, prepared, size),
       partial: options.partial === true,
       traceData: options.traceData === true,
@@ -246,7 +251,6 @@ export class SmtpClient {
           ? (error: unknown) => authorizer.recover(session, error)
           : undefined,
     });
-    return attempt.finally(unwatch);
   }
 
   /** The open session when it can be used at once: working, and not idle long enough to need a NOOP first. */
@@ -262,14 +266,14 @@ export class SmtpClient {
   }
 
   /** The open session, or a new one (one at a time, shared by concurrent sends). */
-  async #ensureSession(progress: Progress, signal: AbortSignal): Promise<SmtpSession> {
+  async #ensureSession(progress: Progress, deadline: Deadline): Promise<SmtpSession> {
     const current = this.#session;
     if (current !== undefined && current.connection.failure === undefined && (await this.#stillThere(current))) {
       progress.connected = progress.greeted = true;
       return current;
     }
     this.#session = undefined;
-    this.#opening ??= this.#open(signal, progress).finally(() => (this.#opening = undefined));
+    this.#opening ??= this.#open(deadline, progress).finally(() => (this.#opening = undefined));
     const session = await this.#opening;
     progress.connected = progress.greeted = true;
     return session;
@@ -289,10 +293,11 @@ export class SmtpClient {
   }
 
   /** Connects: greeting, EHLO, STARTTLS, AUTH, VERB. `progress` is the starting send's. */
-  async #open(signal: AbortSignal, progress: Progress): Promise<SmtpSession> {
+  async #open(deadline: Deadline, progress: Progress): Promise<SmtpSession> {
+    const signal = deadline.signal; // once per connection: connecting and TLS take an AbortSignal
     const session = await SmtpSession.open(this.#target, this.#options.onTrace, signal);
     progress.connected = true;
-    const unwatch = session.connection.watch(signal);
+    const unwatch = session.connection.watch(deadline);
     try {
       await session.greeting();
       progress.greeted = true;

@@ -8,7 +8,8 @@
  * read or write rejects with the same error. Nothing is left open.
  */
 import type { Duplex } from 'node:stream';
-import { abortError, SmtpProtocolError } from './errors.js';
+import type { Deadline } from './deadline.js';
+import { SmtpProtocolError } from './errors.js';
 import { ReplyParser, replyText, type Reply } from './reply.js';
 import type { TraceEvent, TraceListener } from './trace.js';
 import { upgrade, type Opened, type TlsInfo, type TlsOptions } from './transport.js';
@@ -162,15 +163,12 @@ export class Connection {
   }
 
   /**
-   * Fails the connection with EABORT when `signal` fires, until the returned
-   * function is called (one operation's signal on a longer-lived connection).
+   * Fails the connection when one send's deadline passes or its caller
+   * aborts, until the returned function is called (one operation on a
+   * longer-lived connection).
    */
-  watch(signal: AbortSignal | undefined): () => void {
-    if (signal === undefined) return () => {};
-    const onAbort = (): void => this.fail(abortError(signal));
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-    return () => signal.removeEventListener('abort', onAbort);
+  watch(deadline: Deadline): () => void {
+    return deadline.watch((reason) => this.fail(reason));
   }
 
   /** STARTTLS: hands the socket to TLS, then reads replies from the encrypted stream. */

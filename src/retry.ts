@@ -3,7 +3,8 @@
  * how long to wait. Only failures where the message certainly was not
  * delivered are retried; a connection lost after the final dot never is.
  */
-import { abortError, SmtpProtocolError } from './errors.js';
+import type { Deadline } from './deadline.js';
+import { SmtpProtocolError } from './errors.js';
 import type { Reply } from './reply.js';
 
 export interface RetryOptions {
@@ -72,21 +73,17 @@ export function retryDelay(options: RetryOptions, attempt: number): number {
   return base * (options.retryBackoff ?? 1) ** Math.max(0, attempt - 2);
 }
 
-/** Waits `ms`, or rejects with EABORT as soon as the signal fires. */
-export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+/** Waits `ms`, or rejects as soon as the deadline passes or the caller aborts (its `reason`). */
+export function sleep(ms: number, deadline: Deadline): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted === true) {
-      reject(abortError(signal));
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(abortError(signal as AbortSignal));
-    };
+    let unwatch = (): void => {};
     const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
+      unwatch();
       resolve();
     }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    unwatch = deadline.watch((reason) => {
+      clearTimeout(timer);
+      reject(reason);
+    });
   });
 }

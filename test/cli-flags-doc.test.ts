@@ -45,3 +45,10 @@ test('each flag of the table parses as its row says', () => {
     }
   }
 });
+
+test('README pipes messages into smtpmail with -i (or -oi) only, and says what a lone dot does without it', () => {
+  const commands = README.split('\n').filter((line) => /(\|\s*smtpmail\s+-|^\s*(\S+=\S+\s+)?smtpmail\b.*<\s*\S)/.test(line));
+  assert.ok(commands.length >= 5, `README examples found: ${commands.length}`);
+  for (const line of commands) assert.match(line, /\s-(i|oi|ti|it)\b/, line);
+  assert.match(README, /Without `-i` \(or `-oi`\) a line holding a lone `\.` ends the message/);
+});

@@ -204,3 +204,23 @@ test('--queue with an account chosen by From: stores its server; a plain -q send
     });
   });
 });
+
+test('--queue-on-failure: a greylisted message is queued, the exit is 0, and -bp lists it', async () => {
+  await withServer(
+    async (server) => {
+      await withHome(async (home, env) => {
+        const queueDir = path.join(home, 'q');
+        const run = await runCli(['-t', '-i', ...plain(server), '--queue-on-failure', '--queue-dir', queueDir], 'From: a@example.org\nTo: b@example.net\n\nx\n', env);
+        assert.deepEqual(run, { code: 0, stdout: '', stderr: '' });
+        assert.equal(server.received.length, 0);
+        const listed = await runCli(['-bp', '--queue-dir', queueDir], '', env);
+        assert.match(listed.stdout, /^ {4}b@example\.net\n1 message queued\.\n$/m);
+      });
+    },
+    {
+      onMailFrom(_address, _session, callback) {
+        callback(Object.assign(new Error('4.7.1 Greylisted, try again later'), { responseCode: 451 }));
+      },
+    },
+  );
+});
