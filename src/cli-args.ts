@@ -10,6 +10,7 @@
  */
 import { parseAddressList } from './addresses.js';
 import { CliUsageError } from './cli-exit.js';
+import { SmtpProtocolError } from './errors.js';
 import { readSendmailFlag } from './cli-sendmail-flags.js';
 import { describeValue, showArgument } from './option-names.js';
 import { STREAM_TYPES, type StreamType } from './options.js';
@@ -223,6 +224,8 @@ function addRecipients(draft: Draft, arg: string): void {
   if (addresses.length === 0 && !/:\s*;\s*$/.test(arg)) throw new CliUsageError(`recipient ${quote(arg)} is not an address`);
   for (const recipient of addresses) {
     if (recipient.startsWith('-')) throw new CliUsageError(`recipient ${quote(recipient)} starts with '-'`);
+    // Node decodes argv as UTF-8, bytes that are not become U+FFFD: that address is not the one given.
+    if (recipient.includes('\uFFFD')) throw new SmtpProtocolError('EINPUT', `recipient ${quote(recipient)} is not valid UTF-8`);
     draft.recipients.push(recipient);
   }
 }

@@ -63,11 +63,18 @@ export function defaultConfigPath(env: NodeJS.ProcessEnv): string {
   return path.join(base, 'smtpmail', 'config.json');
 }
 
-/** Reads the configuration; a missing default file is an empty configuration, a missing named one an error. */
+/** Largest configuration file read: a configuration is small, and /dev/urandom never ends. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/**
+ * Reads the configuration; a missing default file is an empty configuration,
+ * a missing named one an error. It must be a regular file of at most
+ * MAX_CONFIG_BYTES (a device or a FIFO could be read forever).
+ */
 export function loadConfig(file: string, explicit: boolean): CliConfig {
   let text;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readBounded(file);
   } catch (error) {
     if (!explicit && (error as NodeJS.ErrnoException).code === 'ENOENT') return EMPTY;
     throw configError(file, `cannot read it: ${(error as Error).message}`);
@@ -79,6 +86,22 @@ export function loadConfig(file: string, explicit: boolean): CliConfig {
     throw configError(file, `not valid JSON: ${(error as Error).message}`);
   }
   return parseConfig(value, file);
+}
+
+function readBounded(file: string): string {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  try {
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFile()) throw new Error('not a regular file');
+    if (stat.size > MAX_CONFIG_BYTES) throw new Error(`larger than ${MAX_CONFIG_BYTES} bytes`);
+    const buffer = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    let length = 0;
+    for (let read = 1; read > 0 && length < buffer.length; length += read) read = fs.readSync(fd, buffer, length, buffer.length - length, length);
+    if (length > MAX_CONFIG_BYTES) throw new Error(`larger than ${MAX_CONFIG_BYTES} bytes`);
+    return buffer.toString('utf8', 0, length);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 export function parseConfig(value: unknown, file: string): CliConfig {

@@ -11,6 +11,7 @@ export const EXIT = {
   ok: 0,
   usage: 64, // EX_USAGE: bad command line
   dataErr: 65, // EX_DATAERR: the message itself is bad
+  noInput: 66, // EX_NOINPUT: standard input cannot be read
   noUser: 67, // EX_NOUSER: no recipient, or one refused as unknown
   unavailable: 69, // EX_UNAVAILABLE: the server is unreachable or refused the mail
   software: 70, // EX_SOFTWARE: a bug of ours
@@ -26,7 +27,14 @@ export class CliUsageError extends Error {
   override readonly name = 'CliUsageError';
 }
 
+/** Standard input cannot be read (a directory, a read error): the CLI exits 66 (EX_NOINPUT) and sends nothing. */
+export class CliInputError extends Error {
+  readonly exitCode = EXIT.noInput;
+  override readonly name = 'CliInputError';
+}
+
 export function exitCodeFor(error: unknown): number {
+  if (error instanceof CliUsageError || error instanceof CliInputError) return error.exitCode;
   if (!(error instanceof SmtpProtocolError)) return EXIT.software;
   // Delivery may have happened: a retry could send the message twice.
   if (error.code === 'EUNKNOWN_DELIVERY') return EXIT.protocol;
@@ -41,7 +49,7 @@ export function exitCodeFor(error: unknown): number {
     case 'EQUEUE':
       return EXIT.config;
     case 'EINPUT':
-      return /recipient/i.test(error.message) ? EXIT.noUser : EXIT.dataErr;
+      return error.message.startsWith('no recipients') ? EXIT.noUser : EXIT.dataErr;
     case 'ERECIPIENT':
       return EXIT.noUser;
     case 'EAUTH':

@@ -9,12 +9,12 @@ import fs from 'node:fs';
 import type { Writable } from 'node:stream';
 import { parseCliArgs, type CliArgs } from './cli-args.js';
 import { defaultConfigPath, loadConfig, selectAccount, type AccountSettings, type CliConfig } from './cli-config.js';
-import { CliUsageError, errorLine, exitCodeFor, EXIT } from './cli-exit.js';
+import { CliInputError, CliUsageError, errorLine, exitCodeFor, EXIT } from './cli-exit.js';
 import { HELP } from './cli-help.js';
 import { untilLoneDot } from './cli-input.js';
 import { PASSWORD_VARIABLE, passwordFromCommand, splitCommand } from './cli-password.js';
 import { ignoredBecause } from './cli-sendmail-flags.js';
-import { spool } from './cli-spool.js';
+import { spool, type Spooled } from './cli-spool.js';
 import { checkServer } from './check.js';
 import { formatCheckReport } from './check-format.js';
 import { SmtpProtocolError, type SmtpErrorCode } from './errors.js';
@@ -29,6 +29,8 @@ import { formatTrace } from './trace.js';
 
 export interface CliIo {
   readonly stdin: AsyncIterable<Buffer | string>;
+  /** The file descriptor behind `stdin`, when there is one: checked to be readable before anything is sent. */
+  readonly stdinFd?: number | undefined;
   readonly stdout: Writable;
   readonly stderr: Writable;
   readonly env: NodeJS.ProcessEnv;
@@ -43,7 +45,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   } catch (error) {
     io.stderr.write(`${errorLine(error)}\n`);
     if (args?.debug === true && error instanceof Error && error.stack !== undefined) io.stderr.write(`${error.stack}\n`);
-    return error instanceof CliUsageError ? EXIT.usage : exitCodeFor(error);
+    return exitCodeFor(error);
   }
 }
 
@@ -66,7 +68,7 @@ async function run(args: CliArgs, io: CliIo): Promise<number> {
   if (args.action === 'list') return list(options(args, config.defaults, undefined, io), io);
   if (!args.fromHeaders && args.recipients.length === 0) throw new CliUsageError('no recipients: give addresses as arguments, or -t to read them from the headers');
   // Held whole (in memory, or a temporary file beyond 32 MB) so that SIZE and BODY are known before MAIL.
-  const spooled = await spool(args.ignoreDots ? io.stdin : untilLoneDot(io.stdin));
+  const spooled = await readInput(args, io);
   try {
     const peeked = await peekMessage(spooled.start);
     const account = selectAccount(config, args.account, peeked.from);
@@ -86,6 +88,25 @@ async function run(args: CliArgs, io: CliIo): Promise<number> {
     return EXIT.ok;
   } finally {
     await spooled.dispose();
+  }
+}
+
+/** Standard input, spooled; one that cannot be read is an error (exit 66), never an empty message. */
+async function readInput(args: CliArgs, io: CliIo): Promise<Spooled> {
+  if (io.stdinFd !== undefined) {
+    let stat: fs.Stats;
+    try {
+      stat = fs.fstatSync(io.stdinFd);
+    } catch (error) {
+      throw new CliInputError(`cannot read standard input: ${(error as Error).message}`);
+    }
+    if (stat.isDirectory()) throw new CliInputError('standard input is a directory, not a message: nothing was sent');
+  }
+  try {
+    return await spool(args.ignoreDots ? io.stdin : untilLoneDot(io.stdin));
+  } catch (error) {
+    if (error instanceof SmtpProtocolError) throw error;
+    throw new CliInputError(`cannot read standard input: ${(error as Error).message}; nothing was sent`);
   }
 }
 
@@ -167,7 +188,9 @@ async function flush(args: CliArgs, config: CliConfig, io: CliIo): Promise<numbe
     return match === undefined ? undefined : options(args, config.defaults, match, io);
   };
   const report = await sendQueuedMail({ ...flushOptions, queuedOptions });
-  for (const { path, result } of report.sent) io.stdout.write(`sent ${path}: ${result.reply.code} ${result.reply.lines.join(' ')}\n`);
+  for (const { path, result, stillListed } of report.sent) {
+    io.stdout.write(`sent ${path}: ${result.reply.code} ${result.reply.lines.join(' ')}${stillListed === undefined ? '' : ` (${stillListed})`}\n`);
+  }
   for (const { path, reason } of report.dropped) io.stdout.write(`dropped ${path}: ${reason}\n`);
   for (const { path, error } of report.failed) io.stdout.write(`failed ${path}: ${error.message}\n`);
   const kept = report.queued.length;

@@ -79,6 +79,9 @@ export interface ClientLinks {
  */
 export let sendWithin: (client: SmtpClient, message: Prepared, options: ClientOptions, deadline: Deadline, seen: SendProgress) => Promise<SendResult>;
 
+/** Internal: QUIT under the deadline of the send that used the client (sendMail). */
+export let quitWithin: (client: SmtpClient, deadline: Deadline) => Promise<void>;
+
 /** What a caller of sendWithin learns of a failed send: whether message data started to flow (a stream is then spent). */
 export interface SendProgress {
   dataStarted: boolean;
@@ -164,12 +167,23 @@ export class SmtpClient {
   }
 
   /** Waits for the sends under way, then QUIT and close. */
-  async quit(): Promise<void> {
+  quit(): Promise<void> {
+    return this.#quit(undefined);
+  }
+
+  /** QUIT; with a deadline, its passing (or the caller's abort) closes at once: nothing after the final reply is worth waiting for. */
+  async #quit(deadline: Deadline | undefined): Promise<void> {
     while (this.#pending > 0) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
     await this.#opening?.catch(() => undefined);
     const session = this.#session;
     this.#session = undefined;
-    await session?.exclusive(() => session.quit());
+    if (session === undefined) return;
+    const unwatch = deadline === undefined ? undefined : session.connection.watch(deadline);
+    try {
+      await session.exclusive(() => session.quit());
+    } finally {
+      unwatch?.();
+    }
   }
 
   async #send(message: MessageInput | Prepared, options: ClientOptions, outer: Deadline | undefined, seen?: SendProgress): Promise<SendResult> {
@@ -357,6 +371,7 @@ export class SmtpClient {
 
   static {
     sendWithin = (client, message, options, deadline, seen) => client.#send(message, options, deadline, seen);
+    quitWithin = (client, deadline) => client.#quit(deadline);
   }
 }
 
@@ -383,7 +398,9 @@ function mailParameters(session: SmtpSession, prepared: Prepared, size: number |
   if (needsUtf8 && !caps.has('SMTPUTF8')) {
     throw new SmtpProtocolError('EPOLICY', 'an envelope address is not ASCII and the server does not offer SMTPUTF8 (RFC 6531)', { hint: smtputf8Missing() });
   }
-  const eightBit = has8bit(prepared.head) || (inMemory ? has8bit(body) : prepared.bodyEightBit === true);
+  // A stream not measured beforehand may hold 8-bit octets: declared when the server offers 8BITMIME (harmless for
+  // 7-bit text, RFC 6152); without it, the writer stops at the first 8-bit octet (message-writer.ts).
+  const eightBit = has8bit(prepared.head) || (inMemory ? has8bit(body) : (prepared.bodyEightBit ?? true));
   return {
     size: caps.has('SIZE') ? size : undefined,
     body: eightBit && caps.has('8BITMIME') ? '8BITMIME' : undefined,

@@ -30,6 +30,7 @@ export interface MailParameters {
 // C0 controls (CR, LF and NUL among them) and DEL.
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const SASL_MECHANISM = /^[A-Z0-9_-]{1,20}$/;
+const NOT_UTF8 = /\uFFFD|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** `EHLO name` (RFC 5321 §4.1.1.1). The name must be non-empty, without spaces. */
 export function ehlo(name: string): string {
@@ -156,9 +157,12 @@ function checkName(name: string): string {
   return name;
 }
 
-/** An address for a path: no controls, no `<` or `>` (parameter injection), bounded. */
+/** An address for a path: no controls, no `<` or `>` (parameter injection), bounded, and text that UTF-8 can carry. */
 function checkAddress(address: string, what: string): string {
   checkText(address, what);
+  // U+FFFD is what undecodable bytes became (a header or an argument that was not UTF-8), a lone surrogate what
+  // UTF-8 cannot encode: either would name another mailbox than the one written.
+  if (NOT_UTF8.test(address)) throw new SmtpProtocolError('EINPUT', `${what} is not valid UTF-8 (it holds U+FFFD or a lone surrogate)`);
   if (address.includes('<') || address.includes('>')) {
     throw new SmtpProtocolError('EINPUT', `${what} contains "<" or ">"`);
   }

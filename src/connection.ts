@@ -2,6 +2,12 @@
  * A connected byte stream seen as SMTP lines: commands out, parsed replies in,
  * in order. Replies are queued as they arrive and taken one at a time by
  * `read()`, so pipelined replies (RFC 2920) are matched by order alone.
+ * They are matched by count too: each command written (and the greeting, and
+ * the final dot) is owed one reply, and a reply nobody is owed (a stray
+ * `250` after MAIL, anything on an idle connection) fails the connection
+ * with EPROTOCOL, its queued replies dropped, rather than being taken as
+ * the answer to the next command. A 421 is the one reply a server may send
+ * unasked (it is closing).
  *
  * Once anything goes wrong (malformed reply, timeout, drop, error) the
  * connection is failed for good: the stream is destroyed and every later
@@ -38,6 +44,8 @@ export class Connection {
   readonly #writer: TurnWriter;
   /** Whether the server has sent anything at all (a port that waits for TLS sends nothing). */
   #heard = false;
+  /** Replies owed: the greeting, one per command written, one per final dot. */
+  #owed = 1;
 
   constructor(opened: Opened, trace: TraceListener | undefined) {
     this.#stream = opened.stream;
@@ -119,6 +127,7 @@ export class Connection {
     if (this.#trace !== undefined) {
       lines.forEach((line, i) => this.#trace?.({ direction: 'client', line: shown?.[i] ?? line.slice(0, -2) }));
     }
+    this.#owed += lines.length;
     this.#writer.put(lines, payload ?? NONE, written);
   }
 
@@ -135,6 +144,11 @@ export class Connection {
     }
     const room = this.#writer.put(NONE, [chunk], written);
     if (!room) await this.#wait('drain', timeoutMs, what);
+  }
+
+  /** The final dot of DATA is about to be written: it is owed a reply, as a command is. */
+  expectReply(): void {
+    this.#owed++;
   }
 
   /** Waits until the stream has room again, when it asked for a pause. */
@@ -251,8 +265,18 @@ export class Connection {
     let closing: Reply | undefined;
     for (const reply of replies) {
       this.#traceReply(reply);
+      if (this.#owed === 0 && reply.code !== 421) {
+        this.#stray(replyText(reply));
+        return;
+      }
+      if (this.#owed > 0) this.#owed--;
       this.#replies.push(reply);
       if (reply.code === 421) closing ??= reply;
+    }
+    // Bytes of a reply that nobody is owed: an idle connection reads nothing.
+    if (this.#owed === 0 && this.#parser.buffered > 0) {
+      this.#stray('the start of an unasked reply');
+      return;
     }
     if (this.#replies.length > 0 && this.#replyWaiter !== undefined) {
       const waiter = this.#replyWaiter;
@@ -263,6 +287,13 @@ export class Connection {
     // nothing more is written (no further RCPT, no RSET, no QUIT) and nothing more is waited for.
     if (closing !== undefined) this.fail(new SmtpProtocolError('ECONNECTION', `the server is closing the connection: ${replyText(closing)}`, { reply: closing, transient: true }));
   };
+
+  /** A reply nobody asked for: the replies queued can no longer be matched to commands. */
+  #stray(what: string): void {
+    this.#replies.length = 0;
+    const shown = what.length > 80 ? `${what.slice(0, 80)}...` : what;
+    this.fail(new SmtpProtocolError('EPROTOCOL', `the server sent a reply that no command asked for (${shown}; a desynchronised server or response injection): the connection was closed`));
+  }
 
   readonly #onDrain = (): void => {
     const waiter = this.#drainWaiter;

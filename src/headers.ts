@@ -70,11 +70,12 @@ type LineKind = 'field' | 'continuation' | 'blank' | 'separator' | 'other';
  * is classified as if it had one).
  *
  * Only the first {@link MAX_HEADER_BYTES} bytes are scanned: when they do not
- * decide the end, throws SmtpProtocolError('EINPUT'). Linear time.
+ * decide the end, throws SmtpProtocolError('EINPUT'). Linear time. `from`, a
+ * line start already known to follow only fields, resumes an earlier scan.
  */
-export function findHeaderEnd(buf: Buffer, complete: boolean): HeaderEnd | undefined {
+export function findHeaderEnd(buf: Buffer, complete: boolean, from = 0): HeaderEnd | undefined {
   const limit = Math.min(buf.length, MAX_HEADER_BYTES);
-  let pos = 0;
+  let pos = from;
   for (;;) {
     const lf = buf.indexOf(LF, pos);
     if (lf === -1 || lf >= limit) break;

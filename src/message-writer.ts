@@ -4,6 +4,7 @@
  * and no dot-stuffing. Back-pressure is honoured; a stalled source gives way
  * to an abort or a dropped connection.
  */
+import { isAscii } from 'node:buffer';
 import { DataEncoder } from './data.js';
 import { SmtpProtocolError } from './errors.js';
 import type { Reply } from './reply.js';
@@ -20,6 +21,8 @@ export interface MessageContent {
   readonly body: MessageBody;
   /** A streamed body's size with CRLF line ends, when measured beforehand (SIZE=). */
   readonly bodyWireSize?: number | undefined;
+  /** Whether a streamed body has 8-bit octets, when measured beforehand. */
+  readonly bodyEightBit?: boolean | undefined;
 }
 
 const BLOCK_BYTES = 1 << 20;
@@ -35,7 +38,8 @@ export async function writeData(session: SmtpSession, content: MessageContent, t
   const encoder = new DataEncoder({ crlfChecked });
   const tracer = traceData ? new DataTracer((event) => connection.trace(event)) : undefined;
   const timeout = session.timeouts.dataBlock;
-  await pump(session, content, encoder, async (bytes, release) => {
+  // The final dot is owed a reply (the BDAT LAST command is counted when it is sent).
+  await pump(session, content, encoder, true, async (bytes, release) => {
     tracer?.push(bytes);
     await connection.write(bytes, timeout, WAIT_FOR_WRITE, release);
   });
@@ -69,7 +73,7 @@ export async function writeChunks(session: SmtpSession, content: MessageContent,
     else await expectChunkReply(session);
     await connection.drained(timeout, WAIT_FOR_WRITE);
   };
-  await pump(session, content, encoder, async (bytes, release) => {
+  await pump(session, content, encoder, false, async (bytes, release) => {
     if (release !== undefined) releases.push(release);
     if (bytes.length === 0) return;
     parts.push(bytes);
@@ -95,10 +99,18 @@ async function expectChunkReply(session: SmtpSession): Promise<void> {
  * the connection is failed: without the final dot (or LAST chunk) the server
  * discards what it received.
  */
-async function pump(session: SmtpSession, content: MessageContent, encoder: DataEncoder, put: (bytes: Buffer, release?: () => void) => Promise<void>): Promise<void> {
+async function pump(
+  session: SmtpSession,
+  content: MessageContent,
+  encoder: DataEncoder,
+  expectsReply: boolean,
+  put: (bytes: Buffer, release?: () => void) => Promise<void>,
+): Promise<void> {
   const connection = session.connection;
   const source = chunks(content.body);
   const scratch = new ScratchPool();
+  // A stream whose content was not known in advance, to a server without 8BITMIME: 7-bit only (RFC 6152).
+  const sevenBitOnly = !Buffer.isBuffer(content.body) && content.bodyEightBit === undefined && !session.capabilities.has('8BITMIME');
   const encode = async (chunk: Buffer): Promise<void> => {
     const { bytes, release } = scratch.encode(encoder, chunk);
     await put(bytes, release);
@@ -109,9 +121,15 @@ async function pump(session: SmtpSession, content: MessageContent, encoder: Data
       // A stalled source must not outlive an abort or a dropped connection.
       const next = await connection.orFailure(source.next());
       if (next.done === true) break;
+      if (sevenBitOnly && !isAscii(next.value)) {
+        throw new SmtpProtocolError('EPOLICY', 'the message has 8-bit content and the server does not offer 8BITMIME (RFC 6152): ' +
+          'it was stopped before its end, so nothing is delivered; encode it as 7-bit MIME (quoted-printable or base64) or use another server');
+      }
       await encode(next.value);
     }
-    await put(encoder.end());
+    const end = encoder.end();
+    if (expectsReply) connection.expectReply();
+    await put(end);
   } catch (error) {
     void source.return(undefined).catch(() => {});
     const failure = error instanceof SmtpProtocolError

@@ -5,10 +5,10 @@
  * Message-ID and From are added. The body is never parsed or changed; a
  * streamed body stays a stream.
  */
+import { isUtf8 } from 'node:buffer';
 import { domainOf, looksLikeAddress, parseAddressList, parseMailbox } from './addresses.js';
 import { SmtpProtocolError } from './errors.js';
 import {
-  fieldValues,
   findHeaderEnd,
   hasField,
   makeField,
@@ -19,6 +19,7 @@ import {
 } from './headers.js';
 import { formatDate, formatFrom, makeMessageId } from './header-values.js';
 import { normalizedSize } from './line-ends.js';
+import { checkHeaderLineEnds, headOf, readHead, type Head } from './message-head.js';
 import { optionRef } from './option-names.js';
 import { METHOD_HEADER, parseMethod, type Method } from './method.js';
 import type { Envelope, MessageBody } from './transaction.js';
@@ -121,7 +122,12 @@ const HIDDEN_LENGTHS = HIDDEN_KEYS.map((key) => key.length);
 export async function prepareMessage(input: MessageInput, options: PrepareOptions): Promise<Prepared> {
   if (isBytes(input)) return prepareBytes(input, options);
   const { head, body, dispose } = await splitStream(input);
-  return prepareSplit(head, body, false, dispose, options, measuredOf(input));
+  try {
+    return prepareSplit(head, body, false, dispose, options, measuredOf(input));
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
 }
 
 function measuredOf(input: object): MeasuredStream['measured'] | undefined {
@@ -131,19 +137,21 @@ function measuredOf(input: object): MeasuredStream['measured'] | undefined {
 
 /** prepareMessage for a message in memory, without a turn of the event loop. */
 export function prepareBytes(input: string | Uint8Array, options: PrepareOptions): Prepared {
-  return prepareSplit(bytesOf(input), undefined, true, disposeNothing, options);
+  return prepareSplit(headOf(bytesOf(input)), undefined, true, disposeNothing, options);
 }
 
 function prepareSplit(
-  raw: Buffer,
+  head: Head,
   body: AsyncIterable<Buffer> | undefined,
   inMemory: boolean,
   dispose: () => Promise<void>,
   options: PrepareOptions,
   measured?: MeasuredStream['measured'],
 ): Prepared {
+  const raw = head.bytes;
   const end = findHeaderEnd(raw, true);
   if (end === undefined) throw new SmtpProtocolError('EINPUT', 'internal error: no end of the header block');
+  checkHeaderLineEnds(head, end.bodyStart);
   const fields = parseHeaders(raw, end.headerEnd);
   const rest = raw.subarray(end.bodyStart);
   const fullBody: MessageBody = body === undefined ? rest : prepend(rest, body);
@@ -196,11 +204,24 @@ function envelopeSender(options: PrepareOptions, fields: readonly HeaderField[])
 }
 
 function fromAddress(fields: readonly HeaderField[]): string | undefined {
-  for (const value of fieldValues(fields, 'from')) {
-    const address = parseMailbox(value)?.address;
+  for (const field of fields) {
+    if (field.key !== 'from') continue;
+    const address = parseMailbox(addressText(field))?.address;
     if (address !== undefined) return address;
   }
   return undefined;
+}
+
+/**
+ * A field's value for address parsing. Bytes that are not UTF-8 would be
+ * decoded to U+FFFD and so name another mailbox: refused (RFC 6532 §3.2).
+ */
+function addressText(field: HeaderField): string {
+  const value = field.value;
+  if (value.includes('\uFFFD') && !isUtf8(field.raw)) {
+    throw new SmtpProtocolError('EINPUT', `the ${field.name} field is not valid UTF-8: its addresses cannot be read as written`);
+  }
+  return value;
 }
 
 /** To/Cc/Bcc, or only Resent-To/-Cc/-Bcc when any exists; every occurrence, header order, exact duplicates dropped. */
@@ -215,7 +236,7 @@ function recipients(fields: readonly HeaderField[], options: PrepareOptions): st
 
 function headerRecipients(fields: readonly HeaderField[]): string[] {
   const names = fields.some((field) => RESENT_FIELDS.includes(field.key)) ? RESENT_FIELDS : RECIPIENT_FIELDS;
-  return fields.filter((field) => names.includes(field.key)).flatMap((field) => parseAddressList(field.value).map((m) => m.address));
+  return fields.filter((field) => names.includes(field.key)).flatMap((field) => parseAddressList(addressText(field)).map((m) => m.address));
 }
 
 export interface Peeked {
@@ -229,10 +250,11 @@ export interface Peeked {
 
 /** Reads only the header block, for a caller that chooses options by it (the command line picks an account by From:). */
 export async function peekMessage(input: MessageInput): Promise<Peeked> {
-  const { head, body } = await splitInput(input);
-  const end = findHeaderEnd(head, true);
-  const fields = end === undefined ? [] : parseHeaders(head, end.headerEnd);
-  return { from: fromAddress(fields), recipients: headerRecipients(fields), message: body === undefined ? head : prepend(head, body) };
+  const { head, body } = isBytes(input) ? { head: headOf(bytesOf(input)), body: undefined } : await splitStream(input);
+  const end = findHeaderEnd(head.bytes, true);
+  if (end !== undefined) checkHeaderLineEnds(head, end.bodyStart);
+  const fields = end === undefined ? [] : parseHeaders(head.bytes, end.headerEnd);
+  return { from: fromAddress(fields), recipients: headerRecipients(fields), message: body === undefined ? head.bytes : prepend(head.bytes, body) };
 }
 
 function missingHeaders(fields: readonly HeaderField[], options: PrepareOptions, sender: string): HeaderField[] {
@@ -247,9 +269,9 @@ function missingHeaders(fields: readonly HeaderField[], options: PrepareOptions,
 
 interface SplitInput {
   /** The start of the message: at least the whole header block. */
-  readonly head: Buffer;
-  /** The rest of the stream; undefined when the whole message is `head`. */
-  readonly body: AsyncIterable<Buffer> | undefined;
+  readonly head: Head;
+  /** The rest of the stream. */
+  readonly body: AsyncIterable<Buffer>;
   dispose(): Promise<void>;
 }
 
@@ -267,39 +289,37 @@ function bytesOf(input: string | Uint8Array): Buffer {
   return bytes;
 }
 
-async function splitInput(input: MessageInput): Promise<SplitInput> {
-  return isBytes(input) ? { head: bytesOf(input), body: undefined, dispose: disposeNothing } : splitStream(input);
-}
-
-/** Reads a stream only until the end of the header block is in hand. */
+/** Reads a stream only until the end of the header block is in hand (message-head.ts). */
 async function splitStream(input: AsyncIterable<Buffer | Uint8Array | string>): Promise<SplitInput> {
   if (input === null || typeof input !== 'object' || !(Symbol.asyncIterator in input)) {
     throw new SmtpProtocolError('EINPUT', 'the message must be a string, a Buffer or a readable stream');
   }
-  const iterator = input[Symbol.asyncIterator]();
+  const source = input[Symbol.asyncIterator]();
   // A stream is destroyed at once (its iterator's return() would wait for a pending
   // read); any other iterable is told to finish, without waiting for it.
   const destroy = (input as { destroy?: unknown }).destroy;
   const dispose = async (): Promise<void> => {
     if (typeof destroy === 'function') destroy.call(input);
-    else void iterator.return?.()?.catch(() => {});
+    else void source.return?.()?.catch(() => {});
   };
-  const chunks: Buffer[] = [];
-  let head: Buffer = Buffer.alloc(0);
-  for (;;) {
-    const next = await iterator.next();
-    if (next.done === true) break;
-    chunks.push(toBuffer(next.value));
-    head = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
-    chunks.length = 0;
-    chunks.push(head);
-    if (findHeaderEnd(head, false) !== undefined) break;
+  const iterator: AsyncIterator<Buffer> = {
+    next: async () => {
+      const next = await source.next();
+      return next.done === true ? { done: true, value: undefined } : { done: false, value: toBuffer(next.value) };
+    },
+  };
+  let head: Head;
+  try {
+    head = await readHead(iterator);
+  } catch (error) {
+    await dispose();
+    throw error;
   }
   const body = (async function* rest(): AsyncGenerator<Buffer> {
     for (;;) {
       const next = await iterator.next();
       if (next.done === true) return;
-      yield toBuffer(next.value);
+      yield next.value;
     }
   })();
   return { head, body, dispose };

@@ -18,13 +18,16 @@ import { routeByMethod } from './method.js';
 import type { StreamType } from './options.js';
 import { prepareMessage, type Prepared } from './prepare.js';
 import { parseQueueEl, type QueuedSettings } from './queue-el.js';
-import { checkQueueDirectory, indexPath, queueDirectory, readIndex, removeIndexLine, withLock } from './queue-store.js';
+import { checkQueueDirectory, cleanTemporaryFiles, indexPath, queueDirectory, readIndex, removeIndexLine, withLock } from './queue-store.js';
 import { deliverPrepared, type SendOptions } from './send.js';
 import { validateOptions } from './validate-options.js';
 
 export interface QueueReport {
-  /** Sent and removed from the queue, in order. */
-  readonly sent: readonly { readonly path: string; readonly result: SendResult }[];
+  /**
+   * Sent, in order, and removed from the queue, unless `stillListed` says why
+   * it could not be (then a later flush may send it again).
+   */
+  readonly sent: readonly { readonly path: string; readonly result: SendResult; readonly stillListed?: string }[];
   /** Failed and left in the queue, with why. */
   readonly failed: readonly { readonly path: string; readonly error: SmtpProtocolError }[];
   /** Still listed in the index after this flush (the failed ones included). */
@@ -34,7 +37,7 @@ export interface QueueReport {
 }
 
 interface MutableReport {
-  sent: { path: string; result: SendResult }[];
+  sent: { path: string; result: SendResult; stillListed?: string }[];
   failed: { path: string; error: SmtpProtocolError }[];
   queued: string[];
   dropped: { path: string; reason: string }[];
@@ -67,6 +70,7 @@ export async function sendQueuedMail(options: FlushOptions): Promise<QueueReport
   if (!(await checkQueueDirectory(directory, false))) return report;
   const index = indexPath(options);
   await withLock(path.join(directory, 'flush.lock'), FLUSH_LOCK_WAIT_MS, async () => {
+    await cleanTemporaryFiles(directory);
     const connections = new Connections();
     try {
       let stopped = false;
@@ -90,11 +94,18 @@ export async function sendQueuedMail(options: FlushOptions): Promise<QueueReport
           stopped = options.continueOnError !== true;
           continue;
         }
-        await removeIndexLine(index, line);
-        await fs.rm(dataPath, { force: true });
-        await fs.rm(`${dataPath}.el`, { force: true });
-        await syncDirectory(directory);
-        report.sent.push({ path: dataPath, result });
+        // Sent: the index forgets it at once (the window in which a crash would send it twice is this step).
+        // A failure here loses nothing and stops nothing: the report says it was sent and may be listed again.
+        try {
+          await removeIndexLine(index, line);
+          await fs.rm(dataPath, { force: true });
+          await fs.rm(`${dataPath}.el`, { force: true });
+          await syncDirectory(directory);
+          report.sent.push({ path: dataPath, result });
+        } catch (error) {
+          const reason = `sent, but not removed from the queue (${(error as Error).message}): it may be sent again by a later flush`;
+          report.sent.push({ path: dataPath, result, stillListed: reason });
+        }
       }
     } finally {
       await connections.close();

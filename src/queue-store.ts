@@ -123,34 +123,31 @@ async function endsMidLine(file: string): Promise<boolean> {
   }
 }
 
+/** An empty or unreadable lock older than this is stale (written by a version that could leave it so, or by hand). */
+export const EMPTY_LOCK_STALE_MS = 5_000;
+
 /**
- * Runs `work` holding `lockFile` (created with O_EXCL, holding `pid host`).
- * A lock left by a process of this host that no longer runs is taken over.
- * Waits up to `waitMs` for a live holder, then throws EQUEUE (transient).
+ * Runs `work` holding `lockFile`. The lock is created whole or not at all:
+ * its content (`pid host token`) goes to a temporary file that is then
+ * hard-linked into place (link() fails if the lock exists), so a process
+ * killed at any point leaves either no lock or one naming it. A lock whose
+ * holder ran on this host and is gone, or an empty one older than
+ * EMPTY_LOCK_STALE_MS, is taken over (renamed away first, so that two
+ * processes cannot both take one over). Waits up to `waitMs` for a live
+ * holder, then throws EQUEUE (transient).
  */
 export async function withLock<T>(lockFile: string, waitMs: number, work: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + waitMs;
+  const content = `${process.pid} ${os.hostname()} ${randomBytes(8).toString('hex')}\n`;
   for (;;) {
-    try {
-      const handle = await fs.open(lockFile, 'wx', 0o600);
-      try {
-        await handle.writeFile(`${process.pid} ${os.hostname()}\n`);
-      } finally {
-        await handle.close();
-      }
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new SmtpProtocolError('EQUEUE', `Cannot create the lock ${lockFile}: ${(error as Error).message}`, { cause: error });
-      }
-    }
-    const holder = await fs.readFile(lockFile, 'utf8').catch(() => '');
-    if (isStale(holder)) {
-      await fs.rm(lockFile, { force: true });
+    if (await tryLock(lockFile, content)) break;
+    const holder = await readHolder(lockFile);
+    if (holder !== undefined && (await isStale(lockFile, holder))) {
+      await takeOver(lockFile, holder);
       continue;
     }
     if (Date.now() >= deadline) {
-      const pid = holder.split(' ')[0] ?? '?';
+      const pid = holder?.split(' ')[0] || '?';
       throw new SmtpProtocolError('EQUEUE', `The queue is busy: process ${pid} holds ${lockFile}; try again when it is done`, { transient: true });
     }
     await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
@@ -158,19 +155,88 @@ export async function withLock<T>(lockFile: string, waitMs: number, work: () => 
   try {
     return await work();
   } finally {
-    await fs.rm(lockFile, { force: true });
+    // Only our own lock is removed (a takeover by another process would have renamed ours away).
+    if ((await readHolder(lockFile)) === content) await fs.rm(lockFile, { force: true });
   }
 }
 
-/** A lock whose holder ran on this host and is gone. (Empty: being written right now, not stale.) */
-function isStale(holder: string): boolean {
+/** Creates the lock with its content in one step; false when it exists. */
+async function tryLock(lockFile: string, content: string): Promise<boolean> {
+  const temp = lockTempName(lockFile);
+  try {
+    await fs.writeFile(temp, content, { mode: 0o600, flag: 'wx' });
+    await fs.link(temp, lockFile);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw new SmtpProtocolError('EQUEUE', `Cannot create the lock ${lockFile}: ${(error as Error).message}`, { cause: error });
+  } finally {
+    await fs.rm(temp, { force: true });
+  }
+}
+
+/** The lock's content; undefined when it is gone. */
+async function readHolder(lockFile: string): Promise<string | undefined> {
+  try {
+    return await fs.readFile(lockFile, 'utf8');
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : '';
+  }
+}
+
+/** A lock whose holder ran on this host and is gone, or one left empty long enough ago. */
+async function isStale(lockFile: string, holder: string): Promise<boolean> {
   const [pidText, host] = holder.trim().split(' ');
   const pid = Number(pidText);
-  if (!Number.isSafeInteger(pid) || pid <= 0 || host !== os.hostname()) return false;
+  if (!Number.isSafeInteger(pid) || pid <= 0 || host === undefined) {
+    const stat = await fs.stat(lockFile).catch(() => undefined);
+    return stat !== undefined && Date.now() - stat.mtimeMs > EMPTY_LOCK_STALE_MS;
+  }
+  return host === os.hostname() && !isAlive(pid);
+}
+
+/** Moves a stale lock away, and puts it back if what moved was not the stale one (someone took over meanwhile). */
+async function takeOver(lockFile: string, stale: string): Promise<void> {
+  const aside = lockTempName(lockFile);
+  try {
+    await fs.rename(lockFile, aside);
+  } catch {
+    return; // gone already: somebody else took it over
+  }
+  if ((await readHolder(aside)) !== stale) await fs.link(aside, lockFile).catch(() => undefined);
+  await fs.rm(aside, { force: true });
+}
+
+/** A temporary name beside the lock, recognised by cleanTemporaryFiles. */
+function lockTempName(lockFile: string): string {
+  return path.join(path.dirname(lockFile), `.${path.basename(lockFile)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return false;
+    return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
+/** `.NAME.PID.X.tmp`: the temporary files of durable.ts and of the locks. */
+const TEMPORARY = /^\..+\.(\d+)\.[0-9a-f]+\.tmp$/;
+
+/**
+ * Removes the temporary files that a process killed mid-write left in the
+ * queue directory (those of processes of this host that no longer run).
+ */
+export async function cleanTemporaryFiles(directory: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await fs.readdir(directory);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(TEMPORARY.exec(name)?.[1] ?? Number.NaN);
+    if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && !isAlive(pid)) await fs.rm(path.join(directory, name), { force: true });
   }
 }

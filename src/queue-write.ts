@@ -13,7 +13,7 @@ import type { MessageBody } from './message-writer.js';
 import { routeByMethod, type Routing } from './method.js';
 import type { Prepared } from './prepare.js';
 import { formatQueueEl, type QueuedSettings } from './queue-el.js';
-import { appendIndexLine, checkQueueDirectory, indexPath, queueDirectory, queueFileName, type QueueOptions } from './queue-store.js';
+import { appendIndexLine, checkQueueDirectory, cleanTemporaryFiles, indexPath, queueDirectory, queueFileName, type QueueOptions } from './queue-store.js';
 import type { Envelope } from './transaction.js';
 import type { SmtpProtocolError } from './errors.js';
 
@@ -31,6 +31,7 @@ export interface QueuedMail {
 export async function queueMessage(prepared: Prepared, options: QueueOptions & Routing, checkpoint?: Checkpoint): Promise<QueuedMail> {
   const directory = queueDirectory(options);
   await checkQueueDirectory(directory, true);
+  await cleanTemporaryFiles(directory);
   const dataPath = path.join(directory, queueFileName(new Date(), options.portableNames === true));
   // A message with its own server (X-Message-SMTP-Method) keeps it, or the flush would send it elsewhere.
   const stored = options.storeQueueVariables === true || prepared.method?.kind === 'smtp';

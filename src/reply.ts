@@ -12,6 +12,9 @@ export const MAX_LINE_BYTES = 8192;
 /** Most lines accepted in one (multi-line) reply; more is a protocol error. */
 export const MAX_REPLY_LINES = 1000;
 
+/** Most octets accepted in one (multi-line) reply: what a connection holds for an unfinished reply is bounded. */
+export const MAX_REPLY_BYTES = 64 * 1024;
+
 /** One SMTP reply (RFC 5321 §4.2), parsed. */
 export interface Reply {
   /** The three-digit reply code, 200..599. */
@@ -139,19 +142,22 @@ export class ReplyParser {
    */
   #consumeAscii(chunk: Buffer, replies: Reply[]): number {
     const text = chunk.toString('latin1');
+    const controls = CONTROLS.test(text);
     let start = 0;
     for (let lf = text.indexOf('\n'); lf !== -1; lf = text.indexOf('\n', start)) {
       const end = lf > start && text.charCodeAt(lf - 1) === CR ? lf - 1 : lf;
       const code = codeAt(text, start);
       const separator = text.charCodeAt(start + 3); // CR or LF when the line is only the code
       const plain = code !== 0 && end - start <= MAX_LINE_BYTES && (end - start === 3 || separator === HYPHEN || separator === SPACE) &&
-        (this.#pendingLines.length === 0 || code === this.#pendingCode) && this.#pendingLines.length < MAX_REPLY_LINES;
+        (this.#pendingLines.length === 0 || code === this.#pendingCode) && this.#pendingLines.length < MAX_REPLY_LINES &&
+        this.#pendingBytes + lf + 1 - start <= MAX_REPLY_BYTES;
       let reply: Reply | undefined;
       if (!plain) {
         reply = this.#line(chunk.subarray(start, lf), lf + 1 - start);
       } else {
         this.#pendingCode = code;
-        this.#pendingLines.push(text.slice(start + 4, end));
+        const line = text.slice(start + 4, end);
+        this.#pendingLines.push(controls || line.includes('\r') ? escapeControls(line) : line);
         this.#pendingBytes += lf + 1 - start;
         if (separator !== HYPHEN) reply = this.#finish(code);
       }
@@ -202,12 +208,28 @@ export class ReplyParser {
     if (this.#pendingLines.length >= MAX_REPLY_LINES) {
       throw malformed(`reply longer than ${MAX_REPLY_LINES} lines`, line);
     }
+    if (this.#pendingBytes + rawBytes > MAX_REPLY_BYTES) {
+      throw malformed(`reply longer than ${MAX_REPLY_BYTES} octets`, line);
+    }
     this.#pendingCode = code;
-    this.#pendingLines.push(line.subarray(4).toString('utf8'));
+    this.#pendingLines.push(escapeControls(line.subarray(4).toString('utf8')));
     this.#pendingBytes += rawBytes;
     if (separator === HYPHEN) return undefined;
     return this.#finish(code);
   }
+}
+
+/**
+ * Control characters other than tab (ESC, BEL, BS, a bare CR, C1 controls
+ * such as CSI): RFC 5321 reply text has none, and a terminal that printed
+ * them raw could be retitled, cleared or made to type (issue #15).
+ */
+const CONTROLS = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
+const ALL_CONTROLS = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/g;
+
+/** Reply text with its control characters written as `\xNN`, so that no error, hint or transcript carries them raw. */
+export function escapeControls(text: string): string {
+  return text.replace(ALL_CONTROLS, (char) => `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 /** The valid reply code (200..599) starting at `at`, or 0. */

@@ -40,10 +40,14 @@ export interface SaslMechanism {
 /**
  * The mechanism for `name` (ASCII case-insensitive). An unknown name throws
  * `ECONFIG`; credentials that cannot be framed by the mechanism (NUL in PLAIN,
- * ^A in XOAUTH2) throw `EINPUT` naming the field, never its value.
+ * ^A in XOAUTH2, CR, LF or NUL in any) throw `ECONFIG` naming the field, never its value.
  */
 export function createMechanism(name: string, credentials: SaslCredentials): SaslMechanism {
   const mechanism = mechanismName(name);
+  // For every mechanism: a line break or NUL in what goes into the exchange is a misconfiguration (a password read
+  // with its newline) or an injection (`alice\r\nRSET`), never something to encode and send.
+  refuseBreaks(mechanism, 'user name', credentials.user);
+  refuseBreaks(mechanism, mechanism === 'XOAUTH2' ? 'access token' : 'password', credentials.secret);
   switch (mechanism) {
     case 'CRAM-MD5':
       return new CramMd5(credentials);
@@ -105,8 +109,6 @@ class Plain implements SaslMechanism {
   readonly #response: Buffer;
 
   constructor({ user, secret }: SaslCredentials) {
-    refuse('PLAIN', 'user name', user, '\0', 'NUL');
-    refuse('PLAIN', 'password', secret, '\0', 'NUL');
     this.#response = Buffer.from(`\0${user}\0${secret}`, 'utf8');
   }
 
@@ -256,8 +258,15 @@ function asciiUpper(text: string): string {
 
 function refuse(mechanism: MechanismName, field: string, value: string, separator: string, shown: string): void {
   if (value.includes(separator)) {
-    throw new SmtpProtocolError('EINPUT', `the ${mechanism} ${field} contains a ${shown} character`);
+    throw new SmtpProtocolError('ECONFIG', `the ${mechanism} ${field} contains a ${shown} character`);
   }
+}
+
+const BREAKS = /[\r\n\0]/;
+
+function refuseBreaks(mechanism: MechanismName, field: string, value: string): void {
+  const found = BREAKS.exec(value)?.[0];
+  if (found !== undefined) refuse(mechanism, field, value, found, found === '\0' ? 'NUL' : found === '\r' ? 'CR' : 'LF');
 }
 
 function authError(message: string): SmtpProtocolError {

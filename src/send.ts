@@ -6,7 +6,7 @@
  * when sending failed in a way that may pass); resolves with what the server
  * said (or where the message was queued) or rejects with SmtpProtocolError.
  */
-import { sendWithin, SmtpClient, totalMs, type ClientOptions, type SendProgress, type SendResult } from './client.js';
+import { quitWithin, sendWithin, SmtpClient, totalMs, type ClientOptions, type SendProgress, type SendResult } from './client.js';
 import { Deadline } from './deadline.js';
 import { abortError, SmtpProtocolError } from './errors.js';
 import { routeByMethod } from './method.js';
@@ -85,7 +85,7 @@ async function deliver(prepared: Prepared, options: SendOptions, deadline: Deadl
   try {
     return await sendWithin(client, prepared, options, deadline, seen);
   } finally {
-    await client.quit();
+    await quitWithin(client, deadline);
   }
 }
 

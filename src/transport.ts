@@ -11,6 +11,7 @@ import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { abortError, SmtpProtocolError, withHint } from './errors.js';
 import { certificateProblem, connectFailed, plainTextOnTlsPort, type CertificateSummary } from './hints.js';
+import { escapeControls } from './reply.js';
 
 /** The TLS settings a caller may give; everything else stays at Node's secure defaults. */
 export interface TlsOptions {
@@ -219,10 +220,14 @@ function implicitTlsHint(error: SmtpProtocolError, host: string, port: number): 
 function certificateOf(socket: tls.TLSSocket): CertificateSummary | undefined {
   const cert = socket.getPeerCertificate();
   if (cert === null || typeof cert !== 'object' || Object.keys(cert).length === 0) return undefined;
-  const first = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
+  // Names from the server's certificate are shown in hints and --check output: no raw control characters.
+  const first = (value: string | string[] | undefined): string | undefined => {
+    const text = Array.isArray(value) ? value[0] : value;
+    return text === undefined ? undefined : escapeControls(text);
+  };
   return {
     subject: first(cert.subject?.CN),
-    altNames: (cert.subjectaltname ?? '').split(', ').filter((name) => name !== '').map((name) => name.replace(/^(DNS|IP Address):/, '')),
+    altNames: (cert.subjectaltname ?? '').split(', ').filter((name) => name !== '').map((name) => escapeControls(name.replace(/^(DNS|IP Address):/, ''))),
     issuer: first(cert.issuer?.CN) ?? first(cert.issuer?.O),
     validTo: cert.valid_to,
   };

@@ -23,6 +23,8 @@ type Check = (value: unknown) => string | undefined;
 
 const string: Check = (v) => (typeof v === 'string' ? undefined : 'a string');
 const nonEmpty: Check = (v) => (typeof v === 'string' && v !== '' ? undefined : 'a non-empty string');
+/** Text that goes into a command or a SASL exchange: a line break or NUL there is an injection. */
+const line: Check = (v) => (typeof v === 'string' && !/[\r\n\0]/.test(v) ? undefined : 'a string without CR, LF or NUL');
 const boolean: Check = (v) => (typeof v === 'boolean' ? undefined : 'true or false');
 const func: Check = (v) => (typeof v === 'function' ? undefined : 'a function');
 const strings: Check = (v) => (Array.isArray(v) && v.every((s) => typeof s === 'string') ? undefined : 'an array of strings');
@@ -92,7 +94,7 @@ const MESSAGE_OPTIONS: Readonly<Record<string, Check>> = {
 const ALL_OPTIONS: Readonly<Record<string, Check>> = {
   ...MESSAGE_OPTIONS,
   // Connection
-  server: nonEmpty,
+  server: (v) => (nonEmpty(v) ?? line(v)),
   port,
   streamType: oneOf(STREAM_TYPES, ' (or leave it unset for STARTTLS when offered)'),
   tls,
@@ -103,8 +105,8 @@ const ALL_OPTIONS: Readonly<Record<string, Check>> = {
   onTrace: func,
   traceData: boolean,
   // Authentication
-  user: string,
-  password: (v) => (typeof v === 'string' || typeof v === 'function' ? undefined : 'a string or a function returning one'),
+  user: line,
+  password: (v) => (typeof v === 'function' || line(v) === undefined ? undefined : 'a string without CR, LF or NUL, or a function returning one'),
   authSources: strings,
   authMechanisms: mechanisms,
   authMechanism: mechanism,

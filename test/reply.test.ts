@@ -78,9 +78,9 @@ const goodRows: { name: string; input: string; expected: Reply[] }[] = [
     expected: [{ code: 250, enhancedCode: undefined, lines: ['first', 'second'] }],
   },
   {
-    name: 'only one trailing CR is stripped',
+    name: 'only one trailing CR is stripped; the other, a control character, is escaped',
     input: '250 text\r\r\n',
-    expected: [{ code: 250, enhancedCode: undefined, lines: ['text\r'] }],
+    expected: [{ code: 250, enhancedCode: undefined, lines: ['text\\x0d'] }],
   },
   {
     name: 'several replies in one chunk',

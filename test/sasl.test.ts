@@ -107,8 +107,8 @@ test('PLAIN: a challenge throws EAUTH', () => {
 });
 
 test('PLAIN: a NUL in the credentials is refused without quoting them', () => {
-  assert.throws(() => createMechanism('PLAIN', { user: 'a\0b', secret: 'pass' }), isError('EINPUT', /^the PLAIN user name contains a NUL character$/));
-  assert.throws(() => createMechanism('PLAIN', { user: 'user', secret: 'p\0ss' }), isError('EINPUT', /^the PLAIN password contains a NUL character$/));
+  assert.throws(() => createMechanism('PLAIN', { user: 'a\0b', secret: 'pass' }), isError('ECONFIG', /^the PLAIN user name contains a NUL character$/));
+  assert.throws(() => createMechanism('PLAIN', { user: 'user', secret: 'p\0ss' }), isError('ECONFIG', /^the PLAIN password contains a NUL character$/));
 });
 
 // --- LOGIN ---
@@ -175,8 +175,8 @@ test('XOAUTH2: a second challenge throws EAUTH', () => {
 });
 
 test('XOAUTH2: a ^A in the credentials is refused', () => {
-  assert.throws(() => createMechanism('XOAUTH2', { user: 'u\x01', secret: 't' }), isError('EINPUT', /user name contains a \^A/));
-  assert.throws(() => createMechanism('XOAUTH2', { user: 'u', secret: 't\x01' }), isError('EINPUT', /access token contains a \^A/));
+  assert.throws(() => createMechanism('XOAUTH2', { user: 'u\x01', secret: 't' }), isError('ECONFIG', /user name contains a \^A/));
+  assert.throws(() => createMechanism('XOAUTH2', { user: 'u', secret: 't\x01' }), isError('ECONFIG', /access token contains a \^A/));
 });
 
 // --- names and selection ---
