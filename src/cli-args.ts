@@ -52,6 +52,8 @@ export interface CliArgs {
   readonly passwordeval?: string;
   /** `--queue-on-failure`: a message that fails for now is queued instead (exit 0). */
   readonly queueOnFailure: boolean;
+  /** `--fcc`: append a copy to the files the message's Fcc: fields name (they are never transmitted). */
+  readonly fcc: boolean;
   readonly debug: boolean;
   readonly dryRun: boolean;
   readonly json: boolean;
@@ -83,7 +85,7 @@ const STRING_OPTIONS: ReadonlyMap<string, StringField> = new Map([
 
 const OTHER_VALUE_OPTIONS = new Set(['--port', '--stream-type', '--auth-mechanisms', '--authinfo']);
 
-type Flag = 'debug' | 'dryRun' | 'json' | 'checkAll' | 'queueOnFailure';
+type Flag = 'debug' | 'dryRun' | 'json' | 'checkAll' | 'queueOnFailure' | 'fcc';
 
 const FLAG_OPTIONS: ReadonlyMap<string, Flag> = new Map([
   ['--debug', 'debug'],
@@ -91,6 +93,7 @@ const FLAG_OPTIONS: ReadonlyMap<string, Flag> = new Map([
   ['--json', 'json'],
   ['--check-all', 'checkAll'],
   ['--queue-on-failure', 'queueOnFailure'],
+  ['--fcc', 'fcc'],
 ]);
 
 const ACTION_OPTIONS: ReadonlyMap<string, CliAction> = new Map([
@@ -136,7 +139,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     fromHeaders: false,
     ignoreDots: false,
     authinfo: [],
-    flags: { debug: false, dryRun: false, json: false, checkAll: false, queueOnFailure: false },
+    flags: { debug: false, dryRun: false, json: false, checkAll: false, queueOnFailure: false, fcc: false },
     ignored: [],
     optional: {},
   };

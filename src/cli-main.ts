@@ -129,6 +129,7 @@ function options(args: CliArgs, defaults: AccountSettings, account: AccountSetti
     userFullName: args.fullName,
     mailDomain: args.maildomain ?? maildomain,
     queueOnTransientFailure: args.queueOnFailure ? true : undefined,
+    honorFcc: args.fcc ? true : undefined,
   };
   const given = Object.fromEntries(Object.entries(fromArgs).filter(([, value]) => value !== undefined));
   const result: SendOptions = {

@@ -68,9 +68,11 @@ export interface NewCredentials {
 /** What a pool shares with its clients (not part of the public API). */
 export interface ClientLinks {
   /** One gate for every client of a pool: credentials refused on one connection are not tried on the others. */
-  readonly gate: CredentialGate;
+  readonly gate?: CredentialGate | undefined;
   /** Called when a connection of this client has been opened, secured and authenticated. */
   readonly onEstablished?: (() => void) | undefined;
+  /** The connection carries one message (sendMail): ONEX may be sent. */
+  readonly oneMessage?: boolean | undefined;
 }
 
 /**
@@ -94,6 +96,7 @@ export class SmtpClient {
   readonly #gate: CredentialGate;
   readonly #authorizer: Authorizer;
   readonly #onEstablished: (() => void) | undefined;
+  readonly #oneMessage: boolean;
   #session: SmtpSession | undefined;
   /** The connection being opened, shared by every send that needs it. */
   #opening: Promise<SmtpSession> | undefined;
@@ -112,6 +115,7 @@ export class SmtpClient {
     commands.ehlo(this.#name); // validates the name before any connection
     this.#gate = links?.gate ?? new CredentialGate();
     this.#onEstablished = links?.onEstablished;
+    this.#oneMessage = links?.oneMessage === true;
     this.#authorizer = new Authorizer(options, this.#target, this.#gate);
   }
 
@@ -318,7 +322,7 @@ export class SmtpClient {
       await session.hello(this.#name);
       await session.secure(this.#target.streamType, this.#name, signal);
       await this.#authorizer.start(session);
-      if (this.#options.verb === true && session.capabilities.has('VERB')) await session.verb();
+      await session.extensions(this.#oneMessage, this.#options.verb === true);
     } catch (error) {
       await session.quit();
       throw error;

@@ -92,6 +92,16 @@ export function noop(): string {
   return 'NOOP\r\n';
 }
 
+/** `ONEX`: one message per connection is enough (sendmail's extension, which smtpmail sends when offered). */
+export function onex(): string {
+  return 'ONEX\r\n';
+}
+
+/** `XUSR`: the submission comes from a user agent (sendmail's extension, which smtpmail sends when offered). */
+export function xusr(): string {
+  return 'XUSR\r\n';
+}
+
 /** `VERB` (Sendmail's verbose mode, sent by smtpmail when asked and advertised). */
 export function verb(): string {
   return 'VERB\r\n';

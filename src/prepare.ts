@@ -5,7 +5,7 @@
  * Message-ID and From are added. The body is never parsed or changed; a
  * streamed body stays a stream.
  */
-import { isUtf8 } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 import { domainOf, looksLikeAddress, parseAddressList, parseMailbox } from './addresses.js';
 import { SmtpProtocolError } from './errors.js';
 import {
@@ -14,9 +14,9 @@ import {
   makeField,
   parseHeaders,
   serializeHeaders,
-  withoutFields,
   type HeaderField,
 } from './headers.js';
+import { encodeField } from './header-encoding.js';
 import { formatDate, formatFrom, makeMessageId } from './header-values.js';
 import { normalizedSize } from './line-ends.js';
 import { checkHeaderLineEnds, headOf, readHead, type Head } from './message-head.js';
@@ -71,6 +71,10 @@ export interface Prepared {
   readonly body: MessageBody;
   /** X-Message-SMTP-Method, when the message has one. */
   readonly method: Method | undefined;
+  /** The files its Fcc fields name (the fields themselves are never transmitted). */
+  readonly fcc: readonly string[];
+  /** With Fcc: the header block as an Fcc copy keeps it (Bcc kept). */
+  readonly fccHead: Buffer | undefined;
   /** The header block for a sendmail program: Bcc kept (sendmail -t needs it); only with that method. */
   readonly sendmailHead: Buffer | undefined;
   /** True when the whole message is in memory and can be sent again. */
@@ -90,6 +94,8 @@ class PreparedMessage implements Prepared {
   readonly sendmailHead: Buffer | undefined;
   readonly body: MessageBody;
   readonly method: Method | undefined;
+  readonly fcc: readonly string[];
+  readonly fccHead: Buffer | undefined;
   readonly inMemory: boolean;
   readonly bodyWireSize: number | undefined;
   readonly bodyEightBit: boolean | undefined;
@@ -101,6 +107,8 @@ class PreparedMessage implements Prepared {
     this.sendmailHead = parts.sendmailHead;
     this.body = parts.body;
     this.method = parts.method;
+    this.fcc = parts.fcc;
+    this.fccHead = parts.fccHead;
     this.inMemory = parts.inMemory;
     this.bodyWireSize = parts.bodyWireSize;
     this.bodyEightBit = parts.bodyEightBit;
@@ -115,7 +123,10 @@ export function isPrepared(message: unknown): message is Prepared {
 const RECIPIENT_FIELDS = ['to', 'cc', 'bcc'];
 const RESENT_FIELDS = ['resent-to', 'resent-cc', 'resent-bcc'];
 const METHOD_KEY = METHOD_HEADER.toLowerCase();
-const HIDDEN_KEYS = ['bcc', 'resent-bcc', METHOD_KEY];
+const FCC_KEY = 'fcc';
+/** Never transmitted: Bcc and Resent-Bcc (RFC 5322 §3.6.3), Fcc (a local file name), X-Message-SMTP-Method. */
+const HIDDEN_KEYS = ['bcc', 'resent-bcc', FCC_KEY, METHOD_KEY];
+const NON_ASCII = /[^\x00-\x7f]/;
 /** Their lengths: most fields are passed over without lower-casing their names. */
 const HIDDEN_LENGTHS = HIDDEN_KEYS.map((key) => key.length);
 
@@ -155,26 +166,43 @@ function prepareSplit(
   const fields = parseHeaders(raw, end.headerEnd);
   const rest = raw.subarray(end.bodyStart);
   const fullBody: MessageBody = body === undefined ? rest : prepend(rest, body);
-  // One look at every field: the first X-Message-SMTP-Method, and whether any field must be hidden.
+  // One look at every field: the first X-Message-SMTP-Method, the Fcc files, whether any field is not transmitted.
   let methodValue: string | undefined;
+  const fcc: string[] = [];
   let hidden = false;
   for (const field of fields) {
+    if (isBlankSubject(field)) hidden = true;
     if (!HIDDEN_LENGTHS.includes(field.name.length) || !HIDDEN_KEYS.includes(field.key)) continue;
     hidden = true;
     if (field.key === METHOD_KEY) methodValue ??= field.value;
+    else if (field.key === FCC_KEY && field.value.trim() !== '') fcc.push(field.value.trim());
   }
   const method = methodValue === undefined ? undefined : parseMethod(methodValue);
 
   const envelope = { from: envelopeSender(options, fields), to: recipients(fields, options) };
   const added = options.addMissingHeaders === false ? [] : missingHeaders(fields, options, envelope.from);
-  const kept = hidden ? withoutFields(fields, HIDDEN_KEYS) : fields;
+  if (options.addMissingHeaders !== false && inMemory) added.push(...mimeHeaders(fields, rest));
+  // RFC 6532 allows raw UTF-8 in headers only in an SMTPUTF8 transaction, which a non-ASCII address needs anyway:
+  // otherwise non-ASCII header text goes out as RFC 2047 encoded words, as Emacs sends it.
+  const utf8Headers = NON_ASCII.test(envelope.from) || envelope.to.some((to) => NON_ASCII.test(to));
+  const encode = utf8Headers || (isAscii(raw.subarray(0, end.headerEnd)) && added.every((field) => isAscii(field.raw)))
+    ? undefined
+    : encodeField;
+  const transmitted = (field: HeaderField): boolean => !HIDDEN_KEYS.includes(field.key) && !isBlankSubject(field);
+  const kept = hidden ? fields.filter(transmitted) : fields;
+  const outgoing = [...kept, ...added].map((field) => encode?.(field) ?? field);
   const noHeaders = fields.length === 0 && added.length === 0;
-  // Nothing removed or added and a real empty line: the header block goes as given, uncopied.
-  const untouched = end.kind === 'blank' && kept.length === fields.length && added.length === 0;
+  // Nothing removed, added or encoded and a real empty line: the header block goes as given, uncopied.
+  const untouched = end.kind === 'blank' && kept.length === fields.length && added.length === 0 && outgoing.every((field, i) => field === kept[i]);
+  /** The header block with Bcc kept, for a sendmail program (its -t needs it) or an Fcc copy (a record of who got it). */
+  const withBcc = (): Buffer =>
+    noHeaders ? Buffer.alloc(0) : serializeHeaders([...fields.filter((f) => f.key !== METHOD_KEY && f.key !== FCC_KEY && !isBlankSubject(f)), ...added].map((f) => encode?.(f) ?? f));
   return new PreparedMessage({
     envelope,
-    head: untouched ? raw.subarray(0, end.bodyStart) : noHeaders ? Buffer.alloc(0) : serializeHeaders([...kept, ...added]),
-    sendmailHead: method?.kind !== 'sendmail' ? undefined : noHeaders ? Buffer.alloc(0) : serializeHeaders([...withoutFields(fields, [METHOD_HEADER]), ...added]),
+    head: untouched ? raw.subarray(0, end.bodyStart) : noHeaders ? Buffer.alloc(0) : serializeHeaders(outgoing),
+    sendmailHead: method?.kind === 'sendmail' ? withBcc() : undefined,
+    fcc,
+    fccHead: fcc.length > 0 ? withBcc() : undefined,
     body: fullBody,
     method,
     inMemory,
@@ -183,6 +211,23 @@ function prepareSplit(
     bodyEightBit: measured?.eightBit,
     dispose,
   });
+}
+
+/** Emacs: "Don't send out a blank subject line". */
+function isBlankSubject(field: HeaderField): boolean {
+  return field.name.length === 7 && field.key === 'subject' && field.value.trim() === '';
+}
+
+/**
+ * As Emacs adds them (smtpmail-send-it, mail-send-nonascii 'mime): MIME-Version,
+ * Content-Type text/plain with charset utf-8 and Content-Transfer-Encoding 8bit
+ * for a body that really is 8-bit UTF-8 text, in a message with neither
+ * MIME-Version nor Content-Type (Emacs adds them for ASCII bodies too, and a
+ * second Content-Type to a multipart: both not done here).
+ */
+function mimeHeaders(fields: readonly HeaderField[], body: Buffer): HeaderField[] {
+  if (isAscii(body) || !isUtf8(body) || hasField(fields, 'mime-version') || hasField(fields, 'content-type')) return [];
+  return [makeField('MIME-Version', '1.0'), makeField('Content-Type', 'text/plain; charset=utf-8'), makeField('Content-Transfer-Encoding', '8bit')];
 }
 
 /**

@@ -39,10 +39,14 @@ export function lispString(value: string): string {
 }
 
 /**
- * The `.el` text, as smtpmail-queue-mail writes it: each value is printed
- * quoted (`'` + prin1) because setq evaluates it. With `stored` (Emacs's
- * smtpmail-store-queue-variables) the four server variables follow in
- * smtpmail--stored-queue-variables order, `nil` for an undefined one.
+ * The `.el` text, as Emacs 28 and later write it (smtpmail-send-it:
+ * `(format "     %s %S\n" var value)`): each value printed bare, since
+ * Emacs 28+ `read`s the form and `set`s each pair without evaluating it
+ * (smtpmail-send-queued-mail); a quoted `'value` would reach it literally.
+ * With `stored` (Emacs's smtpmail-store-queue-variables) the four server
+ * variables follow in smtpmail--stored-queue-variables order, `nil` for an
+ * undefined one. (Emacs 27 and older `load`ed the file and wrote quoted
+ * values; parseQueueEl reads both.)
  *
  * @throws SmtpProtocolError `EQUEUE` for a stream type or a numeric service
  * that Emacs could not read back (the stream type is printed as a bare
@@ -58,7 +62,7 @@ export function formatQueueEl(settings: QueuedSettings, stored: boolean): string
       ['smtpmail-smtp-user', printOptionalString(settings.user)],
     );
   }
-  return `(setq ${lines.map(([name, value]) => `     ${name} '${value}\n`).join('')})\n`;
+  return `(setq ${lines.map(([name, value]) => `     ${name} ${value}\n`).join('')})\n`;
 }
 
 function printOptionalString(value: string | undefined): string {

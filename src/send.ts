@@ -8,6 +8,7 @@
  */
 import { quitWithin, sendWithin, SmtpClient, totalMs, type ClientOptions, type SendProgress, type SendResult } from './client.js';
 import { Deadline } from './deadline.js';
+import { writeFcc } from './fcc.js';
 import { abortError, SmtpProtocolError } from './errors.js';
 import { routeByMethod } from './method.js';
 import { prepareMessage, type MessageInput, type Prepared } from './prepare.js';
@@ -29,6 +30,13 @@ export interface SendOptions extends ClientOptions, QueueOptions {
    * for a streamed message whose content already went out.
    */
   readonly queueOnTransientFailure?: boolean | undefined;
+  /**
+   * Append a copy of the message to the files its `Fcc:` fields name, in
+   * mbox format, before sending it (as Emacs does). Off by default: a program
+   * sending messages it did not write must not append to files they name.
+   * The Fcc field is never transmitted either way.
+   */
+  readonly honorFcc?: boolean | undefined;
 }
 
 /** smtpmail-queue-mail: the message is written to the queue instead of being sent (no network). */
@@ -54,6 +62,7 @@ export async function sendMail(message: MessageInput, options: SendOptions | Que
   let prepared: Prepared | undefined;
   try {
     prepared = await prepareWithin(message, options, deadline.signal);
+    if (options.honorFcc === true) await writeFcc(prepared);
     // As in Emacs, a message for a sendmail program goes to it even when queueing: that program queues.
     if (options.queueMail === true && prepared.method?.kind !== 'sendmail') return await queueMessage(prepared, options);
     const seen: SendProgress = { dataStarted: false };
@@ -81,7 +90,7 @@ export async function deliverPrepared(prepared: Prepared, options: SendOptions):
 
 async function deliver(prepared: Prepared, options: SendOptions, deadline: Deadline, seen: SendProgress): Promise<SendResult> {
   if (prepared.method?.kind === 'sendmail') return sendWithSendmail(prepared, options.sendmailProgram, deadline.signal);
-  const client = new SmtpClient(routeByMethod(prepared.method, options));
+  const client = new SmtpClient(routeByMethod(prepared.method, options), { oneMessage: true });
   try {
     return await sendWithin(client, prepared, options, deadline, seen);
   } finally {

@@ -194,9 +194,17 @@ export class SmtpSession {
     return this.#expect(commands.noop(), 250, 'ECOMMAND');
   }
 
-  /** smtpmail-debug-verb: only when the server offers VERB. */
-  async verb(): Promise<Reply> {
-    return this.#expect(commands.verb(), 2, 'ECOMMAND');
+  /**
+   * After AUTH, what smtpmail sends before MAIL, in its order: ONEX when
+   * offered (ONEX or XONE) and the connection carries one message; VERB
+   * when asked (smtpmail-debug-verb) and offered (VERB or XVRB); XUSR when
+   * offered. A refusal ends the session, as in smtpmail.
+   */
+  async extensions(oneMessage: boolean, verb: boolean): Promise<void> {
+    const caps = this.#capabilities;
+    if (oneMessage && (caps.has('ONEX') || caps.has('XONE'))) await this.#expect(commands.onex(), 2, 'ECOMMAND');
+    if (verb && (caps.has('VERB') || caps.has('XVRB'))) await this.#expect(commands.verb(), 2, 'ECOMMAND');
+    if (caps.has('XUSR')) await this.#expect(commands.xusr(), 2, 'ECOMMAND');
   }
 
   /**

@@ -126,6 +126,7 @@ const ALL_OPTIONS: Readonly<Record<string, Check>> = {
   sendmailProgram: nonEmpty,
   queueMail: boolean,
   queueOnTransientFailure: boolean,
+  honorFcc: boolean,
   // Queue
   queueDir: nonEmpty,
   queueIndexFile: nonEmpty,

@@ -15,6 +15,7 @@ function args(fields: Partial<CliArgs> = {}): CliArgs {
     json: false,
     checkAll: false,
     queueOnFailure: false,
+    fcc: false,
     ignored: [],
     ...fields,
   };
@@ -147,7 +148,7 @@ for (const row of goodRows) {
 
 test('parseCliArgs: optional properties not given are absent, not undefined', () => {
   assert.deepEqual(Object.keys(parseCliArgs(['-t'])).sort(), [
-    'action', 'authinfo', 'checkAll', 'debug', 'dryRun', 'fromHeaders', 'ignoreDots', 'ignored', 'json', 'queueOnFailure', 'recipients',
+    'action', 'authinfo', 'checkAll', 'debug', 'dryRun', 'fcc', 'fromHeaders', 'ignoreDots', 'ignored', 'json', 'queueOnFailure', 'recipients',
   ]);
 });
 

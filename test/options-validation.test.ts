@@ -52,6 +52,7 @@ const BAD: Readonly<Record<string, readonly unknown[]>> = {
   sendmailProgram: [''],
   queueMail: ['yes'],
   queueOnTransientFailure: [1],
+  honorFcc: ['yes'],
   queueDir: [''],
   queueIndexFile: [''],
   storeQueueVariables: [1],

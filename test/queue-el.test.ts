@@ -5,7 +5,16 @@ import { SmtpProtocolError } from '../src/errors.js';
 
 const FILE = '/q/0-1700000000.el';
 
-/** The example from smtpmail's queue: every stored variable set. */
+/** What Emacs 28 and later write (values bare: the form is read, not evaluated). */
+const EMACS28_STORED = `(setq      smtpmail-recipient-address-list ("hidden@example.com" "bob@example.com")
+     smtpmail-smtp-server "mail.example.org"
+     smtpmail-stream-type starttls
+     smtpmail-smtp-service 587
+     smtpmail-smtp-user "bob"
+)
+`;
+
+/** What Emacs 27 and older wrote (values quoted for load), still read. */
 const EMACS_STORED = `(setq      smtpmail-recipient-address-list '("hidden@example.com" "bob@example.com")
      smtpmail-smtp-server '"mail.example.org"
      smtpmail-stream-type 'starttls
@@ -27,25 +36,25 @@ const formatRows: { name: string; settings: QueuedSettings; stored: boolean; exp
     name: 'recipients only',
     settings: { recipients: ['bob@example.com'] },
     stored: false,
-    expected: `(setq      smtpmail-recipient-address-list '("bob@example.com")\n)\n`,
+    expected: `(setq      smtpmail-recipient-address-list ("bob@example.com")\n)\n`,
   },
   {
     name: 'stored is false: the server settings are not written even when given',
     settings: FULL,
     stored: false,
-    expected: `(setq      smtpmail-recipient-address-list '("hidden@example.com" "bob@example.com")\n)\n`,
+    expected: `(setq      smtpmail-recipient-address-list ("hidden@example.com" "bob@example.com")\n)\n`,
   },
-  { name: 'every stored variable', settings: FULL, stored: true, expected: EMACS_STORED },
+  { name: 'every stored variable', settings: FULL, stored: true, expected: EMACS28_STORED },
   {
     name: 'stored, with nil user and stream type and a service name string',
     settings: { recipients: ['a@example.com'], server: 'mail.example.org', service: 'submission' },
     stored: true,
     expected: [
-      `(setq      smtpmail-recipient-address-list '("a@example.com")\n`,
-      `     smtpmail-smtp-server '"mail.example.org"\n`,
-      `     smtpmail-stream-type 'nil\n`,
-      `     smtpmail-smtp-service '"submission"\n`,
-      `     smtpmail-smtp-user 'nil\n`,
+      `(setq      smtpmail-recipient-address-list ("a@example.com")\n`,
+      `     smtpmail-smtp-server "mail.example.org"\n`,
+      `     smtpmail-stream-type nil\n`,
+      `     smtpmail-smtp-service "submission"\n`,
+      `     smtpmail-smtp-user nil\n`,
       `)\n`,
     ].join(''),
   },
@@ -53,25 +62,25 @@ const formatRows: { name: string; settings: QueuedSettings; stored: boolean; exp
     name: 'stored, everything nil',
     settings: { recipients: [] },
     stored: true,
-    expected: `(setq      smtpmail-recipient-address-list 'nil\n     smtpmail-smtp-server 'nil\n     smtpmail-stream-type 'nil\n     smtpmail-smtp-service 'nil\n     smtpmail-smtp-user 'nil\n)\n`,
+    expected: `(setq      smtpmail-recipient-address-list nil\n     smtpmail-smtp-server nil\n     smtpmail-stream-type nil\n     smtpmail-smtp-service nil\n     smtpmail-smtp-user nil\n)\n`,
   },
   {
     name: 'an empty recipient list prints as nil',
     settings: { recipients: [] },
     stored: false,
-    expected: `(setq      smtpmail-recipient-address-list 'nil\n)\n`,
+    expected: `(setq      smtpmail-recipient-address-list nil\n)\n`,
   },
   {
     name: 'only " and \\ are escaped',
     settings: { recipients: ['"odd\\name"@example.com', 'plain@example.com'] },
     stored: false,
-    expected: String.raw`(setq      smtpmail-recipient-address-list '("\"odd\\name\"@example.com" "plain@example.com")` + '\n)\n',
+    expected: String.raw`(setq      smtpmail-recipient-address-list ("\"odd\\name\"@example.com" "plain@example.com")` + '\n)\n',
   },
   {
     name: 'non-ASCII and a newline are written raw',
     settings: { recipients: ['jörg@bücher.example'], server: 'a\nb', streamType: 'ssl', service: 465 },
     stored: true,
-    expected: `(setq      smtpmail-recipient-address-list '("jörg@bücher.example")\n     smtpmail-smtp-server '"a\nb"\n     smtpmail-stream-type 'ssl\n     smtpmail-smtp-service '465\n     smtpmail-smtp-user 'nil\n)\n`,
+    expected: `(setq      smtpmail-recipient-address-list ("jörg@bücher.example")\n     smtpmail-smtp-server "a\nb"\n     smtpmail-stream-type ssl\n     smtpmail-smtp-service 465\n     smtpmail-smtp-user nil\n)\n`,
   },
 ];
 
@@ -84,7 +93,7 @@ for (const row of formatRows) {
 test('formatQueueEl: non-ASCII is plain UTF-8 in the bytes written', () => {
   const bytes = Buffer.from(formatQueueEl({ recipients: ['ö@example.com'] }, false), 'utf8');
   const expected = Buffer.concat([
-    Buffer.from(`(setq      smtpmail-recipient-address-list '("`, 'latin1'),
+    Buffer.from(`(setq      smtpmail-recipient-address-list ("`, 'latin1'),
     Buffer.from([0xc3, 0xb6]),
     Buffer.from(`@example.com")\n)\n`, 'latin1'),
   ]);
@@ -113,7 +122,7 @@ for (const row of formatErrorRows) {
 }
 
 test('formatQueueEl: stored is false ignores an unwritable service', () => {
-  assert.equal(formatQueueEl({ recipients: [], service: 0 }, false), `(setq      smtpmail-recipient-address-list 'nil\n)\n`);
+  assert.equal(formatQueueEl({ recipients: [], service: 0 }, false), `(setq      smtpmail-recipient-address-list nil\n)\n`);
 });
 
 const lispStringRows: [string, string][] = [
@@ -152,7 +161,8 @@ test('round trip without stored variables keeps only the recipients', () => {
 });
 
 const readRows: { name: string; input: string; expected: QueuedSettings }[] = [
-  { name: 'the file Emacs writes', input: EMACS_STORED, expected: FULL },
+  { name: 'the file Emacs 27 wrote (quoted values)', input: EMACS_STORED, expected: FULL },
+  { name: 'the file Emacs 28 writes (bare values)', input: EMACS28_STORED, expected: FULL },
   {
     name: 'unquoted values',
     input: '(setq smtpmail-recipient-address-list ("a@example.com")\n smtpmail-smtp-server "mail"\n smtpmail-stream-type ssl\n smtpmail-smtp-service 465\n smtpmail-smtp-user nil)',

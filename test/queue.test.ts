@@ -38,7 +38,7 @@ test('queueMail: the Emacs layout byte for byte (LF data file without Bcc, .el, 
     assert.match(path.basename(queued.path), /^\d{4}-\d\d-\d\d_\d\d:\d\d:\d\d_\d+\.\d+\.[0-9a-f]{8}$/);
     assert.deepEqual(queued.envelope, { from: 'bob@example.org', to: ['alice@example.net', 'hidden@example.com'] });
     assert.equal(await fs.readFile(queued.path, 'utf8'), EXPECTED_DATA);
-    assert.equal(await fs.readFile(`${queued.path}.el`, 'utf8'), `(setq      smtpmail-recipient-address-list '("alice@example.net" "hidden@example.com")\n)\n`);
+    assert.equal(await fs.readFile(`${queued.path}.el`, 'utf8'), `(setq      smtpmail-recipient-address-list ("alice@example.net" "hidden@example.com")\n)\n`);
     assert.equal(await fs.readFile(path.join(queueDir, 'index'), 'utf8'), `${queued.path}\n`);
     assert.deepEqual(await listing(queueDir), ['index', path.basename(queued.path), `${path.basename(queued.path)}.el`].sort());
     assert.equal((await fs.stat(queueDir)).mode & 0o777, 0o700);
@@ -58,11 +58,11 @@ test('queueMail with storeQueueVariables and portableNames: the four settings st
     assert.notEqual(first.path, second.path);
     for (const queued of [first, second]) assert.ok(!path.basename(queued.path).includes(':'));
     assert.equal(await fs.readFile(`${first.path}.el`, 'utf8'), [
-      `(setq      smtpmail-recipient-address-list '("a@example.net" "b@example.net")`,
-      `     smtpmail-smtp-server '"mail.example.org"`,
-      `     smtpmail-stream-type 'starttls`,
-      `     smtpmail-smtp-service '587`,
-      `     smtpmail-smtp-user '"bob \\"the \\\\ builder\\""`,
+      `(setq      smtpmail-recipient-address-list ("a@example.net" "b@example.net")`,
+      `     smtpmail-smtp-server "mail.example.org"`,
+      `     smtpmail-stream-type starttls`,
+      `     smtpmail-smtp-service 587`,
+      `     smtpmail-smtp-user "bob \\"the \\\\ builder\\""`,
       ')',
       '',
     ].join('\n'));
@@ -105,16 +105,16 @@ test('an Emacs queue (":" names, LF files, .el with and without stored variables
   await withServer(async (server) => {
     await withQueueDir(async (queueDir) => {
       const paths = await writeEmacsQueue(queueDir, [
-        { name: '2026-11-20_09:15:01_1', data: first, el: `(setq      smtpmail-recipient-address-list '("alice@example.net" "quote\\"d@example.net")\n)\n` },
+        { name: '2026-11-20_09:15:01_1', data: first, el: `(setq      smtpmail-recipient-address-list ("alice@example.net" "quote\\"d@example.net")\n)\n` },
         {
           name: '2026-11-20_09:16:44_2',
           data: second,
           el: [
-            `(setq      smtpmail-recipient-address-list '("carol@example.net")`,
-            `     smtpmail-smtp-server '"localhost"`,
-            `     smtpmail-stream-type 'starttls`,
-            `     smtpmail-smtp-service '${server.port}`,
-            `     smtpmail-smtp-user 'nil`,
+            `(setq      smtpmail-recipient-address-list ("carol@example.net")`,
+            `     smtpmail-smtp-server "localhost"`,
+            `     smtpmail-stream-type starttls`,
+            `     smtpmail-smtp-service ${server.port}`,
+            `     smtpmail-smtp-user nil`,
             ')',
             '',
           ].join('\n'),
@@ -140,7 +140,7 @@ test('an Emacs queue (":" names, LF files, .el with and without stored variables
 test('flush: without envelopeFrom the sender is userMailAddress, else the From: of the queued message', async () => {
   await withServer(async (server) => {
     await withQueueDir(async (queueDir) => {
-      const el = `(setq      smtpmail-recipient-address-list '("alice@example.net")\n)\n`;
+      const el = `(setq      smtpmail-recipient-address-list ("alice@example.net")\n)\n`;
       const data = emacsMessage('Bob <bob@example.org>', 'alice@example.net', 'x', 'x\n');
       await writeEmacsQueue(queueDir, [{ name: 'a', data, el }]);
       await sendQueuedMail({ ...flushOptions(server, queueDir), userMailAddress: 'user@example.org' });
