@@ -190,10 +190,10 @@ function prepareSplit(
     : encodeField;
   const transmitted = (field: HeaderField): boolean => !HIDDEN_KEYS.includes(field.key) && !isBlankSubject(field);
   const kept = hidden ? fields.filter(transmitted) : fields;
-  const outgoing = [...kept, ...added].map((field) => encode?.(field) ?? field);
+  const outgoing = encode !== undefined ? [...kept, ...added].map(encode) : added.length === 0 ? kept : [...kept, ...added];
   const noHeaders = fields.length === 0 && added.length === 0;
   // Nothing removed, added or encoded and a real empty line: the header block goes as given, uncopied.
-  const untouched = end.kind === 'blank' && kept.length === fields.length && added.length === 0 && outgoing.every((field, i) => field === kept[i]);
+  const untouched = end.kind === 'blank' && outgoing === fields;
   /** The header block with Bcc kept, for a sendmail program (its -t needs it) or an Fcc copy (a record of who got it). */
   const withBcc = (): Buffer =>
     noHeaders ? Buffer.alloc(0) : serializeHeaders([...fields.filter((f) => f.key !== METHOD_KEY && f.key !== FCC_KEY && !isBlankSubject(f)), ...added].map((f) => encode?.(f) ?? f));
