@@ -79,7 +79,7 @@ async function exchange(session: SmtpSession, mechanism: SaslMechanism): Promise
   const command = initial === undefined
     ? commands.auth(mechanism.name)
     : commands.auth(mechanism.name, encodeBase64(initial));
-  connection.send([command], [initial === undefined ? `AUTH ${mechanism.name}` : `AUTH ${mechanism.name} ${OMITTED}`]);
+  connection.send([{ line: command, shown: initial === undefined ? `AUTH ${mechanism.name}` : `AUTH ${mechanism.name} ${OMITTED}` }]);
   for (let round = 0; ; round++) {
     const reply = await connection.read(timeout, `the reply to AUTH ${mechanism.name}`);
     if (reply.code !== 334) return reply;
@@ -95,7 +95,7 @@ async function exchange(session: SmtpSession, mechanism: SaslMechanism): Promise
       // the exchange, and the server's answer (501) is this mechanism's failure.
       return cancel(session);
     }
-    connection.send([commands.saslResponse(encodeBase64(response))], [OMITTED]);
+    connection.send([{ line: commands.saslResponse(encodeBase64(response)), shown: OMITTED }]);
   }
 }
 

@@ -16,12 +16,22 @@
 import type { Duplex } from 'node:stream';
 import type { Deadline } from './deadline.js';
 import { SmtpProtocolError } from './errors.js';
+import type { Part } from './buffer-pool.js';
 import { ReplyParser, replyText, type Reply } from './reply.js';
 import type { TraceEvent, TraceListener } from './trace.js';
 import { upgrade, type Opened, type TlsInfo, type TlsOptions } from './transport.js';
-import { TurnWriter } from './writer.js';
+import { WriteBatcher } from './write-batcher.js';
 
 const NONE: readonly never[] = [];
+
+/** A command line whose transcript form differs (what the client sends while SASL is in progress). */
+export interface Redacted {
+  readonly line: string;
+  readonly shown: string;
+}
+
+/** A command line (with its CRLF), as written and traced, or Redacted. */
+export type Command = string | Redacted;
 
 interface Waiter {
   readonly resolve: () => void;
@@ -41,7 +51,7 @@ export class Connection {
   #drainWaiter: Waiter | undefined;
   readonly #failureListeners = new Set<(error: SmtpProtocolError) => void>();
   /** Writes of this event-loop turn leave together, in one writev. */
-  readonly #writer: TurnWriter;
+  readonly #writer: WriteBatcher;
   /** Whether the server has sent anything at all (a port that waits for TLS sends nothing). */
   #heard = false;
   /** Replies owed: the greeting, one per command written, one per final dot. */
@@ -52,7 +62,7 @@ export class Connection {
     this.#tls = opened.tls;
     this.#remoteAddress = opened.remoteAddress;
     this.#trace = trace;
-    this.#writer = new TurnWriter(opened.stream);
+    this.#writer = new WriteBatcher(opened.stream);
     this.#attach();
   }
 
@@ -117,32 +127,26 @@ export class Connection {
   }
 
   /**
-   * Writes command lines, each traced as `shown` gives it (a redacted form
-   * while SASL is in progress), followed by `payload` bytes: one segment with
-   * everything else written in this turn. `written` is called once the
-   * stream is done with the payload buffers (copied, sent, or the stream failed).
+   * Writes commands, each owed one reply and traced as written (or, for a
+   * Redacted one, as its `shown` form), then `payload`: one segment with
+   * everything else written in this turn.
    */
-  send(lines: readonly string[], shown?: readonly string[], payload?: readonly Buffer[], written?: () => void): void {
+  send(commands: readonly Command[], payload: readonly Part[] = NONE): void {
     this.#throwIfFailed();
-    if (this.#trace !== undefined) {
-      lines.forEach((line, i) => this.#trace?.({ direction: 'client', line: shown?.[i] ?? line.slice(0, -2) }));
+    let text = '';
+    for (const command of commands) {
+      const line = typeof command === 'string' ? command : command.line;
+      this.#trace?.({ direction: 'client', line: typeof command === 'string' ? line.slice(0, -2) : command.shown });
+      text += line;
     }
-    this.#owed += lines.length;
-    this.#writer.put(lines, payload ?? NONE, written);
+    this.#owed += commands.length;
+    this.#writer.put(text, payload);
   }
 
-  /**
-   * Writes message bytes; waits for `drain` when the stream asks for it.
-   * `written` is called once the stream is done with `chunk` (copied, sent,
-   * or the stream failed): the caller may reuse its memory then.
-   */
-  async write(chunk: Buffer, timeoutMs: number, what: string, written?: () => void): Promise<void> {
+  /** Writes message bytes; waits for `drain` when the stream asks for it. */
+  async write(part: Part, timeoutMs: number, what: string): Promise<void> {
     this.#throwIfFailed();
-    if (chunk.length === 0) {
-      written?.();
-      return;
-    }
-    const room = this.#writer.put(NONE, [chunk], written);
+    const room = this.#writer.put('', [part]);
     if (!room) await this.#wait('drain', timeoutMs, what);
   }
 
@@ -157,18 +161,15 @@ export class Connection {
     if (this.#stream.writableNeedDrain) await this.#wait('drain', timeoutMs, what);
   }
 
-  /**
-   * The next reply, in order of arrival: at once when it is already here (no
-   * promise), else when it comes. `what` names it in a timeout error; a
-   * function is called only then, so the hot path builds no text.
-   */
-  read(timeoutMs: number, what: string | (() => string)): Reply | Promise<Reply> {
-    const queued = this.#replies.shift();
-    if (queued !== undefined) return queued;
-    return this.#readLater(timeoutMs, what);
+  /** The next reply when it is already here (taken), else undefined: for a hot path that need not wait. */
+  tryRead(): Reply | undefined {
+    return this.#replies.shift();
   }
 
-  async #readLater(timeoutMs: number, what: string | (() => string)): Promise<Reply> {
+  /** The next reply, in order of arrival. `what` names it in a timeout error. */
+  async read(timeoutMs: number, what: string): Promise<Reply> {
+    const queued = this.#replies.shift();
+    if (queued !== undefined) return queued;
     this.#throwIfFailed();
     await this.#wait('reply', timeoutMs, what);
     const reply = this.#replies.shift();
@@ -232,11 +233,10 @@ export class Connection {
     if (this.#failure !== undefined) throw this.#failure;
   }
 
-  #wait(kind: 'reply' | 'drain', timeoutMs: number, what: string | (() => string)): Promise<void> {
+  #wait(kind: 'reply' | 'drain', timeoutMs: number, what: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
-        const label = typeof what === 'string' ? what : what();
-        this.fail(new SmtpProtocolError('ETIMEOUT', `timed out after ${timeoutMs} ms waiting for ${label}`, { transient: true }));
+        this.fail(new SmtpProtocolError('ETIMEOUT', `timed out after ${timeoutMs} ms waiting for ${what}`, { transient: true }));
       }, timeoutMs);
       const waiter: Waiter = {
         resolve: () => {

@@ -1,16 +1,18 @@
-import { Buffer, isAscii } from 'node:buffer';
-import { SmtpProtocolError } from './errors.js';
-
-/*
+/**
  * The SMTP DATA encoder (RFC 5321 §4.5.2, §2.3.8): what goes on the wire
- * after the server's 354.
+ * after the server's 354, and (without dot-stuffing) in BDAT chunks.
  *
  * Every bare LF, every bare CR and every CRLF becomes exactly one CRLF, so no
  * "<CR><LF>.<CR><LF>" can be hidden in a body by way of line ends the server
  * reads differently from us (SMTP smuggling, CVE-2023-51764 and kin). Every
  * line starting with "." gets one more "." in front, and the message ends
- * with CRLF "." CRLF.
+ * with CRLF "." CRLF. Every path of message bytes to the wire goes through
+ * this file: DataEncoder for a stream, MessageEncoder for a message in
+ * memory (which decides itself whether its line ends need DataEncoder).
  */
+import { Buffer, isAscii } from 'node:buffer';
+import { SmtpProtocolError } from './errors.js';
+import { crlfClean, normalizedSize } from './line-ends.js';
 
 const NUL = 0x00;
 const LF = 0x0a;
@@ -104,8 +106,6 @@ class Output {
 export class DataEncoder {
   /** false for BDAT (RFC 3030 §2): line ends normalised, no dot-stuffing, no terminator. */
   readonly #stuff: boolean;
-  /** The caller checked that every line end is CRLF already (normalizedSize equal to the length): only dots are stuffed. */
-  readonly #crlfChecked: boolean;
   #bytesIn = 0;
   /** The next input byte begins a line (true at first: the DATA line ended with CRLF). */
   #atLineStart = true;
@@ -113,9 +113,8 @@ export class DataEncoder {
   #lfOwed = false;
   #ended = false;
 
-  constructor(options: { readonly dotStuffing?: boolean; readonly crlfChecked?: boolean } = {}) {
+  constructor(options: { readonly dotStuffing?: boolean } = {}) {
     this.#stuff = options.dotStuffing ?? true;
-    this.#crlfChecked = options.crlfChecked === true;
   }
 
   /** Input bytes accepted so far. */
@@ -135,7 +134,6 @@ export class DataEncoder {
     const nulAt = chunk.indexOf(NUL);
     if (nulAt !== -1) throw nulError(this.#bytesIn + nulAt);
     this.#bytesIn += length;
-    if (this.#crlfChecked) return this.#stuffDots(chunk, scratch);
 
     let output: Output | undefined;
     const out = (): Output => (output ??= new Output(chunk, scratch));
@@ -206,32 +204,6 @@ export class DataEncoder {
   }
 
   /**
-   * push() for input whose line ends are all CRLF already: one search per
-   * line that starts with a dot ("\n." found by Buffer search), none per
-   * other line.
-   */
-  #stuffDots(chunk: Buffer, scratch: Buffer | undefined): Buffer {
-    const length = chunk.length;
-    if (!this.#stuff) return chunk;
-    let output: Output | undefined;
-    let runStart = 0;
-    if (this.#atLineStart && chunk[0] === DOT) {
-      output = new Output(chunk, scratch);
-      output.byte(DOT);
-    }
-    for (let at = chunk.indexOf(LF_DOT); at !== -1; at = chunk.indexOf(LF_DOT, at + 2)) {
-      output ??= new Output(chunk, scratch);
-      output.copy(runStart, at + 1);
-      output.byte(DOT);
-      runStart = at + 1;
-    }
-    this.#atLineStart = chunk[length - 1] === LF;
-    if (output === undefined) return chunk;
-    output.copy(runStart, length);
-    return output.result();
-  }
-
-  /**
    * Completes the line end still owed, if any, and appends the terminator so
    * that the wire always reads CRLF "." CRLF at the end (RFC 5321 §4.1.1.4).
    * Without dot-stuffing (BDAT) it only ends the last line with CRLF.
@@ -257,12 +229,110 @@ export class DataEncoder {
   }
 }
 
-/** The whole wire form of a message: line ends made CRLF, dot-stuffed, terminated (RFC 5321 §4.5.2). */
-export function encodeData(message: Buffer): Buffer {
-  const encoder = new DataEncoder();
-  const body = encoder.push(message);
-  const terminator = encoder.end();
-  return Buffer.concat([body, terminator], body.length + terminator.length);
+/** The encoder's blocks for a message in memory: back-pressure applies between them. */
+export const BLOCK_BYTES = 1 << 20;
+
+/**
+ * A message in memory (header block and body) on its way to the wire, in
+ * blocks of about BLOCK_BYTES. Its SIZE (RFC 1870: octets with CRLF line
+ * ends, before dot-stuffing) is known before anything is sent. When this
+ * module finds every line end CRLF already (crlfClean, four bytes at a time,
+ * NUL excluded), blocks go as they are but for the dots stuffed: one search
+ * per line that starts with a dot, instead of DataEncoder's two searches per
+ * line. On the 20 MB bench message the check takes 16 ms, and the DATA cell
+ * went from 0.47x to 0.61x of the raw ceiling with it (session 3). Otherwise
+ * every block goes through DataEncoder, which repairs line ends.
+ */
+export class MessageEncoder {
+  readonly size: number;
+  readonly #pieces: Buffer[];
+  readonly #stuff: boolean;
+  /** Set when the line ends need repair: then every block goes through it. */
+  readonly #repair: DataEncoder | undefined;
+  #piece = 0;
+  #at = 0;
+  #atLineStart = true;
+  #ended = false;
+  #bytesIn = 0;
+
+  constructor(head: Buffer, body: Buffer, options: { readonly dotStuffing?: boolean } = {}) {
+    this.#stuff = options.dotStuffing ?? true;
+    this.#pieces = [head, body];
+    // The header block must end with its line end for the two to join into clean text (a prepared one does).
+    const clean = (head.length === 0 || head[head.length - 1] === LF) && crlfClean(head) && crlfClean(body);
+    this.#repair = clean ? undefined : new DataEncoder({ dotStuffing: this.#stuff });
+    this.size = clean ? head.length + body.length : normalizedSize(head) + normalizedSize(body);
+  }
+
+  /** Input octets encoded so far. */
+  get bytesIn(): number {
+    return this.#bytesIn;
+  }
+
+  /** Input octets of the block `next` gives next (0 for the terminator). */
+  get nextBytes(): number {
+    const piece = this.#pieces[this.#piece];
+    if (piece !== undefined && this.#at < piece.length) return Math.min(BLOCK_BYTES, piece.length - this.#at);
+    const following = this.#pieces[this.#piece + 1];
+    return following === undefined ? 0 : Math.min(BLOCK_BYTES, following.length);
+  }
+
+  /** True once the block that ends the message (the terminator) has been given. */
+  get finished(): boolean {
+    return this.#ended;
+  }
+
+  /**
+   * The next block of wire bytes (the terminator comes last), or undefined
+   * when all is done. A rewritten block may be written into `scratch` (see
+   * DataEncoder.push). Throws EINPUT for a NUL (found before any byte of its
+   * block is given).
+   */
+  next(scratch?: Buffer): Buffer | undefined {
+    while (this.#piece < this.#pieces.length) {
+      const piece = this.#pieces[this.#piece] as Buffer;
+      if (this.#at >= piece.length) {
+        this.#piece++;
+        this.#at = 0;
+        continue;
+      }
+      const block = piece.subarray(this.#at, this.#at + BLOCK_BYTES);
+      this.#at += block.length;
+      this.#bytesIn += block.length;
+      return this.#repair !== undefined ? this.#repair.push(block, scratch) : this.#stuffDots(block, scratch);
+    }
+    if (this.#ended) return undefined;
+    this.#ended = true;
+    return this.#repair !== undefined ? this.#repair.end() : this.#terminator();
+  }
+
+  /** A clean block with one more "." before every line that starts with one. */
+  #stuffDots(block: Buffer, scratch: Buffer | undefined): Buffer {
+    const atLineStart = this.#atLineStart;
+    this.#atLineStart = block[block.length - 1] === LF;
+    if (!this.#stuff) return block;
+    let output: Output | undefined;
+    let runStart = 0;
+    if (atLineStart && block[0] === DOT) {
+      output = new Output(block, scratch);
+      output.byte(DOT);
+    }
+    for (let at = block.indexOf(LF_DOT); at !== -1; at = block.indexOf(LF_DOT, at + 2)) {
+      output ??= new Output(block, scratch);
+      output.copy(runStart, at + 1);
+      output.byte(DOT);
+      runStart = at + 1;
+    }
+    if (output === undefined) return block;
+    output.copy(runStart, block.length);
+    return output.result();
+  }
+
+  /** What ends a clean message: CRLF "." CRLF (the CRLF only when its last line lacks one); for BDAT, that CRLF alone. */
+  #terminator(): Buffer {
+    if (this.#stuff) return Buffer.from(this.#atLineStart ? TERMINATOR_AT_LINE_START : TERMINATOR_AFTER_TEXT);
+    return this.#atLineStart ? EMPTY : Buffer.from('\r\n', 'latin1');
+  }
 }
 
 /** True when the message has an octet >= 0x80, so it needs BODY=8BITMIME (RFC 6152). */

@@ -10,8 +10,7 @@
  * is taken at once, and only one that is still to come is awaited.
  */
 import * as commands from './commands.js';
-import { DataEncoder } from './data.js';
-import { crlfClean } from './line-ends.js';
+import { MessageEncoder } from './data.js';
 import { record, refuseUnlessDeliverable, type EnvelopeOutcome, type Plan } from './envelope-outcome.js';
 import { SmtpProtocolError } from './errors.js';
 import { accepted, unknownDelivery } from './message-writer.js';
@@ -20,8 +19,6 @@ import { matches, shown, type SmtpSession } from './session.js';
 import type { TransactionOptions, TransactionResult } from './transaction.js';
 import type { Turn } from './turns.js';
 
-const LF = 0x0a;
-const EMPTY = Buffer.alloc(0);
 
 /** A message held in memory: the prepared header block and the body. */
 export interface EagerContent {
@@ -36,27 +33,28 @@ export async function eagerTransaction(session: SmtpSession, turn: Turn, plan: P
   try {
     const payload = bdatPayload(content);
     // The payload is the message with CRLF line ends: its length is the SIZE (RFC 1870), with no second scan.
-    const size = (payload[0] as Buffer).length + (payload[1] as Buffer).length + (payload[2] as Buffer).length;
+    let size = 0;
+    for (const part of payload) size += part.length;
     const bytesIn = content.head.length + content.body.length;
     const mail = commands.mailFrom(plan.from, options.params(size));
     options.progress.dataStarted = options.progress.finalSent = true;
-    connection.send([mail, ...plan.rcpts, `BDAT ${size} LAST\r\n`], undefined, payload);
+    connection.send([mail, ...plan.rcpts, `BDAT ${size} LAST\r\n`], payload);
     turn.releaseWrites();
     if (!options.traceData && connection.tracing) connection.note(`${bytesIn} octets of message data sent by BDAT`);
 
     // The replies to MAIL and each RCPT, once every earlier transaction has read its own.
     const outcome: EnvelopeOutcome = { accepted: [], rejected: [] };
-    let mailReply: Reply | Promise<Reply>;
+    let mailReply: Reply;
     try {
       if (!turn.readable) await turn.reads();
-      mailReply = connection.read(timeout, 'the reply to MAIL');
-      if (mailReply instanceof Promise) mailReply = await mailReply;
+      // Replies already here are taken without waiting (this runs once per message on a busy connection).
+      mailReply = connection.tryRead() ?? (await connection.read(timeout, 'the reply to MAIL'));
       // 421: the server is closing and will not take the message (record() throws for an RCPT's 421).
       if (mailReply.code === 421) throw SmtpProtocolError.fromReply('ESENDER', mailReply, shown(mail));
       for (let i = 0; i < plan.rcpts.length; i++) {
-        let reply = connection.read(timeout, () => `the reply to ${shown(plan.rcpts[i] as string)}`);
-        if (reply instanceof Promise) reply = await reply;
-        record(outcome, plan.to[i] as string, reply, plan.rcpts[i] as string);
+        const rcpt = plan.rcpts[i] as string;
+        const reply = connection.tryRead() ?? (await connection.read(timeout, `the reply to ${shown(rcpt)}`));
+        record(outcome, plan.to[i] as string, reply, rcpt);
       }
     } catch (error) {
       if (error instanceof SmtpProtocolError && error.reply?.code === 421) throw error;
@@ -70,10 +68,9 @@ export async function eagerTransaction(session: SmtpSession, turn: Turn, plan: P
     } catch (error) {
       refusal = error;
     }
-    let final: Reply | Promise<Reply>;
+    let final: Reply;
     try {
-      final = connection.read(session.timeouts.dataEnd, 'the reply to BDAT');
-      if (final instanceof Promise) final = await final;
+      final = connection.tryRead() ?? (await connection.read(session.timeouts.dataEnd, 'the reply to BDAT'));
     } catch (error) {
       throw refusal ?? unknownDelivery(error as Error);
     }
@@ -89,10 +86,9 @@ export async function eagerTransaction(session: SmtpSession, turn: Turn, plan: P
  * (RFC 3030 §2). A message whose line ends are all CRLF already, ending with
  * one, goes as it is; any other goes through the encoder.
  */
-function bdatPayload(content: EagerContent): [Buffer, Buffer, Buffer] {
-  const { head, body } = content;
-  const last = body.length > 0 ? body : head;
-  if ((last.length === 0 || last[last.length - 1] === LF) && crlfClean(head) && crlfClean(body)) return [head, body, EMPTY];
-  const encoder = new DataEncoder({ dotStuffing: false });
-  return [encoder.push(head), encoder.push(body), encoder.end()];
+function bdatPayload(content: EagerContent): Buffer[] {
+  const encoder = new MessageEncoder(content.head, content.body, { dotStuffing: false });
+  const parts: Buffer[] = [];
+  for (let block = encoder.next(); block !== undefined; block = encoder.next()) if (block.length > 0) parts.push(block);
+  return parts;
 }

@@ -1,11 +1,14 @@
 /**
  * Message content on the wire: after 354 through the dot-stuffing encoder
  * (RFC 5321 §4.5.2), or as BDAT chunks (RFC 3030) with line ends normalised
- * and no dot-stuffing. Back-pressure is honoured; a stalled source gives way
- * to an abort or a dropped connection.
+ * and no dot-stuffing. A message in memory goes through MessageEncoder (built
+ * by the caller, which needs its SIZE before MAIL), a stream through
+ * DataEncoder. Back-pressure is honoured; a stalled source gives way to an
+ * abort or a dropped connection.
  */
 import { isAscii } from 'node:buffer';
-import { DataEncoder } from './data.js';
+import { bytesOf, finish, type Part } from './buffer-pool.js';
+import { BLOCK_BYTES, DataEncoder, MessageEncoder } from './data.js';
 import { SmtpProtocolError } from './errors.js';
 import type { Reply } from './reply.js';
 import { ScratchPool } from './scratch.js';
@@ -25,27 +28,25 @@ export interface MessageContent {
   readonly bodyEightBit?: boolean | undefined;
 }
 
-const BLOCK_BYTES = 1 << 20;
 const WAIT_FOR_WRITE = 'the server to accept message data';
 
 /**
- * After 354: the message, dot-stuffed, and the final dot. Returns the octets
- * read from the message. `crlfChecked`: the caller found every line end of
- * the message (in memory) to be CRLF already, so only dots need work.
+ * After 354: the message, dot-stuffed, and the final dot. `encoder`: for a
+ * message in memory, its MessageEncoder (made for SIZE before MAIL). Returns
+ * the octets read from the message.
  */
-export async function writeData(session: SmtpSession, content: MessageContent, traceData: boolean, crlfChecked = false): Promise<number> {
+export async function writeData(session: SmtpSession, content: MessageContent, traceData: boolean, encoder?: MessageEncoder): Promise<number> {
   const connection = session.connection;
-  const encoder = new DataEncoder({ crlfChecked });
   const tracer = traceData ? new DataTracer((event) => connection.trace(event)) : undefined;
   const timeout = session.timeouts.dataBlock;
-  // The final dot is owed a reply (the BDAT LAST command is counted when it is sent).
-  await pump(session, content, encoder, true, async (bytes, release) => {
-    tracer?.push(bytes);
-    await connection.write(bytes, timeout, WAIT_FOR_WRITE, release);
+  const bytesIn = await pump(session, content, true, encoder, async (part, last) => {
+    tracer?.push(bytesOf(part));
+    if (last) connection.expectReply(); // the final dot is owed a reply, from the moment it goes
+    await connection.write(part, timeout, WAIT_FOR_WRITE);
   });
   tracer?.end();
-  if (!traceData && connection.tracing) connection.note(`${encoder.bytesIn} octets of message data sent`);
-  return encoder.bytesIn;
+  if (!traceData && connection.tracing) connection.note(`${bytesIn} octets of message data sent`);
+  return bytesIn;
 }
 
 /**
@@ -55,36 +56,33 @@ export async function writeData(session: SmtpSession, content: MessageContent, t
  */
 export async function writeChunks(session: SmtpSession, content: MessageContent, traceData: boolean): Promise<{ earlier: number; bytesIn: number }> {
   const connection = session.connection;
-  const encoder = new DataEncoder({ dotStuffing: false });
   const tracer = traceData ? new DataTracer((event) => connection.trace(event)) : undefined;
   const timeout = session.timeouts.dataBlock;
   const pipelining = session.capabilities.has('PIPELINING');
-  const parts: Buffer[] = [];
-  const releases: (() => void)[] = [];
+  const parts: Part[] = [];
   let size = 0;
   let earlier = 0;
   const flush = async (last: boolean): Promise<void> => {
-    for (const part of parts) tracer?.push(part);
-    const lent = releases.splice(0);
-    connection.send([`BDAT ${size}${last ? ' LAST' : ''}\r\n`], undefined, parts.splice(0), () => lent.forEach((release) => release()));
+    for (const part of parts) tracer?.push(bytesOf(part));
+    connection.send([`BDAT ${size}${last ? ' LAST' : ''}\r\n`], parts.splice(0));
     size = 0;
     if (last) return;
     if (pipelining) earlier++;
     else await expectChunkReply(session);
     await connection.drained(timeout, WAIT_FOR_WRITE);
   };
-  await pump(session, content, encoder, false, async (bytes, release) => {
-    if (release !== undefined) releases.push(release);
-    if (bytes.length === 0) return;
-    parts.push(bytes);
+  const bytesIn = await pump(session, content, false, undefined, async (part) => {
+    const bytes = bytesOf(part);
+    if (bytes.length === 0) return finish(part);
+    parts.push(part);
     size += bytes.length;
     if (size >= BLOCK_BYTES) await flush(false);
   });
   await flush(true);
   await connection.drained(timeout, WAIT_FOR_WRITE);
   tracer?.end();
-  if (!traceData && connection.tracing) connection.note(`${encoder.bytesIn} octets of message data sent by BDAT`);
-  return { earlier, bytesIn: encoder.bytesIn };
+  if (!traceData && connection.tracing) connection.note(`${bytesIn} octets of message data sent by BDAT`);
+  return { earlier, bytesIn };
 }
 
 /** Without PIPELINING every BDAT but the last is answered before the next one goes. */
@@ -94,44 +92,30 @@ async function expectChunkReply(session: SmtpSession): Promise<void> {
 }
 
 /**
- * Feeds head and body through the encoder into `put`; end() goes through
- * `put` too (BDAT's `pump` caller appends it to its last chunk). On any failure
- * the connection is failed: without the final dot (or LAST chunk) the server
- * discards what it received.
+ * Feeds the message's encoded parts to `put` (`last` for the one that ends
+ * it) and returns the octets read. On any failure the connection is failed:
+ * without the final dot (or LAST chunk) the server discards what it received.
  */
 async function pump(
   session: SmtpSession,
   content: MessageContent,
-  encoder: DataEncoder,
-  expectsReply: boolean,
-  put: (bytes: Buffer, release?: () => void) => Promise<void>,
-): Promise<void> {
+  dotStuffing: boolean,
+  encoder: MessageEncoder | undefined,
+  put: (part: Part, last: boolean) => Promise<void>,
+): Promise<number> {
   const connection = session.connection;
-  const source = chunks(content.body);
   const scratch = new ScratchPool();
-  // A stream whose content was not known in advance, to a server without 8BITMIME: 7-bit only (RFC 6152).
-  const sevenBitOnly = !Buffer.isBuffer(content.body) && content.bodyEightBit === undefined && !session.capabilities.has('8BITMIME');
-  const encode = async (chunk: Buffer): Promise<void> => {
-    const { bytes, release } = scratch.encode(encoder, chunk);
-    await put(bytes, release);
-  };
   try {
-    await encode(content.head);
-    for (;;) {
-      // A stalled source must not outlive an abort or a dropped connection.
-      const next = await connection.orFailure(source.next());
-      if (next.done === true) break;
-      if (sevenBitOnly && !isAscii(next.value)) {
-        throw new SmtpProtocolError('EPOLICY', 'the message has 8-bit content and the server does not offer 8BITMIME (RFC 6152): ' +
-          'it was stopped before its end, so nothing is delivered; encode it as 7-bit MIME (quoted-printable or base64) or use another server');
+    if (Buffer.isBuffer(content.body)) {
+      const message = encoder ?? new MessageEncoder(content.head, content.body, { dotStuffing });
+      for (;;) {
+        const part = scratch.lend(message.nextBytes, (buffer) => message.next(buffer));
+        if (part === undefined) return message.bytesIn;
+        await put(part, message.finished);
       }
-      await encode(next.value);
     }
-    const end = encoder.end();
-    if (expectsReply) connection.expectReply();
-    await put(end);
+    return await pumpStream(session, content.head, content.body, new DataEncoder({ dotStuffing }), scratch, put);
   } catch (error) {
-    void source.return(undefined).catch(() => {});
     const failure = error instanceof SmtpProtocolError
       ? error
       : new SmtpProtocolError('EINPUT', `reading the message failed: ${(error as Error).message}`, { cause: error });
@@ -140,13 +124,37 @@ async function pump(
   }
 }
 
-/** A Buffer in blocks (so that back-pressure applies to large ones too), or the stream's chunks. */
-async function* chunks(body: MessageBody): AsyncGenerator<Buffer> {
-  if (Buffer.isBuffer(body)) {
-    for (let at = 0; at < body.length; at += BLOCK_BYTES) yield body.subarray(at, at + BLOCK_BYTES);
-    return;
+async function pumpStream(
+  session: SmtpSession,
+  head: Buffer,
+  body: AsyncIterable<Buffer>,
+  encoder: DataEncoder,
+  scratch: ScratchPool,
+  put: (part: Part, last: boolean) => Promise<void>,
+): Promise<number> {
+  const connection = session.connection;
+  const source = body[Symbol.asyncIterator]();
+  // A stream whose content was not known in advance, to a server without 8BITMIME: 7-bit only (RFC 6152).
+  const sevenBitOnly = !session.capabilities.has('8BITMIME');
+  try {
+    await put(scratch.lend(head.length, (buffer) => encoder.push(head, buffer)) as Part, false);
+    for (;;) {
+      // A stalled source must not outlive an abort or a dropped connection.
+      const next = await connection.orFailure(source.next());
+      if (next.done === true) break;
+      if (sevenBitOnly && !isAscii(next.value)) {
+        throw new SmtpProtocolError('EPOLICY', 'the message has 8-bit content and the server does not offer 8BITMIME (RFC 6152): ' +
+          'it was stopped before its end, so nothing is delivered; encode it as 7-bit MIME (quoted-printable or base64) or use another server');
+      }
+      const chunk = next.value;
+      await put(scratch.lend(chunk.length, (buffer) => encoder.push(chunk, buffer)) as Part, false);
+    }
+    await put(encoder.end(), true);
+    return encoder.bytesIn;
+  } catch (error) {
+    void source.return?.(undefined)?.catch(() => {});
+    throw error;
   }
-  yield* body;
 }
 
 /**
@@ -158,7 +166,7 @@ export async function finalReply(session: SmtpSession, command: string, earlier 
   let reply: Reply;
   try {
     for (let i = 0; i < earlier; i++) await expectChunkReply(session);
-    reply = await session.connection.read(session.timeouts.dataEnd, () => `the reply to ${command}`);
+    reply = await session.connection.read(session.timeouts.dataEnd, `the reply to ${command}`);
   } catch (error) {
     const cause = error as SmtpProtocolError;
     if (cause.code === 'EDATA') throw cause;

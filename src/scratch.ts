@@ -1,60 +1,46 @@
 /**
- * Reusable output buffers for the message encoder. A large chunk that must be
- * rewritten (dot-stuffed, line ends fixed) is written into a buffer that the
+ * Output buffers for the message encoder. A large chunk that must be
+ * rewritten (dot-stuffed, line ends fixed) is written into a buffer the
  * socket gives back once it has sent it, instead of a fresh one per chunk:
- * fresh buffers are garbage that V8 collects only after tens of megabytes,
- * so a long message would raise the peak memory (and fresh pages cost page
- * faults). Small chunks are not worth it and use the encoder's own buffers.
+ * the 200 MB bench stream then allocates nothing per chunk, so its peak
+ * memory measures the client (session 2). Small chunks use the encoder's own
+ * buffers.
  */
-import { outputCapacity, type DataEncoder } from './data.js';
+import { BufferPool, type Part } from './buffer-pool.js';
+import { outputCapacity } from './data.js';
 
-/** Chunks below this are encoded into fresh buffers. */
+/** Chunks below this are encoded into fresh buffers (the encoder uses a scratch buffer only when the chunk fits). */
 export const MIN_POOLED_BYTES = 16 * 1024;
 /** Buffers lent at once; when all are in the socket's hands, the encoder allocates. */
 const MAX_BUFFERS = 4;
 
-export interface Encoded {
-  readonly bytes: Buffer;
-  /** Gives the buffer holding `bytes` back to the pool: call it once the socket is done with them. */
-  readonly release: (() => void) | undefined;
-}
-
 export class ScratchPool {
-  readonly #free: Buffer[] = [];
+  readonly #pool = new BufferPool(MAX_BUFFERS);
   #lent = 0;
 
-  encode(encoder: DataEncoder, chunk: Buffer): Encoded {
-    const scratch = chunk.length >= MIN_POOLED_BYTES ? this.#take(outputCapacity(chunk.length)) : undefined;
-    const bytes = encoder.push(chunk, scratch);
-    if (scratch === undefined) return { bytes, release: undefined };
-    if (bytes.buffer !== scratch.buffer || bytes.byteOffset !== scratch.byteOffset) {
-      this.#give(scratch); // the chunk went through unchanged (or outgrew the scratch)
-      return { bytes, release: undefined };
+  /**
+   * What `encode` makes, given a buffer to write into when one is free (it
+   * may use it or not): a plain Buffer, or, when it used the buffer, a Lent
+   * part that comes back to the pool when the socket is done with it.
+   */
+  lend(inputBytes: number, encode: (scratch: Buffer | undefined) => Buffer | undefined): Part | undefined {
+    const pooled = inputBytes >= MIN_POOLED_BYTES && this.#lent < MAX_BUFFERS;
+    const scratch = pooled ? this.#pool.take(outputCapacity(inputBytes)) : undefined;
+    const bytes = encode(scratch);
+    if (scratch === undefined || bytes === undefined || bytes.buffer !== scratch.buffer || bytes.byteOffset !== scratch.byteOffset) {
+      if (scratch !== undefined) this.#pool.give(scratch); // not used: the chunk went through unchanged, or was small
+      return bytes;
     }
-    let released = false;
+    this.#lent++;
+    let returned = false;
     return {
       bytes,
-      release: () => {
-        if (released) return;
-        released = true;
-        this.#give(scratch);
+      done: () => {
+        if (returned) return;
+        returned = true;
+        this.#lent--;
+        this.#pool.give(scratch);
       },
     };
-  }
-
-  #take(size: number): Buffer | undefined {
-    const free = this.#free.pop();
-    if (free !== undefined && free.length >= size) {
-      this.#lent++;
-      return free;
-    }
-    if (this.#lent >= MAX_BUFFERS) return undefined;
-    this.#lent++;
-    return Buffer.allocUnsafe(size); // a free buffer too small for this chunk is dropped
-  }
-
-  #give(buffer: Buffer): void {
-    this.#lent--;
-    this.#free.push(buffer);
   }
 }

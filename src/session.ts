@@ -78,9 +78,14 @@ export class SmtpSession {
     return this.connection.tls;
   }
 
-  /** A transaction's turn: see turns.ts. */
-  turn(): Turn | Promise<Turn> {
+  /** A transaction's turn (turns.ts), once the transactions before it have written. */
+  turn(): Promise<Turn> {
     return Turn.take(this.#writes, this.#reads);
+  }
+
+  /** The turn at once when no transaction is writing (the usual case on a busy connection), else undefined. */
+  tryTurn(): Turn | undefined {
+    return Turn.tryTake(this.#writes, this.#reads);
   }
 
   /** Runs `work` alone on the session: after every transaction already under way, before any later one. */
@@ -227,7 +232,7 @@ export class SmtpSession {
   /** Sends one command and reads its reply. */
   async #command(command: string): Promise<Reply> {
     this.connection.send([command]);
-    return this.connection.read(this.timeouts.command, () => `the reply to ${shown(command)}`);
+    return this.connection.read(this.timeouts.command, `the reply to ${shown(command)}`);
   }
 
   async #expect(command: string, expect: Expect, code: SmtpErrorCode): Promise<Reply> {

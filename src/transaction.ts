@@ -7,7 +7,8 @@
  * strictly one command at a time.
  */
 import * as commands from './commands.js';
-import { crlfClean, normalizedSize } from './line-ends.js';
+import { MessageEncoder } from './data.js';
+import { normalizedSize } from './line-ends.js';
 import { eagerTransaction, type EagerContent } from './eager.js';
 import { record, refuseUnlessDeliverable, type EnvelopeOutcome, type Plan } from './envelope-outcome.js';
 import { SmtpProtocolError, type RefusedRecipient } from './errors.js';
@@ -70,9 +71,9 @@ export function transact(session: SmtpSession, envelope: Envelope, content: Mess
   } catch (error) {
     return Promise.reject(error);
   }
-  const taken = session.turn();
-  if (taken instanceof Promise) return taken.then((turn) => withTurn(session, turn, plan, content, options));
-  return withTurn(session, taken, plan, content, options);
+  const free = session.tryTurn();
+  if (free !== undefined) return withTurn(session, free, plan, content, options);
+  return session.turn().then((turn) => withTurn(session, turn, plan, content, options));
 }
 
 /** With the turn held (each path releases it): in one write when nothing could need the message called back, else step by step. */
@@ -85,13 +86,13 @@ function withTurn(session: SmtpSession, turn: Turn, plan: Plan, content: Message
 
 async function stepByStep(session: SmtpSession, turn: Turn, plan: Plan, content: MessageContent, options: TransactionOptions): Promise<TransactionResult> {
   try {
-    // A message in memory is measured once: SIZE, and whether its line ends need any work on the way out.
-    const inMemory = Buffer.isBuffer(content.body);
-    const body = content.body as Buffer;
-    const crlfChecked = inMemory && crlfClean(content.head) && crlfClean(body);
-    const size = !inMemory
-      ? content.bodyWireSize === undefined ? undefined : normalizedSize(content.head) + content.bodyWireSize
-      : crlfChecked ? content.head.length + body.length : normalizedSize(content.head) + normalizedSize(body);
+    // A message in memory whose line ends need no repair goes as it is (the encoder's module decides); SIZE either way.
+    // A message in memory is measured once, by its encoder: SIZE before MAIL, and whether its line ends need repair.
+    const body = Buffer.isBuffer(content.body) ? content.body : undefined;
+    const encoder = body !== undefined && !plan.chunking ? new MessageEncoder(content.head, body) : undefined;
+    const size = encoder?.size ?? (body !== undefined
+      ? normalizedSize(content.head) + normalizedSize(body)
+      : content.bodyWireSize === undefined ? undefined : normalizedSize(content.head) + content.bodyWireSize);
     const mail = commands.mailFrom(plan.from, options.params(size));
     const outcome = await envelopeWithRecovery(session, turn, mail, plan, options);
     options.progress.dataStarted = true;
@@ -104,7 +105,7 @@ async function stepByStep(session: SmtpSession, turn: Turn, plan: Plan, content:
       bytesIn = sent.bytesIn;
       reply = await finalReply(session, 'BDAT', sent.earlier);
     } else {
-      bytesIn = await writeData(session, content, options.traceData, crlfChecked);
+      bytesIn = await writeData(session, content, options.traceData, encoder);
       options.progress.finalSent = true;
       if (plan.pipelining) turn.releaseWrites();
       reply = await finalReply(session, '.');
@@ -155,7 +156,7 @@ async function sendEnvelope(session: SmtpSession, turn: Turn, mail: string, plan
   // 421: the server is closing (the connection has failed): nothing more will come.
   if (mailReply.code === 421) throw SmtpProtocolError.fromReply('ESENDER', mailReply, shown(mail));
   for (const [i, rcpt] of plan.rcpts.entries()) {
-    record(outcome, plan.to[i] as string, await connection.read(timeout, () => `the reply to ${shown(rcpt)}`), rcpt);
+    record(outcome, plan.to[i] as string, await connection.read(timeout, `the reply to ${shown(rcpt)}`), rcpt);
   }
   const dataReply = pipelineData ? await connection.read(timeout, 'the reply to DATA') : undefined;
   try {

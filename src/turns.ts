@@ -22,9 +22,10 @@ export class Turns {
     return this.#release();
   }
 
-  /** The turn, now when free, else once every earlier taker released it. */
-  take(): (() => void) | Promise<() => void> {
-    return this.tryTake() ?? new Promise((resolve) => this.#waiting.push(resolve));
+  /** The turn, once every earlier taker released it. */
+  take(): Promise<() => void> {
+    const release = this.tryTake();
+    return release !== undefined ? Promise.resolve(release) : new Promise((resolve) => this.#waiting.push(resolve));
   }
 
   /** Queues `granted`, called with the release function when the turn is ours (at once when it is free). */
@@ -65,11 +66,15 @@ export class Turn {
     reads.takeThen(this.#granted);
   }
 
-  /** Waits for the write turn (not at all when it is free), then joins the read queue behind every earlier writer. */
-  static take(writes: Turns, reads: Turns): Turn | Promise<Turn> {
+  /** The write turn at once when it is free (joining the read queue behind every earlier writer), else undefined. */
+  static tryTake(writes: Turns, reads: Turns): Turn | undefined {
     const releaseWrites = writes.tryTake();
-    if (releaseWrites !== undefined) return new Turn(releaseWrites, reads);
-    return (writes.take() as Promise<() => void>).then((release) => new Turn(release, reads));
+    return releaseWrites === undefined ? undefined : new Turn(releaseWrites, reads);
+  }
+
+  /** Waits for the write turn, then joins the read queue behind every earlier writer. */
+  static async take(writes: Turns, reads: Turns): Promise<Turn> {
+    return new Turn(await writes.take(), reads);
   }
 
   readonly #granted = (release: () => void): void => {

@@ -1,7 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
-import { DataEncoder, encodeData, has8bit } from '../src/data.js';
+import { BLOCK_BYTES, DataEncoder, has8bit, MessageEncoder } from '../src/data.js';
+
+/** Every block a MessageEncoder gives, joined. */
+function encodeMessage(head: Buffer, body: Buffer, dotStuffing = true): Buffer {
+  const encoder = new MessageEncoder(head, body, { dotStuffing });
+  const blocks: Buffer[] = [];
+  for (let block = encoder.next(); block !== undefined; block = encoder.next()) blocks.push(Buffer.from(block));
+  return Buffer.concat(blocks);
+}
+import { encodeData } from './helpers/encode-data.js';
 import { normalizedSize } from '../src/line-ends.js';
 import { SmtpProtocolError } from '../src/errors.js';
 
@@ -197,24 +206,19 @@ test('a 150 KB message in large and small chunks: same as the slow reference', (
   assert.deepEqual(encodeChunks(chunks), expected, 'mixed chunk sizes');
 });
 
-test('crlfChecked (line ends known to be CRLF): only dots are stuffed, with the same output as the full encoder', () => {
+test('MessageEncoder (a message in memory): the reference encoder\'s output and SIZE, whatever its line ends, cut anywhere', () => {
   const random = mulberry32(0xc71f);
-  const lines = ['', '.', '..', '.x', 'a.b', 'text', '.\u00e9', ' .'];
+  const lines = ['', '.', '..', '.x', 'a.b', 'text', '.\u00e9', ' .', 'bare\nlf', 'bare\rcr'];
   for (let round = 0; round < 300; round++) {
     const count = Math.floor(random() * 12);
     const picked = Array.from({ length: count }, () => lines[Math.floor(random() * lines.length)] ?? '');
-    const text = picked.join('\r\n') + (random() < 0.5 ? '\r\n' : '');
+    const text = picked.join(random() < 0.8 ? '\r\n' : '\n') + (random() < 0.5 ? '\r\n' : '');
     const message = Buffer.from(text, 'utf8');
-    assert.equal(normalizedSize(message), message.length, 'a CRLF message: its size is its length');
-    const chunks: Buffer[] = [];
-    for (let at = 0; at < message.length; ) {
-      const size = 1 + Math.floor(random() * 6);
-      chunks.push(message.subarray(at, at + size));
-      at += size;
-    }
-    const checked = new DataEncoder({ crlfChecked: true });
-    const out = Buffer.concat([...chunks.map((chunk) => checked.push(chunk)), checked.end()]);
-    assert.deepEqual(out, referenceEncode(message), JSON.stringify(text));
+    const cut = Math.floor(random() * (message.length + 1));
+    const head = message.subarray(0, message.lastIndexOf(0x0a, cut - 1) + 1); // a header block ends with its line end
+    const body = message.subarray(head.length);
+    assert.equal(new MessageEncoder(head, body).size, normalizedSize(message), JSON.stringify(text));
+    assert.deepEqual(encodeMessage(head, body), referenceEncode(message), JSON.stringify(text));
   }
 });
 
@@ -279,4 +283,21 @@ test('the encoder refuses use after end()', () => {
   encoder.end();
   assert.throws(() => encoder.end(), SmtpProtocolError);
   assert.throws(() => encoder.push(bytes('a')), SmtpProtocolError);
+});
+
+test('MessageEncoder: blocks of BLOCK_BYTES across a large message, dots at block edges, NUL refused, BDAT without stuffing', () => {
+  const line = Buffer.from('.dot line\r\n');
+  const big = Buffer.alloc(BLOCK_BYTES * 2 + 5);
+  for (let at = 0; at < big.length; at += line.length) line.copy(big, at);
+  const body = big.subarray(0, big.lastIndexOf(0x0a) + 1); // whole lines: one starts right at each block edge, or near it
+  const encoder = new MessageEncoder(Buffer.from('A: b\r\n\r\n'), body);
+  let blocks = 0;
+  const out: Buffer[] = [];
+  for (let block = encoder.next(); block !== undefined; block = encoder.next(), blocks++) out.push(Buffer.from(block));
+  assert.ok(blocks >= 4, `${blocks} blocks`);
+  assert.equal(encoder.finished, true);
+  assert.deepEqual(Buffer.concat(out), referenceEncode(Buffer.concat([Buffer.from('A: b\r\n\r\n'), body])));
+  assert.throws(() => encodeMessage(Buffer.alloc(0), Buffer.from('a\r\n\0\r\n')), (error) => assertNulError(error, 3));
+  assert.equal(encodeMessage(Buffer.from('A: b\r\n\r\n'), Buffer.from('.x\nlast'), false).toString('latin1'), 'A: b\r\n\r\n.x\r\nlast\r\n');
+  assert.equal(encodeMessage(Buffer.from('A: b\r\n\r\n'), Buffer.from('.x\r\nlast'), false).toString('latin1'), 'A: b\r\n\r\n.x\r\nlast\r\n');
 });

@@ -4,15 +4,15 @@ import { Turn, Turns } from '../src/turns.js';
 
 test('Turns: a free turn is taken at once, a held one is queued and handed over in order', async () => {
   const turns = new Turns();
-  const first = turns.take();
-  assert.equal(typeof first, 'function', 'free: no promise');
+  const first = turns.tryTake();
+  assert.equal(typeof first, 'function', 'free: taken at once');
   assert.equal(turns.tryTake(), undefined, 'held: tryTake queues nothing');
   const order: string[] = [];
-  const second = (turns.take() as Promise<() => void>).then((release) => {
+  const second = turns.take().then((release) => {
     order.push('second');
     return release;
   });
-  const third = (turns.take() as Promise<() => void>).then((release) => {
+  const third = turns.take().then((release) => {
     order.push('third');
     release();
   });
@@ -32,11 +32,11 @@ test('Turns: a free turn is taken at once, a held one is queued and handed over 
 test('Turn: readers read in the order writers wrote, whatever order they finish writing', async () => {
   const writes = new Turns();
   const reads = new Turns();
-  const a = Turn.take(writes, reads) as Turn;
+  const a = Turn.tryTake(writes, reads) as Turn;
   assert.ok(a instanceof Turn, 'write turn free: taken at once');
   assert.equal(a.readable, true, 'no earlier writer: its replies may be read at once');
+  assert.equal(Turn.tryTake(writes, reads), undefined, 'write turn held: not taken at once');
   const pendingB = Turn.take(writes, reads);
-  assert.ok(pendingB instanceof Promise, 'write turn held: B waits');
   a.releaseWrites();
   const b = await pendingB;
   assert.equal(b.readable, false, 'B reads after A');
@@ -49,7 +49,7 @@ test('Turn: readers read in the order writers wrote, whatever order they finish 
   assert.deepEqual(log, ['A reads', 'B reads']);
   b.release();
   b.release(); // idempotent
-  const c = Turn.take(writes, reads) as Turn;
+  const c = Turn.tryTake(writes, reads) as Turn;
   assert.equal(c.readable, true);
   c.release();
 });
@@ -57,11 +57,11 @@ test('Turn: readers read in the order writers wrote, whatever order they finish 
 test('Turn: a transaction that fails before reading still passes its read turn on', async () => {
   const writes = new Turns();
   const reads = new Turns();
-  const a = Turn.take(writes, reads) as Turn;
+  const a = Turn.tryTake(writes, reads) as Turn;
   a.releaseWrites();
-  const b = Turn.take(writes, reads) as Turn;
+  const b = Turn.tryTake(writes, reads) as Turn;
   b.releaseWrites();
-  const c = Turn.take(writes, reads) as Turn;
+  const c = Turn.tryTake(writes, reads) as Turn;
   b.release(); // B gives up before its read turn came: it is passed on when it comes
   let cReads = false;
   const waiting = c.reads().then(() => (cReads = true));
