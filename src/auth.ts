@@ -12,6 +12,7 @@ import { replyText, type Reply } from './reply.js';
 import {
   createMechanism,
   decodeBase64,
+  DEFAULT_MECHANISMS,
   encodeBase64,
   selectMechanisms,
   sendsSecretInClear,
@@ -48,7 +49,7 @@ export async function authenticate(session: SmtpSession, credentials: SaslCreden
   const advertised = session.capabilities.authMechanisms;
   const candidates = selectMechanisms(advertised, policy.preference, policy.forced);
   if (candidates.length === 0) {
-    const wanted = policy.forced ?? (policy.preference ?? ['CRAM-MD5', 'PLAIN', 'LOGIN']).join(', ');
+    const wanted = policy.forced ?? (policy.preference ?? DEFAULT_MECHANISMS).join(', ');
     throw new SmtpProtocolError('EAUTH', `no usable authentication mechanism: the server offers ${advertised.join(' ') || 'none'}, the client allows ${wanted}`);
   }
   const safe = session.tls !== undefined || isLoopback(session.connection.remoteAddress) || policy.allowInsecureAuth;

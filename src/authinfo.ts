@@ -1,4 +1,5 @@
 import { SmtpProtocolError } from './errors.js';
+import { SERVICES } from './options.js';
 
 /**
  * The authinfo / netrc format with Emacs auth-source netrc semantics (SPEC §5).
@@ -52,13 +53,6 @@ const FIELD_ALIASES: ReadonlyMap<string, Field> = new Map([
 
 /** Keys that may be quoted in an error: fixed words, so they cannot be a secret. */
 const NAMEABLE_KEYS = new Set(['machine', 'host', ...FIELD_ALIASES.keys(), 'smtp-auth', 'key', 'cert']);
-
-const SERVICE_PORTS: ReadonlyMap<string, string> = new Map([
-  ['smtp', '25'],
-  ['submission', '587'],
-  ['smtps', '465'],
-  ['submissions', '465'],
-]);
 
 type Item =
   | { readonly kind: 'word'; readonly text: string; readonly quoted: boolean; readonly line: number }
@@ -242,7 +236,7 @@ function sameHost(entryHost: string, queryHost: string, caseInsensitive: boolean
 
 function samePort(entryPort: string, queryPort: string, aliases: boolean): boolean {
   if (!aliases) return entryPort === queryPort;
-  const number = (port: string): string => SERVICE_PORTS.get(port.toLowerCase()) ?? port;
+  const number = (port: string): string => String(SERVICES[port.toLowerCase()] ?? port);
   return number(entryPort) === number(queryPort);
 }
 

@@ -6,7 +6,6 @@
  * address followed by RSET; then QUIT. Ends with a verdict and the settings
  * that work. Credentials never appear in the report.
  */
-import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Authorizer } from './authorize.js';
 import type { Capabilities } from './capabilities.js';
@@ -15,7 +14,8 @@ import * as commands from './commands.js';
 import { SmtpProtocolError } from './errors.js';
 import { resolveTarget, type StreamType } from './options.js';
 import { replyText } from './reply.js';
-import { SmtpSession } from './session.js';
+import type { SmtpSession } from './session.js';
+import { ehloName, openSession } from './session-open.js';
 import type { TlsInfo } from './transport.js';
 import { validateOptions } from './validate-options.js';
 
@@ -97,7 +97,7 @@ export async function checkServer(options: CheckOptions): Promise<CheckReport> {
 
 async function attempt(options: CheckOptions): Promise<CheckAttempt> {
   const target = resolveTarget({ ...options, timeouts: { ...CHECK_TIMEOUTS, ...options.timeouts } });
-  const name = options.clientName ?? commands.clientName(os.hostname());
+  const name = ehloName(options);
   const record: { -readonly [K in keyof CheckAttempt]: CheckAttempt[K] } = {
     server: target.host, port: target.port, streamType: options.streamType ?? null, ok: false, connectMs: undefined, remoteAddress: undefined,
     greeting: undefined, capabilities: undefined, tls: undefined, capabilitiesAfterTls: undefined, auth: undefined, recipient: undefined, error: undefined,
@@ -105,19 +105,19 @@ async function attempt(options: CheckOptions): Promise<CheckAttempt> {
   const started = performance.now();
   let session: SmtpSession | undefined;
   try {
-    session = await SmtpSession.open(target, options.onTrace, options.signal);
-    record.connectMs = Math.round(performance.now() - started);
-    record.remoteAddress = session.connection.remoteAddress;
-    record.tls = session.tls;
-    record.greeting = replyText(await session.greeting());
-    record.capabilities = summarize(await session.hello(name));
-    if (session.tls === undefined) {
-      await session.secure(options.streamType, name, options.signal);
-      if (session.tls !== undefined) {
-        record.tls = session.tls;
-        record.capabilitiesAfterTls = summarize(session.capabilities);
-      }
-    }
+    session = await openSession(target, name, options.onTrace, undefined, options.signal, {
+      connected: (opened) => {
+        record.connectMs = Math.round(performance.now() - started);
+        record.remoteAddress = opened.connection.remoteAddress;
+        record.tls = opened.tls;
+      },
+      greeted: (reply) => (record.greeting = replyText(reply)),
+      helloed: (capabilities, secured) => {
+        if (secured) record.capabilitiesAfterTls = summarize(capabilities);
+        else record.capabilities = summarize(capabilities);
+      },
+    });
+    if (session.tls !== undefined) record.tls = session.tls;
     const authorizer = new Authorizer(options, target);
     try {
       await authorizer.start(session);

@@ -13,7 +13,7 @@ import { CliUsageError } from './cli-exit.js';
 import { SmtpProtocolError } from './errors.js';
 import { readSendmailFlag } from './cli-sendmail-flags.js';
 import { describeValue, showArgument } from './option-names.js';
-import { STREAM_TYPES, type StreamType } from './options.js';
+import { portNumber, SERVICES, STREAM_TYPES, type StreamType } from './options.js';
 
 export { CliUsageError };
 
@@ -264,13 +264,11 @@ function checkValue(option: string, value: string): string {
 
 /** A port number 1..65535, or a service name for getservbyname (`submission`). */
 function parsePort(value: string): number | string {
-  if (/^[0-9]+$/.test(value)) {
-    const port = Number(value);
-    if (port >= 1 && port <= 65535) return port;
-  } else if (/^[a-z][a-z0-9-]*$/.test(value)) {
-    return value;
+  const port = portNumber(value);
+  if (port === undefined) {
+    throw new CliUsageError(`option --port needs a number from 1 to 65535 or a service name (${Object.keys(SERVICES).join(', ')}), not ${quote(value)}`);
   }
-  throw new CliUsageError(`option --port needs a number from 1 to 65535 or a service name, not ${quote(value)}`);
+  return /^[0-9]+$/.test(value) ? port : value; // a service name is kept: authinfo entries may name it
 }
 
 function parseStreamType(value: string): StreamType {

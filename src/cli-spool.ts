@@ -11,8 +11,7 @@ import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { SmtpProtocolError } from './errors.js';
-import { LineEndMeter } from './line-ends.js';
+import { LineEndMeter, nulError } from './line-ends.js';
 import type { MeasuredStream } from './prepare.js';
 
 export const MEMORY_LIMIT = 32 * 1024 * 1024;
@@ -61,7 +60,7 @@ export async function spool(source: AsyncIterable<Buffer | string>, memoryLimit 
     } finally {
       await handle.close();
     }
-    if (meter.nulAt !== -1) throw new SmtpProtocolError('EINPUT', `the message contains a NUL byte at offset ${meter.nulAt}`);
+    if (meter.nulAt !== -1) throw nulError(meter.nulAt);
     const message: MeasuredStream = {
       measured: { wireSize: meter.size, eightBit: meter.eightBit },
       [Symbol.asyncIterator]: () => createReadStream(file)[Symbol.asyncIterator](),

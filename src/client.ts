@@ -4,7 +4,6 @@
  * RSET; after a 421 or a dropped connection the next attempt reconnects.
  * Retries follow retry.ts.
  */
-import os from 'node:os';
 import { Authorizer } from './authorize.js';
 import * as commands from './commands.js';
 import { CredentialGate } from './credential-gate.js';
@@ -17,7 +16,8 @@ import { DEFAULT_TIMEOUTS, resolveTarget, type AuthOptions, type ConnectionOptio
 import { isBytes, isPrepared, prepareBytes, prepareMessage, type MessageInput, type Prepared, type PrepareOptions } from './prepare.js';
 import type { Reply } from './reply.js';
 import { DEFAULT_RETRIES, freshProgress, isRetryable, retryDelay, sleep, type Progress, type RetryOptions } from './retry.js';
-import { SmtpSession } from './session.js';
+import type { SmtpSession } from './session.js';
+import { ehloName, openSession } from './session-open.js';
 import { transact, type Envelope, type TransactionResult } from './transaction.js';
 import type { TlsInfo } from './transport.js';
 import { validateOptions } from './validate-options.js';
@@ -111,8 +111,7 @@ export class SmtpClient {
     validateOptions(options);
     this.#options = options;
     this.#target = resolveTarget(options);
-    this.#name = options.clientName ?? commands.clientName(hostName(options.localDomain));
-    commands.ehlo(this.#name); // validates the name before any connection
+    this.#name = ehloName(options);
     this.#gate = links?.gate ?? new CredentialGate();
     this.#onEstablished = links?.onEstablished;
     this.#oneMessage = links?.oneMessage === true;
@@ -310,17 +309,15 @@ export class SmtpClient {
     }
   }
 
-  /** Connects: greeting, EHLO, STARTTLS, AUTH, VERB. `progress` is the starting send's. */
+  /** Connects: greeting, EHLO, STARTTLS (session-open.ts), then AUTH and ONEX/VERB/XUSR. `progress` is the starting send's. */
   async #open(deadline: Deadline, progress: Progress): Promise<SmtpSession> {
-    const signal = deadline.signal; // once per connection: connecting and TLS take an AbortSignal
-    const session = await SmtpSession.open(this.#target, this.#options.onTrace, signal);
-    progress.connected = true;
+    // Once per connection: connecting and TLS take an AbortSignal.
+    const session = await openSession(this.#target, this.#name, this.#options.onTrace, deadline, deadline.signal, {
+      connected: () => (progress.connected = true),
+      greeted: () => (progress.greeted = true),
+    });
     const unwatch = session.connection.watch(deadline);
     try {
-      await session.greeting();
-      progress.greeted = true;
-      await session.hello(this.#name);
-      await session.secure(this.#target.streamType, this.#name, signal);
       await this.#authorizer.start(session);
       await session.extensions(this.#oneMessage, this.#options.verb === true);
     } catch (error) {
@@ -418,10 +415,4 @@ function checkMethod(prepared: Prepared, target: Target): void {
   if (method === undefined) return;
   if (method.kind === 'smtp' && method.host === target.host && (method.port === undefined || Number(method.port) === target.port)) return;
   throw new SmtpProtocolError('ECONFIG', 'X-Message-SMTP-Method names another server or sendmail: use sendMail() for such messages, not an SmtpClient');
-}
-
-/** Emacs's (smtpmail-domain): the system name, plus smtpmail-local-domain when set. */
-function hostName(localDomain: string | undefined): string {
-  const host = os.hostname();
-  return localDomain === undefined || localDomain === '' ? host : `${host}.${localDomain}`;
 }

@@ -12,9 +12,8 @@
  */
 import { Buffer, isAscii } from 'node:buffer';
 import { SmtpProtocolError } from './errors.js';
-import { crlfClean, normalizedSize } from './line-ends.js';
+import { crlfClean, normalizedSize, refuseNul } from './line-ends.js';
 
-const NUL = 0x00;
 const LF = 0x0a;
 const CR = 0x0d;
 const DOT = 0x2e;
@@ -32,10 +31,6 @@ const TERMINATOR_AFTER_CR = Buffer.from('\n.\r\n', 'latin1');
 /** Spare room, as a right shift of the chunk length (1/32), when a chunk must be rewritten. */
 const OUTPUT_SLACK_SHIFT = 5;
 const OUTPUT_MIN_SLACK_BYTES = 64;
-
-function nulError(offset: number): SmtpProtocolError {
-  return new SmtpProtocolError('EINPUT', `the message contains a NUL byte at offset ${offset}`);
-}
 
 /** The room the encoder starts with when it rewrites a chunk of `length` bytes: a scratch buffer this big is used. */
 export function outputCapacity(length: number): number {
@@ -131,8 +126,7 @@ export class DataEncoder {
     this.#assertOpen();
     const length = chunk.length;
     if (length === 0) return EMPTY;
-    const nulAt = chunk.indexOf(NUL);
-    if (nulAt !== -1) throw nulError(this.#bytesIn + nulAt);
+    refuseNul(chunk, this.#bytesIn);
     this.#bytesIn += length;
 
     let output: Output | undefined;

@@ -1,4 +1,9 @@
-import type { Reply } from './reply.js';
+/**
+ * The one error class of the library, SmtpProtocolError, with a fixed set of
+ * codes (SPEC §8), and the helpers that derive an error from another: with a
+ * hint, with the attempts of a send, with other details.
+ */
+import { replyText, type Reply } from './reply.js';
 
 /**
  * Every failure the library reports. One fixed set of string literals, so that
@@ -84,8 +89,7 @@ export class SmtpProtocolError extends Error {
 
   /** An error for a reply that was not the one expected. */
   static fromReply(code: SmtpErrorCode, reply: Reply, command: string, details: SmtpErrorDetails = {}): SmtpProtocolError {
-    const text = `${reply.code} ${reply.lines.join(' ')}`.trimEnd();
-    return new SmtpProtocolError(code, `Sending failed: ${text} in response to ${command}`, {
+    return new SmtpProtocolError(code, `Sending failed: ${replyText(reply)} in response to ${command}`, {
       ...details,
       reply,
       command,

@@ -5,6 +5,7 @@
  */
 
 import { isAscii } from 'node:buffer';
+import { SmtpProtocolError } from './errors.js';
 
 const NUL = 0x00;
 const LF = 0x0a;
@@ -75,6 +76,20 @@ export function normalizedSize(message: Buffer): number {
     if (message[at + 1] !== LF) size += 1; // bare CR gains an LF
   }
   return size;
+}
+
+/**
+ * A message must not hold NUL (RFC 5321 §4.5.2 text; servers cut or refuse
+ * it): EINPUT naming the offset of the first one, `base` being where `bytes`
+ * start in the message.
+ */
+export function refuseNul(bytes: Buffer, base = 0): void {
+  const at = bytes.indexOf(NUL);
+  if (at !== -1) throw nulError(base + at);
+}
+
+export function nulError(offset: number): SmtpProtocolError {
+  return new SmtpProtocolError('EINPUT', `the message contains a NUL byte at offset ${offset}`);
 }
 
 /**

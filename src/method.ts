@@ -5,7 +5,7 @@
  * never transmitted.
  */
 import { SmtpProtocolError } from './errors.js';
-import type { StreamType } from './options.js';
+import { portNumber, type StreamType } from './options.js';
 
 export const METHOD_HEADER = 'X-Message-SMTP-Method';
 
@@ -18,7 +18,7 @@ export function parseMethod(value: string): Method {
   const words = value.trim().split(/\s+/);
   const [kind, host, port, user, ...extra] = words;
   if (kind === 'sendmail' && words.length === 1) return { kind: 'sendmail' };
-  if (kind === 'smtp' && host !== undefined && extra.length === 0 && (port === undefined || /^\d{1,5}$/.test(port))) {
+  if (kind === 'smtp' && host !== undefined && extra.length === 0 && (port === undefined || (/^\d+$/.test(port) && portNumber(port) !== undefined))) {
     return { kind: 'smtp', host, port, user };
   }
   throw new SmtpProtocolError('ECONFIG', `${METHOD_HEADER}: expected "smtp HOST [PORT [USER]]" or "sendmail", got ${JSON.stringify(value.trim().slice(0, 80))}`);
@@ -46,7 +46,12 @@ export function routeByMethod<T extends Routing>(method: Method | undefined, opt
     server: method.host,
     port: method.port ?? options.port,
     user: method.user ?? options.user,
-    password: method.host === options.server ? options.password : undefined,
+    password: passwordFor(method.host, options),
     streamType: method.port === '465' ? 'ssl' : options.streamType,
   };
+}
+
+/** The `password` option only for the server it was given for: never sent to another one (credentials then come from authinfo). */
+export function passwordFor<P>(server: string | undefined, options: { readonly server?: string | undefined; readonly password?: P }): P | undefined {
+  return server === options.server ? options.password : undefined;
 }

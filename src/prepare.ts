@@ -18,7 +18,7 @@ import {
 } from './headers.js';
 import { encodeField } from './header-encoding.js';
 import { formatDate, formatFrom, makeMessageId } from './header-values.js';
-import { normalizedSize } from './line-ends.js';
+import { normalizedSize, refuseNul } from './line-ends.js';
 import { checkHeaderLineEnds, headOf, readHead, type Head } from './message-head.js';
 import { optionRef } from './option-names.js';
 import { METHOD_HEADER, parseMethod, type Method } from './method.js';
@@ -236,7 +236,7 @@ function mimeHeaders(fields: readonly HeaderField[], body: Buffer): HeaderField[
  * localDomain). The null sender `<>` (empty) stays as it is.
  */
 function envelopeSender(options: PrepareOptions, fields: readonly HeaderField[]): string {
-  const from = options.envelopeFrom ?? fromAddress(fields) ?? (looksLikeAddress(options.userMailAddress ?? '') ? options.userMailAddress : undefined);
+  const from = options.envelopeFrom ?? fromAddress(fields) ?? configuredSender(options);
   if (from === undefined) {
     throw new SmtpProtocolError('ECONFIG', `no envelope sender: the message has no From: address; set ${optionRef('envelopeFrom')} or ${optionRef('userMailAddress')}`);
   }
@@ -246,6 +246,12 @@ function envelopeSender(options: PrepareOptions, fields: readonly HeaderField[])
     throw new SmtpProtocolError('ECONFIG', `the envelope sender ${JSON.stringify(from)} has no domain, which servers refuse: set ${optionRef('mailDomain')} to complete it, or give a whole address`);
   }
   return `${from}@${domain}`;
+}
+
+/** The sender the options name: `envelopeFrom`, else `userMailAddress` when it looks like an address. */
+export function configuredSender(options: PrepareOptions): string | undefined {
+  const address = options.userMailAddress;
+  return options.envelopeFrom ?? (address !== undefined && looksLikeAddress(address) ? address : undefined);
 }
 
 function fromAddress(fields: readonly HeaderField[]): string | undefined {
@@ -329,8 +335,7 @@ const disposeNothing = async (): Promise<void> => {};
 /** A message in memory as bytes, refused when it holds a NUL. */
 function bytesOf(input: string | Uint8Array): Buffer {
   const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
-  const nul = bytes.indexOf(0);
-  if (nul >= 0) throw new SmtpProtocolError('EINPUT', `the message contains a NUL byte at offset ${nul}`);
+  refuseNul(bytes);
   return bytes;
 }
 

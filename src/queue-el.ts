@@ -1,4 +1,5 @@
 import { SmtpProtocolError } from './errors.js';
+import { portNumber, STREAM_TYPES as OPTION_STREAM_TYPES } from './options.js';
 
 /**
  * The `BASE.el` file Emacs smtpmail keeps beside each queued message: one
@@ -24,7 +25,8 @@ export interface QueuedSettings {
   readonly user?: string | undefined;
 }
 
-const STREAM_TYPES: readonly string[] = ['nil', 'network', 'plain', 'starttls', 'ssl', 'tls'] satisfies StreamTypeSymbol[];
+/** The library's stream types, and Emacs's `nil` (default) and `network` (plain, its old name). */
+const STREAM_TYPES: readonly string[] = ['nil', 'network', ...OPTION_STREAM_TYPES] satisfies StreamTypeSymbol[];
 const RECIPIENTS = 'smtpmail-recipient-address-list';
 /** Bounds, so that a hostile file can neither exhaust memory nor the stack. */
 const MAX_BYTES = 1024 * 1024;
@@ -80,7 +82,7 @@ function printService(value: number | string | undefined): string {
 }
 
 function isPort(value: number): boolean {
-  return Number.isInteger(value) && value >= 1 && value <= 65535;
+  return portNumber(value) !== undefined;
 }
 
 type Refuse = (line: number, problem: string) => SmtpProtocolError;

@@ -13,10 +13,9 @@ import path from 'node:path';
 import { SmtpClient, type SendResult } from './client.js';
 import { syncDirectory } from './durable.js';
 import { SmtpProtocolError } from './errors.js';
-import { looksLikeAddress } from './addresses.js';
-import { routeByMethod } from './method.js';
+import { passwordFor, routeByMethod } from './method.js';
 import type { StreamType } from './options.js';
-import { prepareMessage, type Prepared } from './prepare.js';
+import { configuredSender, prepareMessage, type Prepared } from './prepare.js';
 import { parseQueueEl, type QueuedSettings } from './queue-el.js';
 import { checkQueueDirectory, cleanTemporaryFiles, indexPath, queueDirectory, readIndex, removeIndexLine, withLock } from './queue-store.js';
 import { deliverPrepared, type SendOptions } from './send.js';
@@ -171,19 +170,18 @@ function withStoredSettings(options: FlushOptions, settings: QueuedSettings): Se
   const chosen = queuedOptions?.(stored);
   if (chosen !== undefined) validateOptions(chosen);
   const merged: SendOptions = { ...base, ...chosen };
-  const userAddress = merged.userMailAddress;
-  const configuredSender = merged.envelopeFrom ?? (userAddress !== undefined && looksLikeAddress(userAddress) ? userAddress : undefined);
   const server = stored.server ?? merged.server;
   return {
     ...merged,
     queueMail: false,
     recipients: settings.recipients,
-    envelopeFrom: configuredSender,
+    // As Emacs flushes: the configured sender (user-mail-address included) before the message's From:.
+    envelopeFrom: configuredSender(merged),
     server,
     port: stored.port ?? merged.port,
     streamType: stored.streamType ?? merged.streamType,
     user: stored.user ?? merged.user,
-    password: server === merged.server ? merged.password : undefined,
+    password: passwordFor(server, merged),
   };
 }
 

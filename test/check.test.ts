@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { checkServer, type CheckOptions, type CheckReport } from '../src/index.js';
 import { SHORT_TIMEOUTS } from './helpers/converse.js';
@@ -131,4 +132,29 @@ test('tryAlternatives: the given settings first, then 587 STARTTLS, 465 TLS and 
     assert.equal(report.working?.port, server.port);
     for (const attempt of report.attempts.slice(1)) assert.ok(attempt.ok || attempt.error !== undefined, 'each attempt either works or says why');
   });
+});
+
+test('smtpmail --check --local-domain D greets with the name a send uses (hostname.D)', async () => {
+  const helos: string[] = [];
+  await withRealServer(
+    {
+      disabledCommands: ['STARTTLS', 'AUTH'],
+      onMailFrom(_address, session, callback) {
+        helos.push(session.hostNameAppearsAs);
+        callback();
+      },
+    },
+    async (server) => {
+      await withHome(async (_home, env) => {
+        const target = ['--server', '127.0.0.1', '--port', String(server.port), '--stream-type', 'plain', '--local-domain', 'example.test'];
+        const check = await runCli(['--check', ...target, '--check-recipient', 'b@example.net', '-f', 'a@example.org'], '', env);
+        assert.equal(check.code, 0, check.stdout + check.stderr);
+        const send = await runCli([...target, 'b@example.net'], 'From: a@example.org\n\nx\n', env);
+        assert.equal(send.code, 0, send.stderr);
+      });
+    },
+  );
+  assert.equal(helos.length, 2);
+  assert.equal(helos[0], helos[1]);
+  assert.equal(helos[0], `${os.hostname()}.example.test`);
 });

@@ -200,7 +200,7 @@ const errorRows: { name: string; argv: string[]; message: string }[] = [
   { name: 'bad stream type', argv: ['--stream-type', 'TLS'], message: 'option --stream-type needs one of plain, starttls, ssl, tls, not "TLS"' },
   { name: 'port 70000', argv: ['--port', '70000'], message: 'option --port needs a number from 1 to 65535' },
   { name: 'port 0', argv: ['--port=0'], message: 'option --port needs a number from 1 to 65535' },
-  { name: 'port not a service name', argv: ['--port', 'Sub mission'], message: 'or a service name, not "Sub mission"' },
+  { name: 'port not a service name', argv: ['--port', 'Sub mission'], message: 'or a service name (smtp, submission, smtps, submissions), not "Sub mission"' },
   { name: 'bad mechanism name', argv: ['--auth-mechanisms', 'PLAIN;LOGIN'], message: 'bad mechanism name "PLAIN;LOGIN"' },
   { name: 'empty mechanism in the list', argv: ['--auth-mechanisms', 'PLAIN,,LOGIN'], message: 'bad mechanism name ""' },
   { name: 'two actions', argv: ['--queue', '--flush-queue'], message: 'options --queue and --flush-queue cannot be combined' },

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_LINE_BYTES, MAX_REPLY_LINES, ReplyParser, isPositive, replyText, type Reply } from '../src/reply.js';
+import { MAX_LINE_BYTES, MAX_REPLY_LINES, ReplyParser } from '../src/reply-parser.js';
+import { replyText, type Reply } from '../src/reply.js';
 import { SmtpProtocolError } from '../src/errors.js';
 
 function parseAll(text: string): Reply[] {
@@ -246,21 +247,6 @@ test('replyText joins the lines after the code', () => {
   assert.equal(replyText({ code: 550, enhancedCode: undefined, lines: ['one', 'two'] }), '550 one two');
   assert.equal(replyText({ code: 250, enhancedCode: undefined, lines: [''] }), '250');
 });
-
-const positiveRows: [number, boolean][] = [
-  [200, true],
-  [250, true],
-  [354, true],
-  [399, true],
-  [421, false],
-  [554, false],
-];
-
-for (const [code, expected] of positiveRows) {
-  test(`isPositive(${code}) is ${expected}`, () => {
-    assert.equal(isPositive({ code, enhancedCode: undefined, lines: [] }), expected);
-  });
-}
 
 test('random pipelined replies, valid or not: one chunk and one byte at a time give the same replies or the same error', () => {
   let state = 0x5eed;
