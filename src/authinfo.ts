@@ -139,9 +139,19 @@ export function mismatch(entry: AuthinfoEntry, query: CredentialQuery): 'host' |
   return undefined;
 }
 
-/** The first matching entry in order: a `default` earlier in the list wins over a later `machine`, as in Emacs. */
-export function findEntry(entries: readonly AuthinfoEntry[], query: CredentialQuery): AuthinfoEntry | undefined {
-  return entries.find((entry) => mismatch(entry, query) === undefined);
+/**
+ * The first matching entry in order (a `default` earlier in the list wins over
+ * a later `machine`, as in Emacs), and for each entry before it why it did not
+ * match (`line 3: port`): never a value, only the field.
+ */
+export function findEntry(entries: readonly AuthinfoEntry[], query: CredentialQuery): { readonly entry: AuthinfoEntry | undefined; readonly reasons: readonly string[] } {
+  const reasons: string[] = [];
+  for (const entry of entries) {
+    const why = mismatch(entry, query);
+    if (why === undefined) return { entry, reasons };
+    reasons.push(`line ${entry.line}: ${why}`);
+  }
+  return { entry: undefined, reasons };
 }
 
 /**

@@ -1,5 +1,3 @@
-import type { Reply } from './reply.js';
-
 /**
  * The service extensions a server advertised in its EHLO reply
  * (RFC 5321 §4.1.1.1): each keyword, upper-cased, with its parameters.
@@ -9,16 +7,15 @@ import type { Reply } from './reply.js';
  * into trusted capabilities (RFC 3207 §4.2 says to forget them all after the
  * handshake; the session does so by building a new instance from the new EHLO).
  */
+import type { Reply } from './reply.js';
+
 export class Capabilities {
-  /** True when built from an EHLO reply; false after a fallback to HELO. */
-  readonly esmtp: boolean;
   readonly #params: ReadonlyMap<string, readonly string[]>;
   readonly #keywords: readonly string[];
   /** Read once: every message on the session asks. */
   readonly #sizeLimit: number | undefined;
 
-  private constructor(esmtp: boolean, params: ReadonlyMap<string, readonly string[]>) {
-    this.esmtp = esmtp;
+  private constructor(params: ReadonlyMap<string, readonly string[]>) {
     this.#params = params;
     this.#sizeLimit = sizeLimit(params.get('SIZE')?.[0]);
     this.#keywords = Object.freeze([...params.keys()]);
@@ -59,12 +56,12 @@ export class Capabilities {
         params.set(keyword, rest);
       }
     }
-    return new Capabilities(true, params);
+    return new Capabilities(params);
   }
 
   /** No extensions: the server answered HELO, not EHLO (RFC 5321 §4.1.1.1). */
   static none(): Capabilities {
-    return new Capabilities(false, new Map());
+    return new Capabilities(new Map());
   }
 
   /** Whether the keyword was advertised; case-insensitive. */

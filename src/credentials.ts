@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { formatEntry, mismatch, parseAuthinfo, type CredentialQuery } from './authinfo.js';
+import { findEntry, formatEntry, parseAuthinfo, type CredentialQuery } from './authinfo.js';
 import { writeAtomic } from './durable.js';
 import { SmtpProtocolError } from './errors.js';
 
@@ -68,39 +68,22 @@ export async function lookupCredentials(
     if (!source.encrypted && (source.mode & 0o044) !== 0) {
       warn?.(`warning: ${file} is readable by other users; run chmod 600 ${file}`);
     }
-    const reasons: string[] = [];
-    for (const entry of parseAuthinfo(source.text, file)) {
-      const why = mismatch(entry, query);
-      if (why !== undefined) {
-        reasons.push(`line ${entry.line}: ${why}`);
-        continue;
-      }
-      searched.push({ file, status: 'matched', reasons: [] });
-      const mechanism = entry.extra['smtp-auth'];
-      const found: FoundCredentials = {
-        user: entry.user,
-        password: entry.password,
-        mechanism: mechanism?.toUpperCase(),
-        file,
-        line: entry.line,
-      };
-      return { found, searched };
+    const { entry, reasons } = findEntry(parseAuthinfo(source.text, file), query);
+    if (entry === undefined) {
+      searched.push({ file, status: 'no-match', reasons });
+      continue;
     }
-    searched.push({ file, status: 'no-match', reasons });
+    searched.push({ file, status: 'matched', reasons: [] });
+    const found: FoundCredentials = {
+      user: entry.user,
+      password: entry.password,
+      mechanism: entry.extra['smtp-auth']?.toUpperCase(),
+      file,
+      line: entry.line,
+    };
+    return { found, searched };
   }
   return { found: undefined, searched };
-}
-
-/**
- * The text of one auth source, or undefined when the file does not exist.
- * A `.gpg` file is decrypted by `gpg --batch --quiet --decrypt FILE` (argv,
- * never a shell; bounded output and time); other files are read as UTF-8.
- *
- * @throws SmtpProtocolError `ECONFIG` naming the file: unreadable, too large,
- * gpg not installed, or gpg failed (with the first line of its stderr).
- */
-export async function readAuthSource(file: string): Promise<string | undefined> {
-  return (await readSource(file))?.text;
 }
 
 /**
@@ -136,6 +119,14 @@ interface Source {
   readonly encrypted: boolean;
 }
 
+/**
+ * The text of one auth source, or undefined when the file does not exist.
+ * A `.gpg` file is decrypted by `gpg --batch --quiet --decrypt FILE` (argv,
+ * never a shell; bounded output and time); other files are read as UTF-8.
+ *
+ * @throws SmtpProtocolError `ECONFIG` naming the file: unreadable, too large,
+ * gpg not installed, or gpg failed (with the first line of its stderr).
+ */
 async function readSource(file: string): Promise<Source | undefined> {
   let stat;
   try {

@@ -100,7 +100,7 @@ export class SmtpProtocolError extends Error {
 /** The same error with a hint (an error that already has one keeps it). */
 export function withHint(error: SmtpProtocolError, hint: string | undefined): SmtpProtocolError {
   if (hint === undefined || error.hint !== undefined) return error;
-  return copyWith(error, error.detail, { hint });
+  return copyWith(error, error.detail, { hint, cause: error }); // the original (and its stack) stays reachable
 }
 
 /**

@@ -1,12 +1,10 @@
-import { SmtpProtocolError } from './errors.js';
-
-export { parseHeaders } from './parse-headers.js';
-
-/*
+/**
  * The header block of an RFC 5322 message (RFC 5322 §2.2, §3.6), on bytes and
- * without I/O. Only the header block is ever parsed; the body is streamed
- * through untouched by the caller (SPEC §6).
+ * without I/O: where it ends, lookups, new fields, serialising (the fields
+ * themselves are found by parse-headers.ts). Only the header block is ever
+ * parsed; the body is streamed through untouched by the caller (SPEC §6).
  */
+import { SmtpProtocolError } from './errors.js';
 
 /** Emacs's mail-header-separator: a line equal to this ends the headers like an empty line, and is transmitted as an empty line. */
 export const MAIL_HEADER_SEPARATOR = '--text follows this line--';
@@ -81,7 +79,7 @@ export function findHeaderEnd(buf: Buffer, complete: boolean, from = 0): HeaderE
     if (lf === -1 || lf >= limit) break;
     // The usual lines, a field or its continuation, by indices alone (no subarray per line).
     const first = buf[pos];
-    if (((first === SPACE || first === TAB) && pos > 0) || fieldAt(buf, pos, lf)) {
+    if (((first === SPACE || first === TAB) && pos > 0) || fieldNameEnd(buf, pos, lf) > 0) {
       pos = lf + 1;
       continue;
     }
@@ -114,7 +112,7 @@ function classify(line: Buffer, afterField: boolean): LineKind {
   if (first === undefined) return 'blank';
   if (first === SPACE || first === TAB) return afterField ? 'continuation' : 'other';
   if (line.equals(SEPARATOR)) return 'separator';
-  return nameEnd(line) > 0 ? 'field' : 'other';
+  return fieldNameEnd(line, 0, line.length) > 0 ? 'field' : 'other';
 }
 
 /** True when the unfinished line `tail` is 'other' whatever bytes follow it. */
@@ -123,27 +121,27 @@ function cannotEndBlock(tail: Buffer, afterField: boolean): boolean {
   if (first === undefined) return false;
   if (first === SPACE || first === TAB) return !afterField;
   if (SEPARATOR_CR.subarray(0, tail.length).equals(tail) || (tail.length === 1 && first === CR)) return false;
-  return nameEnd(tail) === 0;
+  return fieldNameEnd(tail, 0, tail.length) === NOT_A_FIELD;
 }
 
-/** The index of the colon when `line` starts with a field name and colon; 0 when it cannot; -1 when `line` ends first. */
-function nameEnd(line: Buffer): number {
-  for (let i = 0; i < line.length; i++) {
-    const byte = line[i];
-    if (byte === COLON) return i;
-    if (byte === undefined || byte < 0x21 || byte > 0x7e) return 0;
-  }
-  return -1;
-}
+/** fieldNameEnd: the bytes cannot start a field. */
+export const NOT_A_FIELD = -2;
+/** fieldNameEnd: a field name so far, but no colon yet. */
+export const NO_COLON_YET = -1;
 
-/** True when bytes [from, to) begin with a field name and its colon (RFC 5322 §2.2). */
-function fieldAt(buf: Buffer, from: number, to: number): boolean {
+/**
+ * Where the colon is when bytes [from, to) begin with a field name and its
+ * colon (RFC 5322 §2.2: one or more printable US-ASCII characters but `:`);
+ * NOT_A_FIELD when they cannot; NO_COLON_YET when they end first. The one
+ * definition of "this line starts a header field".
+ */
+export function fieldNameEnd(buf: Buffer, from: number, to: number): number {
   for (let i = from; i < to; i++) {
     const byte = buf[i] as number;
-    if (byte === COLON) return i > from;
-    if (byte < 0x21 || byte > 0x7e) return false;
+    if (byte === COLON) return i > from ? i : NOT_A_FIELD;
+    if (byte < 0x21 || byte > 0x7e) return NOT_A_FIELD;
   }
-  return false;
+  return NO_COLON_YET;
 }
 
 /** The line without one trailing CR (the CR of a CRLF line end). */
@@ -151,21 +149,10 @@ function withoutCR(line: Buffer): Buffer {
   return line[line.length - 1] === CR ? line.subarray(0, -1) : line;
 }
 
-/** All values of a field, in order; the name is case-insensitive (RFC 5322 §1.2.2). */
-export function fieldValues(fields: readonly HeaderField[], name: string): string[] {
-  const key = name.toLowerCase();
-  return fields.filter((field) => field.key === key).map((field) => field.value);
-}
-
+/** Whether a field of that name is there; the name is case-insensitive (RFC 5322 §1.2.2). */
 export function hasField(fields: readonly HeaderField[], name: string): boolean {
   const key = name.toLowerCase();
   return fields.some((field) => field.key === key);
-}
-
-/** Fields without the named ones (case-insensitive), each removed with all its continuation lines (Bcc, Resent-Bcc, X-Message-SMTP-Method). */
-export function withoutFields(fields: readonly HeaderField[], names: readonly string[]): HeaderField[] {
-  const keys = new Set(names.map((name) => name.toLowerCase()));
-  return fields.filter((field) => !keys.has(field.key));
 }
 
 /**

@@ -3,13 +3,12 @@
  * the block, each field's name at once, its value and raw bytes only when asked.
  */
 import { SmtpProtocolError } from './errors.js';
-import type { HeaderField } from './headers.js';
+import { fieldNameEnd, type HeaderField } from './headers.js';
 
 const TAB = 0x09;
 const LF = 0x0a;
 const CR = 0x0d;
 const SPACE = 0x20;
-const COLON = 0x3a;
 const NON_ASCII = /[^\x00-\x7f]/;
 
 /**
@@ -35,8 +34,9 @@ export function parseHeaders(block: Buffer, headerEnd = block.length): HeaderFie
       pos = next; // a continuation line
       continue;
     }
-    const colonAt = fieldColon(text, pos, lf === -1 ? length : lf);
-    if (colonAt === -1) {
+    // latin1 text: its offsets are the block's byte offsets.
+    const colonAt = fieldNameEnd(block, pos, lf === -1 ? length : lf);
+    if (colonAt < 0) {
       throw new SmtpProtocolError('EINPUT', `line at offset ${pos} of the header block is not a header field`);
     }
     if (start >= 0) fields.push(new ParsedField(block, text, start, colon, pos, utf8));
@@ -46,16 +46,6 @@ export function parseHeaders(block: Buffer, headerEnd = block.length): HeaderFie
   }
   if (start >= 0) fields.push(new ParsedField(block, text, start, colon, length, utf8));
   return fields;
-}
-
-/** Where the colon is when characters [from, to) begin with a field name and its colon (RFC 5322 §2.2), else -1. */
-function fieldColon(text: string, from: number, to: number): number {
-  for (let i = from; i < to; i++) {
-    const code = text.charCodeAt(i);
-    if (code === COLON) return i > from ? i : -1;
-    if (code < 0x21 || code > 0x7e) return -1;
-  }
-  return -1;
 }
 
 /**

@@ -12,10 +12,10 @@ import {
   findHeaderEnd,
   hasField,
   makeField,
-  parseHeaders,
   serializeHeaders,
   type HeaderField,
 } from './headers.js';
+import { parseHeaders } from './parse-headers.js';
 import { encodeField } from './header-encoding.js';
 import { formatDate, formatFrom, makeMessageId } from './header-values.js';
 import { normalizedSize, refuseNul } from './line-ends.js';
@@ -127,8 +127,6 @@ const FCC_KEY = 'fcc';
 /** Never transmitted: Bcc and Resent-Bcc (RFC 5322 §3.6.3), Fcc (a local file name), X-Message-SMTP-Method. */
 const HIDDEN_KEYS = ['bcc', 'resent-bcc', FCC_KEY, METHOD_KEY];
 const NON_ASCII = /[^\x00-\x7f]/;
-/** Their lengths: most fields are passed over without lower-casing their names. */
-const HIDDEN_LENGTHS = HIDDEN_KEYS.map((key) => key.length);
 
 export async function prepareMessage(input: MessageInput, options: PrepareOptions): Promise<Prepared> {
   if (isBytes(input)) return prepareBytes(input, options);
@@ -172,7 +170,7 @@ function prepareSplit(
   let hidden = false;
   for (const field of fields) {
     if (isBlankSubject(field)) hidden = true;
-    if (!HIDDEN_LENGTHS.includes(field.name.length) || !HIDDEN_KEYS.includes(field.key)) continue;
+    if (!HIDDEN_KEYS.includes(field.key)) continue;
     hidden = true;
     if (field.key === METHOD_KEY) methodValue ??= field.value;
     else if (field.key === FCC_KEY && field.value.trim() !== '') fcc.push(field.value.trim());
@@ -215,7 +213,7 @@ function prepareSplit(
 
 /** Emacs: "Don't send out a blank subject line". */
 function isBlankSubject(field: HeaderField): boolean {
-  return field.name.length === 7 && field.key === 'subject' && field.value.trim() === '';
+  return field.key === 'subject' && field.value.trim() === '';
 }
 
 /**

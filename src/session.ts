@@ -39,7 +39,8 @@ export class SmtpSession {
   /** A refused transaction may have left state behind: RSET before the next MAIL. */
   needsReset = false;
 
-  private constructor(connection: Connection, target: Target) {
+  /** A session over a connection already open (SmtpSession.open opens one); nothing is exchanged yet. */
+  constructor(connection: Connection, target: Target) {
     this.connection = connection;
     this.target = target;
   }
@@ -57,11 +58,6 @@ export class SmtpSession {
     });
     const connection = new Connection(opened, trace);
     if (opened.tls !== undefined) connection.note(describeTls(opened.tls));
-    return new SmtpSession(connection, target);
-  }
-
-  /** A session over a connection opened elsewhere (tests, custom transports). */
-  static over(connection: Connection, target: Target): SmtpSession {
     return new SmtpSession(connection, target);
   }
 

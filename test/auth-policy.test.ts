@@ -25,7 +25,7 @@ async function authenticateRemote(steps: readonly Step[], policy: AuthPolicy): P
   const socket = net.connect({ host: server.host, port: server.port });
   await new Promise((resolve) => socket.once('connect', resolve));
   const connection = new Connection({ stream: socket, tls: undefined, remoteAddress: '192.0.2.1' }, undefined);
-  const session = SmtpSession.over(connection, resolveTarget({ server: 'mail.example.org', timeouts: SHORT_TIMEOUTS }));
+  const session = new SmtpSession(connection, resolveTarget({ server: 'mail.example.org', timeouts: SHORT_TIMEOUTS }));
   let error: unknown;
   let mechanism: unknown;
   try {

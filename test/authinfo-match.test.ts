@@ -69,27 +69,27 @@ for (const row of mismatchRows) {
 
 test('findEntry: first match in order', () => {
   const entries = parse('machine h login first\nmachine h login second');
-  assert.deepEqual(findEntry(entries, { host: 'h', port: '25' }), entries[0]);
+  assert.deepEqual(findEntry(entries, { host: 'h', port: '25' }).entry, entries[0]);
 });
 
 test('findEntry: a default before a later machine wins, as in Emacs', () => {
   const entries = parse('default login anon\nmachine h login bob');
-  assert.deepEqual(findEntry(entries, { host: 'h', port: '25' }), entries[0]);
+  assert.deepEqual(findEntry(entries, { host: 'h', port: '25' }).entry, entries[0]);
 });
 
 test('findEntry: a default after the machine is only a fallback', () => {
   const entries = parse('machine h login bob\ndefault login anon');
-  assert.deepEqual(findEntry(entries, { host: 'h', port: '25' }), entries[0]);
-  assert.deepEqual(findEntry(entries, { host: 'other', port: '25' }), entries[1]);
+  assert.deepEqual(findEntry(entries, { host: 'h', port: '25' }).entry, entries[0]);
+  assert.deepEqual(findEntry(entries, { host: 'other', port: '25' }).entry, entries[1]);
 });
 
 test('findEntry: the user restriction skips other logins', () => {
   const entries = parse('machine h login alice password a\nmachine h login bob password b');
-  assert.deepEqual(findEntry(entries, { host: 'h', port: '25', user: 'bob' }), entries[1]);
+  assert.deepEqual(findEntry(entries, { host: 'h', port: '25', user: 'bob' }).entry, entries[1]);
 });
 
-test('findEntry: no match is undefined', () => {
-  assert.equal(findEntry(parse('machine h port 587'), { host: 'h', port: '25' }), undefined);
+test('findEntry: no match is undefined, with why each entry did not match (fields, never values)', () => {
+  assert.deepEqual(findEntry(parse('machine h port 587\nmachine other'), { host: 'h', port: '25' }), { entry: undefined, reasons: ['line 1: port', 'line 2: host'] });
 });
 
 const roundTrip: { name: string; password: string; line: string }[] = [

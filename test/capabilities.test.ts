@@ -38,7 +38,6 @@ const exim = ehloReply(
 
 test('Postfix EHLO reply', () => {
   const caps = Capabilities.fromEhlo(postfix);
-  assert.equal(caps.esmtp, true);
   assert.deepEqual(caps.keywords, [
     'PIPELINING',
     'SIZE',
@@ -160,7 +159,6 @@ test('params returns a copy that cannot change the capabilities', () => {
 
 test('none(): no extensions after HELO', () => {
   const caps = Capabilities.none();
-  assert.equal(caps.esmtp, false);
   assert.deepEqual(caps.keywords, []);
   assert.equal(caps.has('PIPELINING'), false);
   assert.equal(caps.params('SIZE'), undefined);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { defaultAuthSources, lookupCredentials, readAuthSource, saveCredentials } from '../src/credentials.js';
+import { defaultAuthSources, lookupCredentials, saveCredentials } from '../src/credentials.js';
 import { SmtpProtocolError } from '../src/errors.js';
 
 const QUERY = { host: 'smtp.example.org', port: '587' };
@@ -148,20 +148,21 @@ test('saveCredentials: refuses a .gpg file and an unwritable value, leaving noth
   assert.deepEqual(await fs.readdir(dir), []);
 });
 
-test('readAuthSource: plain text, undefined for a missing file', async (t) => {
+test('an auth source: plain text read; a missing file, plain or .gpg, is skipped', async (t) => {
   const dir = await tempDir(t);
   const file = await writeSource(dir, 'netrc', 'machine h login u\n');
-  assert.equal(await readAuthSource(file), 'machine h login u\n');
-  assert.equal(await readAuthSource(path.join(dir, 'nope')), undefined);
-  assert.equal(await readAuthSource(path.join(dir, 'nope.gpg')), undefined);
+  const missing = [path.join(dir, 'nope'), path.join(dir, 'nope.gpg')];
+  const result = await lookupCredentials({ host: 'h', port: '25' }, [...missing, file]);
+  assert.deepEqual(result.found, { user: 'u', password: undefined, mechanism: undefined, file, line: 1 });
+  assert.deepEqual(result.searched.map((s) => s.status), ['missing', 'missing', 'matched']);
 });
 
-test('readAuthSource: a directory is an error naming it', async (t) => {
+test('an auth source that is a directory is an error naming it', async (t) => {
   const dir = await tempDir(t);
-  await assert.rejects(readAuthSource(dir), configError(new RegExp(`^Cannot read ${escape(dir)}: not a regular file$`)));
+  await assert.rejects(lookupCredentials({ host: 'h', port: '25' }, [dir]), configError(new RegExp(`^Cannot read ${escape(dir)}: not a regular file$`)));
 });
 
-test('readAuthSource: a .gpg file without gpg installed', async (t) => {
+test('a .gpg auth source without gpg installed', async (t) => {
   const dir = await tempDir(t);
   const file = await writeSource(dir, 'authinfo.gpg', 'not really encrypted');
   const emptyBin = path.join(dir, 'bin');
@@ -170,7 +171,7 @@ test('readAuthSource: a .gpg file without gpg installed', async (t) => {
   process.env['PATH'] = emptyBin;
   try {
     await assert.rejects(
-      readAuthSource(file),
+      lookupCredentials({ host: 'h', port: '25' }, [file]),
       configError(new RegExp(`^Cannot decrypt ${escape(file)}: the gpg program was not found`)),
     );
   } finally {

@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { SimulatedCrash } from '../src/durable.js';
 import { prepareMessage } from '../src/prepare.js';
 import { sendQueuedMail } from '../src/index.js';
 import { queueMessage } from '../src/queue-write.js';
@@ -19,9 +18,12 @@ const three = [1, 2, 3].map((n) => ({
   el: recipientsEl([`r${n}@example.net`]),
 }));
 
+/** What the test hook throws to stop enqueueing after a step (a real kill: queue-crash.test.ts). */
+class StoppedAfter extends Error {}
+
 const STEPS = ['data:written', 'data:synced', 'data:renamed', 'el:written', 'el:synced', 'el:renamed', 'directory:synced', 'index:appended'];
 
-test('a crash after any step of enqueueing never leaves a partial message listed in the index', async () => {
+test('enqueueing stopped after any step never leaves a partial message listed in the index', async () => {
   const seen: string[] = [];
   await withQueueDir(async (queueDir) => {
     const prepared = await prepareMessage('From: a@example.org\nTo: b@example.net\n\nhello\n', { addMissingHeaders: false });
@@ -33,9 +35,9 @@ test('a crash after any step of enqueueing never leaves a partial message listed
       await withQueueDir(async (queueDir) => {
         const prepared = await prepareMessage('From: a@example.org\nTo: b@example.net\n\nhello\n', { addMissingHeaders: false });
         const crash = (step: string): void => {
-          if (step === crashStep) throw new SimulatedCrash(step);
+          if (step === crashStep) throw new StoppedAfter(step);
         };
-        await assert.rejects(queueMessage(prepared, { queueDir }, crash), SimulatedCrash);
+        await assert.rejects(queueMessage(prepared, { queueDir }, crash), StoppedAfter);
         const listed = await indexLines(queueDir);
         // Listed only once the last step (the index line) happened; a listed message is complete.
         assert.equal(listed.length, at === STEPS.length - 1 ? 1 : 0, `after ${crashStep}`);
