@@ -21,7 +21,6 @@ import {
   type SaslMechanism,
 } from './sasl.js';
 import type { SmtpSession } from './session.js';
-import { isLoopback } from './transport.js';
 
 /** Challenges answered per mechanism before giving up (smtplib caps them too). */
 export const MAX_SASL_ROUNDS = 5;
@@ -52,7 +51,7 @@ export async function authenticate(session: SmtpSession, credentials: SaslCreden
     const wanted = policy.forced ?? (policy.preference ?? DEFAULT_MECHANISMS).join(', ');
     throw new SmtpProtocolError('EAUTH', `no usable authentication mechanism: the server offers ${advertised.join(' ') || 'none'}, the client allows ${wanted}`);
   }
-  const safe = session.tls !== undefined || isLoopback(session.connection.remoteAddress) || policy.allowInsecureAuth;
+  const safe = session.tls !== undefined || session.connection.loopbackPeer || policy.allowInsecureAuth;
   const usable = safe ? candidates : candidates.filter((name) => !sendsSecretInClear(name));
   if (usable.length === 0) {
     throw new SmtpProtocolError(

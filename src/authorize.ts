@@ -8,7 +8,8 @@
  */
 import { authenticate } from './auth.js';
 import { CredentialGate } from './credential-gate.js';
-import { defaultAuthSources, lookupCredentials, saveCredentials, type SearchedFile } from './credentials.js';
+import { defaultAuthSources, lookupCredentials, saveCredentials } from './credentials.js';
+import type { SearchedFile } from './hints.js';
 import { SmtpProtocolError, withHint } from './errors.js';
 import { credentialsRefused } from './hints.js';
 import { optionRef } from './option-names.js';

@@ -13,12 +13,12 @@ import { explainFailure } from './diagnose.js';
 import { SmtpProtocolError, withAttempts, type RefusedRecipient } from './errors.js';
 import { smtputf8Missing } from './hints.js';
 import { DEFAULT_TIMEOUTS, resolveTarget, type AuthOptions, type ConnectionOptions, type PromptedCredentials, type Target } from './options.js';
-import { isBytes, isPrepared, prepareBytes, prepareMessage, type MessageInput, type Prepared, type PrepareOptions } from './prepare.js';
+import { isBytes, isPrepared, prepareBytes, prepareMessage, type Envelope, type MessageInput, type Prepared, type PrepareOptions } from './prepare.js';
 import type { Reply } from './reply.js';
 import { DEFAULT_RETRIES, freshProgress, isRetryable, retryDelay, sleep, type Progress, type RetryOptions } from './retry.js';
 import type { SmtpSession } from './session.js';
 import { ehloName, openSession } from './session-open.js';
-import { transact, type Envelope, type TransactionResult } from './transaction.js';
+import { transact, type TransactionResult } from './transaction.js';
 import type { TlsInfo } from './transport.js';
 import { validateOptions } from './validate-options.js';
 

@@ -20,7 +20,8 @@ import type { Part } from './buffer-pool.js';
 import { ReplyParser } from './reply-parser.js';
 import { replyText, type Reply } from './reply.js';
 import type { TraceEvent, TraceListener } from './trace.js';
-import { upgrade, type Opened, type TlsInfo, type TlsOptions } from './transport.js';
+import type { TlsOptions } from './options.js';
+import { isLoopback, upgrade, type Opened, type TlsInfo } from './transport.js';
 import { WriteBatcher } from './write-batcher.js';
 
 const NONE: readonly never[] = [];
@@ -75,6 +76,11 @@ export class Connection {
   /** The peer's IP address, as connected. */
   get remoteAddress(): string | undefined {
     return this.#remoteAddress;
+  }
+
+  /** True when the peer is a loopback address (the only one a password may go to without TLS by default). */
+  get loopbackPeer(): boolean {
+    return isLoopback(this.#remoteAddress);
   }
 
   get failure(): SmtpProtocolError | undefined {

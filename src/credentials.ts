@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { findEntry, formatEntry, parseAuthinfo, type CredentialQuery } from './authinfo.js';
 import { writeAtomic } from './durable.js';
 import { SmtpProtocolError } from './errors.js';
+import type { SearchedFile } from './hints.js';
 
 /**
  * The credential resolver: reads auth sources (decrypting `.gpg` ones with the
@@ -34,12 +35,6 @@ export interface FoundCredentials {
   readonly line: number;
 }
 
-export interface SearchedFile {
-  readonly file: string;
-  readonly status: 'missing' | 'matched' | 'no-match';
-  /** For 'no-match': per entry, why it did not match, e.g. `['line 3: host']`; never values. */
-  readonly reasons: readonly string[];
-}
 
 export interface LookupResult {
   readonly found: FoundCredentials | undefined;

@@ -5,9 +5,8 @@
  * they happen.)
  */
 import { asksForAuth } from './authorize.js';
-import type { SearchedFile } from './credentials.js';
 import { SmtpProtocolError, withHint } from './errors.js';
-import { comeBackLater, needsAuthentication, sizeExceeded } from './hints.js';
+import { comeBackLater, needsAuthentication, sizeExceeded, type SearchedFile } from './hints.js';
 import { setting } from './option-names.js';
 import type { Reply } from './reply.js';
 import { waitsForMinutes } from './retry.js';

@@ -5,9 +5,16 @@
  * and names the option, port or file to change. Pure: the callers decide
  * when a hint applies.
  */
-import type { SearchedFile } from './credentials.js';
 import { forCommandLine, optionRef, setting } from './option-names.js';
 import type { Reply } from './reply.js';
+
+/** An authinfo file looked at for credentials, and why nothing in it matched (auth/credentials.ts fills it). */
+export interface SearchedFile {
+  readonly file: string;
+  readonly status: 'missing' | 'matched' | 'no-match';
+  /** For 'no-match': per entry, why it did not match, e.g. `['line 3: host']`; never values. */
+  readonly reasons: readonly string[];
+}
 
 /** Implicit TLS, and the handshake read plain text (a `220 ...` greeting). */
 export function plainTextOnTlsPort(port: number): string {

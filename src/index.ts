@@ -17,11 +17,12 @@ export {
   type PromptedCredentials,
   type StreamType,
   type Timeouts,
+  type TlsOptions,
 } from './options.js';
 export type { RetryOptions } from './retry.js';
 export { replyText, type Reply } from './reply.js';
 export { Capabilities } from './capabilities.js';
 export { formatTrace, type TraceEvent, type TraceListener, type TraceDirection } from './trace.js';
-export type { TlsOptions, TlsInfo } from './transport.js';
+export type { TlsInfo } from './transport.js';
 export type { CertificateSummary } from './hints.js';
-export type { Envelope } from './transaction.js';
+export type { Envelope } from './prepare.js';

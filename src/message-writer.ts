@@ -10,13 +10,11 @@ import { isAscii } from 'node:buffer';
 import { bytesOf, finish, type Part } from './buffer-pool.js';
 import { BLOCK_BYTES, DataEncoder, MessageEncoder } from './data.js';
 import { SmtpProtocolError } from './errors.js';
+import type { MessageBody } from './prepare.js';
 import type { Reply } from './reply.js';
 import { ScratchPool } from './scratch.js';
 import { matches, type SmtpSession } from './session.js';
 import { DataTracer } from './trace.js';
-
-/** A message body: bytes in memory, or a stream of Buffers (prepare.ts converts what callers give). */
-export type MessageBody = Buffer | AsyncIterable<Buffer>;
 
 /** What goes after DATA: the prepared header block, then the body as given. */
 export interface MessageContent {

@@ -5,7 +5,6 @@
 import { SmtpProtocolError } from './errors.js';
 import { describeValue, optionRef } from './option-names.js';
 import type { TraceListener } from './trace.js';
-import type { TlsOptions } from './transport.js';
 
 /**
  * smtpmail-stream-type. `undefined`: opportunistic STARTTLS (upgrade when
@@ -15,6 +14,20 @@ import type { TlsOptions } from './transport.js';
  */
 export const STREAM_TYPES = ['plain', 'starttls', 'ssl', 'tls'] as const;
 export type StreamType = (typeof STREAM_TYPES)[number];
+
+/** The TLS settings a caller may give; everything else stays at Node's secure defaults. */
+export interface TlsOptions {
+  /** Trusted CA certificates (PEM) instead of Node's bundled roots. */
+  readonly ca?: string | Buffer | readonly (string | Buffer)[];
+  /** Client certificate and key (PEM), for servers that ask for one. */
+  readonly cert?: string | Buffer;
+  readonly key?: string | Buffer;
+  /** The name to verify the certificate against and to send as SNI; defaults to the host. */
+  readonly servername?: string;
+  readonly minVersion?: 'TLSv1.2' | 'TLSv1.3';
+  /** Explicit opt-out of certificate verification. Never the default. */
+  readonly rejectUnauthorized?: boolean;
+}
 
 /** Named timeouts in milliseconds (RFC 5321 §4.5.3.2 values by default). */
 export interface Timeouts {

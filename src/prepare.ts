@@ -22,7 +22,15 @@ import { normalizedSize, refuseNul } from './line-ends.js';
 import { checkHeaderLineEnds, headOf, readHead, type Head } from './message-head.js';
 import { optionRef } from './option-names.js';
 import { METHOD_HEADER, parseMethod, type Method } from './method.js';
-import type { Envelope, MessageBody } from './transaction.js';
+
+/** The envelope of a message: MAIL FROM and RCPT TO. */
+export interface Envelope {
+  readonly from: string;
+  readonly to: readonly string[];
+}
+
+/** A message body: bytes in memory, or a stream of Buffers (what callers give is converted). */
+export type MessageBody = Buffer | AsyncIterable<Buffer>;
 
 /** A message: text, bytes, or any readable stream / async iterable of chunks. */
 export type MessageInput = string | Uint8Array | AsyncIterable<Buffer | Uint8Array | string>;

@@ -17,8 +17,8 @@ import { passwordFor, routeByMethod } from './method.js';
 import type { StreamType } from './options.js';
 import { configuredSender, prepareMessage, type Prepared } from './prepare.js';
 import { parseQueueEl, type QueuedSettings } from './queue-el.js';
-import { checkQueueDirectory, cleanTemporaryFiles, indexPath, queueDirectory, readIndex, removeIndexLine, withLock } from './queue-store.js';
-import { deliverPrepared, type SendOptions } from './send.js';
+import { checkQueueDirectory, cleanTemporaryFiles, type QueueOptions, indexPath, queueDirectory, readIndex, removeIndexLine, withLock } from './queue-store.js';
+import { deliverPrepared, type DeliverOptions } from './deliver.js';
 import { validateOptions } from './validate-options.js';
 
 export interface QueueReport {
@@ -53,13 +53,13 @@ export interface StoredRouting {
   readonly user?: string | undefined;
 }
 
-export interface FlushOptions extends SendOptions {
+export interface FlushOptions extends DeliverOptions, QueueOptions {
   /**
    * Options for a message by the settings stored with it (the command line
    * picks the account they name); they go over the flush's own options and
    * under the stored settings.
    */
-  readonly queuedOptions?: ((stored: StoredRouting) => SendOptions | undefined) | undefined;
+  readonly queuedOptions?: ((stored: StoredRouting) => DeliverOptions | undefined) | undefined;
 }
 
 export async function sendQueuedMail(options: FlushOptions): Promise<QueueReport> {
@@ -117,7 +117,7 @@ export async function sendQueuedMail(options: FlushOptions): Promise<QueueReport
 class Connections {
   #current: { readonly key: string; readonly client: SmtpClient } | undefined;
 
-  async send(prepared: Prepared, options: SendOptions): Promise<SendResult> {
+  async send(prepared: Prepared, options: DeliverOptions): Promise<SendResult> {
     const routed = routeByMethod(prepared.method, options);
     const key = JSON.stringify([routed.server, routed.port, routed.streamType, routed.user]);
     if (this.#current?.key !== key) {
@@ -159,7 +159,7 @@ async function sendOne(dataPath: string, options: FlushOptions, connections: Con
 }
 
 /** Stored settings win over the options (and over the account they name); a password meant for another server is not sent. */
-function withStoredSettings(options: FlushOptions, settings: QueuedSettings): SendOptions {
+function withStoredSettings(options: FlushOptions, settings: QueuedSettings): DeliverOptions {
   const { queuedOptions, ...base } = options;
   const stored: StoredRouting = {
     server: settings.server,
@@ -169,11 +169,10 @@ function withStoredSettings(options: FlushOptions, settings: QueuedSettings): Se
   };
   const chosen = queuedOptions?.(stored);
   if (chosen !== undefined) validateOptions(chosen);
-  const merged: SendOptions = { ...base, ...chosen };
+  const merged: DeliverOptions = { ...base, ...chosen };
   const server = stored.server ?? merged.server;
   return {
     ...merged,
-    queueMail: false,
     recipients: settings.recipients,
     // As Emacs flushes: the configured sender (user-mail-address included) before the message's From:.
     envelopeFrom: configuredSender(merged),

@@ -9,12 +9,10 @@
 import path from 'node:path';
 import type { Checkpoint } from './durable.js';
 import { syncDirectory, writeAtomic } from './durable.js';
-import type { MessageBody } from './message-writer.js';
 import { routeByMethod, type Routing } from './method.js';
-import type { Prepared } from './prepare.js';
+import type { Envelope, MessageBody, Prepared } from './prepare.js';
 import { formatQueueEl, type QueuedSettings } from './queue-el.js';
 import { appendIndexLine, checkQueueDirectory, cleanTemporaryFiles, indexPath, queueDirectory, queueFileName, type QueueOptions } from './queue-store.js';
-import type { Envelope } from './transaction.js';
 import type { SmtpProtocolError } from './errors.js';
 
 /** What `sendMail(message, { queueMail: true })` resolves with. */

@@ -6,20 +6,17 @@
  * when sending failed in a way that may pass); resolves with what the server
  * said (or where the message was queued) or rejects with SmtpProtocolError.
  */
-import { quitWithin, sendWithin, SmtpClient, totalMs, type ClientOptions, type SendProgress, type SendResult } from './client.js';
+import { totalMs, type SendProgress, type SendResult } from './client.js';
+import { deliver, type DeliverOptions } from './deliver.js';
 import { Deadline } from './deadline.js';
 import { writeFcc } from './fcc.js';
 import { abortError, SmtpProtocolError } from './errors.js';
-import { routeByMethod } from './method.js';
 import { prepareMessage, type MessageInput, type Prepared } from './prepare.js';
 import type { QueueOptions } from './queue-store.js';
 import { queueMessage, type QueuedMail } from './queue-write.js';
-import { sendWithSendmail } from './sendmail.js';
 import { validateOptions } from './validate-options.js';
 
-export interface SendOptions extends ClientOptions, QueueOptions {
-  /** The program for `X-Message-SMTP-Method: sendmail`; default `sendmail` (found on PATH). */
-  readonly sendmailProgram?: string | undefined;
+export interface SendOptions extends DeliverOptions, QueueOptions {
   /** smtpmail-queue-mail: see {@link QueueMailOptions}. */
   readonly queueMail?: false | undefined;
   /**
@@ -75,26 +72,6 @@ export async function sendMail(message: MessageInput, options: SendOptions | Que
   } finally {
     deadline.dispose();
     await prepared?.dispose();
-  }
-}
-
-/** Sends a prepared message where its X-Message-SMTP-Method (or else the options) say, on a connection of its own. */
-export async function deliverPrepared(prepared: Prepared, options: SendOptions): Promise<SendResult> {
-  const deadline = new Deadline(totalMs(options), options.signal);
-  try {
-    return await deliver(prepared, options, deadline, { dataStarted: false });
-  } finally {
-    deadline.dispose();
-  }
-}
-
-async function deliver(prepared: Prepared, options: SendOptions, deadline: Deadline, seen: SendProgress): Promise<SendResult> {
-  if (prepared.method?.kind === 'sendmail') return sendWithSendmail(prepared, options.sendmailProgram, deadline.signal);
-  const client = new SmtpClient(routeByMethod(prepared.method, options), { oneMessage: true });
-  try {
-    return await sendWithin(client, prepared, options, deadline, seen);
-  } finally {
-    await quitWithin(client, deadline);
   }
 }
 

@@ -13,16 +13,12 @@ import { eagerTransaction, type EagerContent } from './eager.js';
 import { record, refuseUnlessDeliverable, type EnvelopeOutcome, type Plan } from './envelope-outcome.js';
 import { SmtpProtocolError, type RefusedRecipient } from './errors.js';
 import { finalReply, writeChunks, writeData, type MessageContent } from './message-writer.js';
+import type { Envelope } from './prepare.js';
 import type { Reply } from './reply.js';
 import { matches, shown, type SmtpSession } from './session.js';
 import type { Turn } from './turns.js';
 
-export type { MessageBody, MessageContent } from './message-writer.js';
-
-export interface Envelope {
-  readonly from: string;
-  readonly to: readonly string[];
-}
+export type { MessageContent } from './message-writer.js';
 
 export interface TransactionOptions {
   /** MAIL FROM's parameters; `size` is given when the transaction already knows the message size on the wire. */

@@ -10,22 +10,9 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { abortError, SmtpProtocolError, withHint } from './errors.js';
+import type { TlsOptions } from './options.js';
 import { certificateProblem, connectFailed, plainTextOnTlsPort, type CertificateSummary } from './hints.js';
 import { escapeControls } from './reply.js';
-
-/** The TLS settings a caller may give; everything else stays at Node's secure defaults. */
-export interface TlsOptions {
-  /** Trusted CA certificates (PEM) instead of Node's bundled roots. */
-  readonly ca?: string | Buffer | readonly (string | Buffer)[];
-  /** Client certificate and key (PEM), for servers that ask for one. */
-  readonly cert?: string | Buffer;
-  readonly key?: string | Buffer;
-  /** The name to verify the certificate against and to send as SNI; defaults to the host. */
-  readonly servername?: string;
-  readonly minVersion?: 'TLSv1.2' | 'TLSv1.3';
-  /** Explicit opt-out of certificate verification. Never the default. */
-  readonly rejectUnauthorized?: boolean;
-}
 
 /** What the session learns of a TLS connection. */
 export interface TlsInfo {
