@@ -3,7 +3,7 @@
  * codes (SPEC §8), and the helpers that derive an error from another: with a
  * hint, with the attempts of a send, with other details.
  */
-import { replyText, type Reply } from './reply.js';
+import { replyText, type Reply } from './wire/reply.js';
 
 /**
  * Every failure the library reports. One fixed set of string literals, so that

@@ -6,7 +6,7 @@
  * when a hint applies.
  */
 import { forCommandLine, optionRef, setting } from './option-names.js';
-import type { Reply } from './reply.js';
+import type { Reply } from './wire/reply.js';
 
 /** An authinfo file looked at for credentials, and why nothing in it matched (auth/credentials.ts fills it). */
 export interface SearchedFile {

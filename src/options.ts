@@ -4,7 +4,7 @@
  */
 import { SmtpProtocolError } from './errors.js';
 import { describeValue, optionRef } from './option-names.js';
-import type { TraceListener } from './trace.js';
+import type { TraceListener } from './wire/trace.js';
 
 /**
  * smtpmail-stream-type. `undefined`: opportunistic STARTTLS (upgrade when

@@ -6,15 +6,15 @@
  * when sending failed in a way that may pass); resolves with what the server
  * said (or where the message was queued) or rejects with SmtpProtocolError.
  */
-import { totalMs, type SendProgress, type SendResult } from './client.js';
-import { deliver, type DeliverOptions } from './deliver.js';
+import { totalMs, type SendProgress, type SendResult } from './client/client.js';
+import { deliver, type DeliverOptions } from './client/deliver.js';
 import { Deadline } from './deadline.js';
-import { writeFcc } from './fcc.js';
+import { writeFcc } from './queue/mbox-copy.js';
 import { abortError, SmtpProtocolError } from './errors.js';
-import { prepareMessage, type MessageInput, type Prepared } from './prepare.js';
-import type { QueueOptions } from './queue-store.js';
-import { queueMessage, type QueuedMail } from './queue-write.js';
-import { validateOptions } from './validate-options.js';
+import { prepareMessage, type MessageInput, type Prepared } from './message/prepare.js';
+import type { QueueOptions } from './queue/store.js';
+import { queueMessage, type QueuedMail } from './queue/write.js';
+import { validateOptions } from './client/validate-options.js';
 
 export interface SendOptions extends DeliverOptions, QueueOptions {
   /** smtpmail-queue-mail: see {@link QueueMailOptions}. */

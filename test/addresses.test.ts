@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { domainOf, looksLikeAddress, parseAddressList, parseMailbox, type Mailbox } from '../src/addresses.js';
+import { domainOf, looksLikeAddress, parseAddressList, parseMailbox, type Mailbox } from '../src/message/addresses.js';
 
 function mailbox(address: string, name?: string): Mailbox {
   return { address, name };

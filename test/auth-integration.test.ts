@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sendMail, SmtpProtocolError, type SendOptions, type StreamType } from '../src/index.js';
-import { formatTrace } from '../src/trace.js';
+import { formatTrace } from '../src/wire/trace.js';
 import { assertNothingLeftOpen, SHORT_TIMEOUTS } from './helpers/converse.js';
 import { fixture } from './helpers/fake-server.js';
 import { startRealServer, type RealServer } from './helpers/real-server.js';

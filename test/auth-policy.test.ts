@@ -8,12 +8,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { authenticate, type AuthPolicy } from '../src/auth.js';
-import { Connection } from '../src/connection.js';
+import { authenticate, type AuthPolicy } from '../src/auth/exchange.js';
+import { Connection } from '../src/net/connection.js';
 import { SmtpProtocolError } from '../src/errors.js';
 import { resolveTarget } from '../src/options.js';
-import { SmtpSession } from '../src/session.js';
-import { isLoopback } from '../src/transport.js';
+import { SmtpSession } from '../src/smtp/session.js';
+import { isLoopback } from '../src/net/transport.js';
 import { assertNothingLeftOpen, SHORT_TIMEOUTS } from './helpers/converse.js';
 import { clientBytes, script, startFakeServer, type Step } from './helpers/fake-server.js';
 

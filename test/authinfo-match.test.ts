@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { findEntry, formatEntry, mismatch, parseAuthinfo, type AuthinfoEntry, type CredentialQuery } from '../src/authinfo.js';
+import { findEntry, formatEntry, mismatch, parseAuthinfo, type AuthinfoEntry, type CredentialQuery } from '../src/auth/authinfo.js';
 import { SmtpProtocolError } from '../src/errors.js';
 
 const FILE = 'authinfo';

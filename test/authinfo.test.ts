@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseAuthinfo, type AuthinfoEntry } from '../src/authinfo.js';
+import { parseAuthinfo, type AuthinfoEntry } from '../src/auth/authinfo.js';
 import { SmtpProtocolError } from '../src/errors.js';
 
 const FILE = '/home/u/.authinfo';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Capabilities } from '../src/capabilities.js';
-import type { Reply } from '../src/reply.js';
+import { Capabilities } from '../src/wire/capabilities.js';
+import type { Reply } from '../src/wire/reply.js';
 
 function ehloReply(...lines: string[]): Reply {
   return { code: 250, enhancedCode: undefined, lines };

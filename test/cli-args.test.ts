@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CliUsageError, MAX_ARGUMENTS, parseCliArgs, type CliArgs } from '../src/cli-args.js';
+import { CliUsageError, MAX_ARGUMENTS, parseCliArgs, type CliArgs } from '../src/cli/args.js';
 
 /** A whole value: defaults filled in, so each row names only what it changes. */
 function args(fields: Partial<CliArgs> = {}): CliArgs {

@@ -7,8 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { CliUsageError, parseCliArgs } from '../src/cli-args.js';
-import { SENDMAIL_FLAGS } from '../src/cli-sendmail-flags.js';
+import { CliUsageError, parseCliArgs } from '../src/cli/args.js';
+import { SENDMAIL_FLAGS } from '../src/cli/sendmail-flags.js';
 
 const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 

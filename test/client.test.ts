@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SmtpClient } from '../src/client.js';
+import { SmtpClient } from '../src/client/client.js';
 import { SmtpProtocolError } from '../src/errors.js';
 import { assertNothingLeftOpen, SHORT_TIMEOUTS } from './helpers/converse.js';
 import { clientBytes, script, startFakeServer } from './helpers/fake-server.js';

@@ -15,7 +15,7 @@ import {
   starttls,
   verb,
   type MailParameters,
-} from '../src/commands.js';
+} from '../src/wire/commands.js';
 import { SmtpProtocolError } from '../src/errors.js';
 
 const encodeRows: { name: string; encode: () => string; expected: string }[] = [

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseAuthinfo } from '../src/authinfo.js';
+import { parseAuthinfo } from '../src/auth/authinfo.js';
 import { assertTranscript, converse } from './helpers/converse.js';
 import { script, type Step } from './helpers/fake-server.js';
 

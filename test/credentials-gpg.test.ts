@@ -5,7 +5,7 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { lookupCredentials } from '../src/credentials.js';
+import { lookupCredentials } from '../src/auth/credentials.js';
 import { SmtpProtocolError } from '../src/errors.js';
 
 // Real gpg round trips, skipped when gpg is not installed. Each test runs gpg

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { defaultAuthSources, lookupCredentials, saveCredentials } from '../src/credentials.js';
+import { defaultAuthSources, lookupCredentials, saveCredentials } from '../src/auth/credentials.js';
 import { SmtpProtocolError } from '../src/errors.js';
 
 const QUERY = { host: 'smtp.example.org', port: '587' };

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
-import { BLOCK_BYTES, DataEncoder, has8bit, MessageEncoder } from '../src/data.js';
+import { BLOCK_BYTES, DataEncoder, has8bit, MessageEncoder } from '../src/wire/data-encoder.js';
 
 /** Every block a MessageEncoder gives, joined. */
 function encodeMessage(head: Buffer, body: Buffer, dotStuffing = true): Buffer {
@@ -11,7 +11,7 @@ function encodeMessage(head: Buffer, body: Buffer, dotStuffing = true): Buffer {
   return Buffer.concat(blocks);
 }
 import { encodeData } from './helpers/encode-data.js';
-import { normalizedSize } from '../src/line-ends.js';
+import { normalizedSize } from '../src/wire/line-ends.js';
 import { SmtpProtocolError } from '../src/errors.js';
 
 const bytes = (text: string): Buffer => Buffer.from(text, 'latin1');

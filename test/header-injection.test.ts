@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import net from 'node:net';
 import { sendMail, SmtpProtocolError, type SendOptions } from '../src/index.js';
-import { createMechanism, MECHANISMS } from '../src/sasl.js';
+import { createMechanism, MECHANISMS } from '../src/auth/sasl.js';
 import { assertNothingLeftOpen, SHORT_TIMEOUTS } from './helpers/converse.js';
 import { withRealServer } from './helpers/real-server.js';
 import { CLI, withHome } from './helpers/run-cli.js';

@@ -10,10 +10,10 @@ import {
   serializeHeaders,
   type HeaderEnd,
   type HeaderField,
-} from '../src/headers.js';
-import { parseHeaders } from '../src/parse-headers.js';
-import { prepareMessage } from '../src/prepare.js';
-import { formatDate, formatFrom, makeMessageId } from '../src/header-values.js';
+} from '../src/message/header-block.js';
+import { parseHeaders } from '../src/message/header-fields.js';
+import { prepareMessage } from '../src/message/prepare.js';
+import { formatDate, formatFrom, makeMessageId } from '../src/message/header-values.js';
 import { SmtpProtocolError } from '../src/errors.js';
 
 function isInputError(pattern: RegExp): (error: unknown) => boolean {
@@ -255,7 +255,7 @@ const zoneRows: [string, string][] = [
 
 for (const [zone, expected] of zoneRows) {
   test(`formatDate in TZ=${zone}`, () => {
-    const script = `import { formatDate } from ${JSON.stringify(new URL('../src/header-values.js', import.meta.url).href)};
+    const script = `import { formatDate } from ${JSON.stringify(new URL('../src/message/header-values.js', import.meta.url).href)};
       process.stdout.write(formatDate(new Date(${Date.UTC(2026, 10, 23, 9, 52, 5)})));`;
     const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, TZ: zone } });
     assert.equal(output.toString(), expected);

@@ -6,8 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { comeBackLater, connectFailed, sizeExceeded, smtputf8Missing } from '../src/hints.js';
-import { waitsForMinutes } from '../src/retry.js';
-import type { Reply } from '../src/reply.js';
+import { waitsForMinutes } from '../src/client/retry.js';
+import type { Reply } from '../src/wire/reply.js';
 
 const reply = (code: number, enhancedCode: string | undefined, text: string): Reply => ({ code, enhancedCode, lines: [text] });
 

@@ -14,7 +14,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { sendMail, sendQueuedMail, SmtpClient } from '../src/index.js';
-import { MAX_HEADER_BYTES } from '../src/headers.js';
+import { MAX_HEADER_BYTES } from '../src/message/header-block.js';
 import { assertTranscript, assertNothingLeftOpen, converse, SHORT_TIMEOUTS } from './helpers/converse.js';
 import { script, startFakeServer } from './helpers/fake-server.js';
 import { emacsMessage, recipientsEl, withQueueDir, writeEmacsQueue } from './helpers/queue-dir.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { crlfClean } from '../src/line-ends.js';
+import { crlfClean } from '../src/wire/line-ends.js';
 
 /** The plain definition: no CR without LF after it, no LF without CR before it, no NUL. */
 function reference(message: Buffer): boolean {

@@ -10,7 +10,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { checkServer, createPool, sendMail, sendQueuedMail, SmtpClient, SmtpProtocolError } from '../src/index.js';
-import { OPTION_NAMES } from '../src/validate-options.js';
+import { OPTION_NAMES } from '../src/client/validate-options.js';
 import { assertNothingLeftOpen } from './helpers/converse.js';
 
 /** Bad values for every option: each must be refused, naming the option. */

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { SmtpProtocolError } from '../src/errors.js';
-import { prepareMessage, type PrepareOptions, type Prepared } from '../src/prepare.js';
+import { prepareMessage, type PrepareOptions, type Prepared } from '../src/message/prepare.js';
 
 const KEEP = { addMissingHeaders: false } as const;
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatQueueEl, lispString, parseQueueEl, type QueuedSettings } from '../src/queue-el.js';
+import { formatQueueEl, lispString, parseQueueEl, type QueuedSettings } from '../src/queue/el-file.js';
 import { SmtpProtocolError } from '../src/errors.js';
 
 const FILE = '/q/0-1700000000.el';

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { prepareMessage } from '../src/prepare.js';
+import { prepareMessage } from '../src/message/prepare.js';
 import { sendQueuedMail } from '../src/index.js';
-import { queueMessage } from '../src/queue-write.js';
+import { queueMessage } from '../src/queue/write.js';
 import { emacsMessage, flushOptions, indexLines, listing, recipientsEl, withQueueDir, writeEmacsQueue } from './helpers/queue-dir.js';
 import { withRealServer, type RealServer, type RealServerOptions } from './helpers/real-server.js';
 

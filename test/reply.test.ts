@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_LINE_BYTES, MAX_REPLY_LINES, ReplyParser } from '../src/reply-parser.js';
-import { replyText, type Reply } from '../src/reply.js';
+import { MAX_LINE_BYTES, MAX_REPLY_LINES, ReplyParser } from '../src/wire/reply-parser.js';
+import { replyText, type Reply } from '../src/wire/reply.js';
 import { SmtpProtocolError } from '../src/errors.js';
 
 function parseAll(text: string): Reply[] {

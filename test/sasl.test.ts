@@ -11,7 +11,7 @@ import {
   sendsSecretInClear,
   type MechanismName,
   type SaslMechanism,
-} from '../src/sasl.js';
+} from '../src/auth/sasl.js';
 import { SmtpProtocolError, type SmtpErrorCode } from '../src/errors.js';
 
 function isError(code: SmtpErrorCode, pattern: RegExp): (error: unknown) => boolean {

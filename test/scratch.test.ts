@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DataEncoder } from '../src/data.js';
+import { DataEncoder } from '../src/wire/data-encoder.js';
 import { encodeData } from './helpers/encode-data.js';
-import { MIN_POOLED_BYTES, ScratchPool } from '../src/scratch.js';
-import { bytesOf, type Lent, type Part } from '../src/buffer-pool.js';
+import { MIN_POOLED_BYTES, ScratchPool } from '../src/smtp/encode-buffers.js';
+import { bytesOf, type Lent, type Part } from '../src/wire/buffer-pool.js';
 
 const lent = (part: Part | undefined): Lent => {
   assert.ok(part !== undefined);

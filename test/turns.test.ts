@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Turn, Turns } from '../src/turns.js';
+import { Turn, Turns } from '../src/smtp/pipeline-turns.js';
 
 test('Turns: a free turn is taken at once, a held one is queued and handed over in order', async () => {
   const turns = new Turns();

@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import test from 'node:test';
-import { BufferPool, type Lent } from '../src/buffer-pool.js';
-import { Connection } from '../src/connection.js';
-import { COPY_LIMIT, FLUSH_BYTES } from '../src/write-batcher.js';
+import { BufferPool, type Lent } from '../src/wire/buffer-pool.js';
+import { Connection } from '../src/net/connection.js';
+import { COPY_LIMIT, FLUSH_BYTES } from '../src/net/write-batcher.js';
 
 /** Deterministic pseudo-random bytes (a linear congruential generator). */
 function bytes(length: number, seed: number): Buffer {

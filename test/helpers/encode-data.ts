@@ -1,5 +1,5 @@
 /** A whole message through the DATA encoder in one piece: line ends made CRLF, dot-stuffed, terminated. */
-import { DataEncoder } from '../../src/data.js';
+import { DataEncoder } from '../../src/wire/data-encoder.js';
 
 export function encodeData(message: Buffer): Buffer {
   const encoder = new DataEncoder();

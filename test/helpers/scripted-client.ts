@@ -5,7 +5,7 @@
  * nothing is left open.
  */
 import assert from 'node:assert/strict';
-import { SmtpClient, type ClientOptions } from '../../src/client.js';
+import { SmtpClient, type ClientOptions } from '../../src/client/client.js';
 import { assertNothingLeftOpen, SHORT_TIMEOUTS } from './converse.js';
 import { clientBytes, startFakeServer, type Step } from './fake-server.js';
 

@@ -1,0 +1,143 @@
+/**
+ * One mail transaction: MAIL, RCPT for each recipient, then DATA and the
+ * message, or BDAT chunks (RFC 3030). With PIPELINING (RFC 2920) MAIL, every
+ * RCPT and DATA go in one write and their replies are matched in order, and
+ * the next transaction's commands may follow this one's final dot before its
+ * reply arrives (turns.ts keeps the replies in order). Without PIPELINING,
+ * strictly one command at a time.
+ */
+import * as commands from '../wire/commands.js';
+import { MessageEncoder } from '../wire/data-encoder.js';
+import { normalizedSize } from '../wire/line-ends.js';
+import { eagerTransaction, type EagerContent } from './one-write-bdat.js';
+import { record, refuseUnlessDeliverable, type EnvelopeOutcome, type Plan, type TransactionOptions, type TransactionResult } from './plan.js';
+import { SmtpProtocolError } from '../errors.js';
+import { finalReply, writeChunks, writeData, type MessageContent } from './message-data.js';
+import type { Envelope } from '../message/prepare.js';
+import type { Reply } from '../wire/reply.js';
+import { matches, shown, type SmtpSession } from './session.js';
+import type { Turn } from './pipeline-turns.js';
+
+export type { MessageContent } from './message-data.js';
+
+/**
+ * Runs the transaction. Every command is encoded (and so validated) before
+ * anything is written. When the message must not be sent after DATA was
+ * already accepted (pipelined refusals), the connection is dropped without the
+ * final dot, so that nothing is delivered.
+ */
+export function transact(session: SmtpSession, envelope: Envelope, content: MessageContent, options: TransactionOptions): Promise<TransactionResult> {
+  let plan: Plan;
+  try {
+    const caps = session.capabilities;
+    plan = {
+      from: envelope.from,
+      rcpts: envelope.to.map((to) => commands.rcptTo(to)),
+      to: envelope.to,
+      pipelining: caps.has('PIPELINING'),
+      chunking: options.chunking && caps.has('CHUNKING'),
+    };
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  const free = session.tryTurn();
+  if (free !== undefined) return withTurn(session, free, plan, content, options);
+  return session.turn().then((turn) => withTurn(session, turn, plan, content, options));
+}
+
+/** With the turn held (each path releases it): in one write when nothing could need the message called back, else step by step. */
+function withTurn(session: SmtpSession, turn: Turn, plan: Plan, content: MessageContent, options: TransactionOptions): Promise<TransactionResult> {
+  // After BDAT LAST nothing can call a message back: only when no refusal could need that (and no RSET is owed).
+  const eager = plan.pipelining && plan.chunking && Buffer.isBuffer(content.body) && options.recover === undefined &&
+    !session.needsReset && (options.partial || plan.to.length === 1);
+  return eager ? eagerTransaction(session, turn, plan, content as EagerContent, options) : stepByStep(session, turn, plan, content, options);
+}
+
+async function stepByStep(session: SmtpSession, turn: Turn, plan: Plan, content: MessageContent, options: TransactionOptions): Promise<TransactionResult> {
+  try {
+    // A message in memory whose line ends need no repair goes as it is (the encoder's module decides); SIZE either way.
+    // A message in memory is measured once, by its encoder: SIZE before MAIL, and whether its line ends need repair.
+    const body = Buffer.isBuffer(content.body) ? content.body : undefined;
+    const encoder = body !== undefined && !plan.chunking ? new MessageEncoder(content.head, body) : undefined;
+    const size = encoder?.size ?? (body !== undefined
+      ? normalizedSize(content.head) + normalizedSize(body)
+      : content.bodyWireSize === undefined ? undefined : normalizedSize(content.head) + content.bodyWireSize);
+    const mail = commands.mailFrom(plan.from, options.params(size));
+    const outcome = await envelopeWithRecovery(session, turn, mail, plan, options);
+    options.progress.dataStarted = true;
+    let reply: Reply;
+    let bytesIn: number;
+    if (plan.chunking) {
+      const sent = await writeChunks(session, content, options.traceData);
+      options.progress.finalSent = true;
+      if (plan.pipelining) turn.releaseWrites();
+      bytesIn = sent.bytesIn;
+      reply = await finalReply(session, 'BDAT', sent.earlier);
+    } else {
+      bytesIn = await writeData(session, content, options.traceData, encoder);
+      options.progress.finalSent = true;
+      if (plan.pipelining) turn.releaseWrites();
+      reply = await finalReply(session, '.');
+    }
+    return { ...outcome, reply, bytesIn };
+  } finally {
+    turn.release();
+  }
+}
+
+async function envelopeWithRecovery(session: SmtpSession, turn: Turn, mail: string, plan: Plan, options: TransactionOptions): Promise<EnvelopeOutcome> {
+  for (let round = 0; ; round++) {
+    try {
+      return await sendEnvelope(session, turn, mail, plan, options.partial, round === 0 && options.recover !== undefined);
+    } catch (error) {
+      if (session.connection.failure !== undefined) throw error;
+      // Whatever the refusal left open is reset before the next transaction (lazily: not before QUIT).
+      session.needsReset = true;
+      if (round > 0 || options.recover === undefined || !(await options.recover(error))) throw error;
+    }
+  }
+}
+
+/** MAIL, RCPTs and (unless BDAT follows) DATA; pipelined when offered. */
+async function sendEnvelope(session: SmtpSession, turn: Turn, mail: string, plan: Plan, partial: boolean, recoverable: boolean): Promise<EnvelopeOutcome> {
+  const connection = session.connection;
+  const timeout = session.timeouts.command;
+  const outcome: EnvelopeOutcome = { accepted: [], rejected: [] };
+  if (!plan.pipelining) {
+    await turn.reads();
+    if (session.needsReset) await session.rset();
+    await session.mail(mail);
+    for (const [i, rcpt] of plan.rcpts.entries()) record(outcome, plan.to[i] as string, await session.rcpt(rcpt), rcpt);
+    refuseUnlessDeliverable(outcome, partial, plan);
+    if (!plan.chunking) await session.data();
+    return outcome;
+  }
+  const reset = session.needsReset;
+  // DATA joins the group only when no refusal could leave the server waiting for a message we must not
+  // send: one recipient (a refusal then makes DATA fail too), or `partial` with no AUTH retry possible.
+  // Otherwise DATA follows the RCPT replies: one more round trip, and a refusal costs nothing.
+  const pipelineData = !plan.chunking && (plan.to.length === 1 || (partial && !recoverable));
+  const group = pipelineData ? [mail, ...plan.rcpts, commands.data()] : [mail, ...plan.rcpts];
+  connection.send(reset ? [commands.rset(), ...group] : group);
+  await turn.reads();
+  if (reset) await session.resetReply();
+  const mailReply = await connection.read(timeout, 'the reply to MAIL');
+  // 421: the server is closing (the connection has failed): nothing more will come.
+  if (mailReply.code === 421) throw SmtpProtocolError.fromReply('ESENDER', mailReply, shown(mail));
+  for (const [i, rcpt] of plan.rcpts.entries()) {
+    record(outcome, plan.to[i] as string, await connection.read(timeout, `the reply to ${shown(rcpt)}`), rcpt);
+  }
+  const dataReply = pipelineData ? await connection.read(timeout, 'the reply to DATA') : undefined;
+  try {
+    if (!matches(mailReply, 250)) throw SmtpProtocolError.fromReply('ESENDER', mailReply, shown(mail));
+    refuseUnlessDeliverable(outcome, partial, plan);
+    if (dataReply !== undefined && dataReply.code !== 354) throw SmtpProtocolError.fromReply('EDATA', dataReply, 'DATA');
+  } catch (error) {
+    // The server is waiting for the message: leaving without the final dot delivers nothing.
+    if (dataReply?.code === 354) connection.fail(error as SmtpProtocolError);
+    throw error;
+  }
+  if (!pipelineData && !plan.chunking) await session.data();
+  return outcome;
+}
+
