@@ -39,7 +39,8 @@ export function killCells(): void {
 export function checkDelivery(report: SinkReport, claimed: number, expectedHash: string): string | undefined {
   const delivered = report.hashes[expectedHash] ?? 0;
   const others = Object.entries(report.hashes).filter(([hash]) => hash !== expectedHash);
-  if (others.length > 0) return `${others.reduce((n, [, count]) => n + count, 0)} message(s) delivered with a wrong hash`;
+  if (others.length > 0)
+    return `${others.reduce((n, [, count]) => n + count, 0)} message(s) delivered with a wrong hash`;
   if (delivered !== claimed) return `the cell claims ${claimed} message(s), the sink received ${delivered}`;
   return undefined;
 }

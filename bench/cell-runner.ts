@@ -45,7 +45,9 @@ interface Counts {
 }
 
 function mark(what: 'start' | 'end'): Promise<void> {
-  return new Promise((resolve) => (process.send === undefined ? resolve() : process.send({ type: 'mark', what }, () => resolve())));
+  return new Promise((resolve) =>
+    process.send === undefined ? resolve() : process.send({ type: 'mark', what }, () => resolve()),
+  );
 }
 
 /** Keeps `driver.concurrency` sends in flight while `more()` allows; stops at the first failure. */
@@ -121,7 +123,9 @@ async function runRaw(workload: Workload, port: number, plan: Plan): Promise<Cou
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} timed out`)), ms)));
+  const timeout = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`${what} timed out`)), ms)),
+  );
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
@@ -167,7 +171,8 @@ async function main(): Promise<CellResult> {
 }
 
 setTimeout(() => {
-  process.stdout.write(`${JSON.stringify({ messages: 0, totalMessages: 0, bytes: 0, seconds: 0, peakRssBytes: 0, ok: false, error: 'hard time limit' })}\n`);
+  const failed = { messages: 0, totalMessages: 0, bytes: 0, seconds: 0, peakRssBytes: 0, ok: false };
+  process.stdout.write(`${JSON.stringify({ ...failed, error: 'hard time limit' })}\n`);
   process.exit(1);
 }, HARD_LIMIT_MS).unref();
 process.on('disconnect', () => process.exit(1));

@@ -12,7 +12,16 @@ import type { Workload } from './workloads.js';
 export const ENVELOPE_FROM = 'bench@example.org';
 export const RECIPIENT = 'sink@example.org';
 
-export const CELL_NAMES = ['sendMail', 'client-seq', 'client-64', 'client-64-data', 'pool-4', 'nm-pool-1', 'nm-pool-default', 'raw'] as const;
+export const CELL_NAMES = [
+  'sendMail',
+  'client-seq',
+  'client-64',
+  'client-64-data',
+  'pool-4',
+  'nm-pool-1',
+  'nm-pool-default',
+  'raw',
+] as const;
 export type CellName = (typeof CELL_NAMES)[number];
 
 export const CELL_LABELS: Readonly<Record<CellName, string>> = {
@@ -120,13 +129,25 @@ export async function openDriver(cell: Exclude<CellName, 'raw'>, workload: Workl
     case 'nm-pool-1': {
       const nodemailer = await loadNodemailer();
       const transport = nodemailer.createTransport({
-        host: '127.0.0.1', port, secure: false, ignoreTLS: true, pool: true, maxConnections: 1, maxMessages: Infinity,
+        host: '127.0.0.1',
+        port,
+        secure: false,
+        ignoreTLS: true,
+        pool: true,
+        maxConnections: 1,
+        maxMessages: Infinity,
       });
       return nodemailerDriver(transport, workload);
     }
     case 'nm-pool-default': {
       const nodemailer = await loadNodemailer();
-      const transport = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, pool: true });
+      const transport = nodemailer.createTransport({
+        host: '127.0.0.1',
+        port,
+        secure: false,
+        ignoreTLS: true,
+        pool: true,
+      });
       return nodemailerDriver(transport, workload);
     }
   }

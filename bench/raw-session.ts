@@ -47,7 +47,10 @@ export class RawSession {
     const end = Buffer.from('.\r\n', 'latin1');
     const one = envelope.length + body.length + end.length;
     this.perUnit = Math.max(1, Math.floor(BATCH_BYTES / one));
-    this.#unit = this.perUnit === 1 ? [envelope, body, end] : [Buffer.concat(Array.from({ length: this.perUnit }, () => [envelope, body, end]).flat())];
+    this.#unit =
+      this.perUnit === 1
+        ? [envelope, body, end]
+        : [Buffer.concat(Array.from({ length: this.perUnit }, () => [envelope, body, end]).flat())];
     socket.on('data', (chunk: Buffer) => this.#onReplies(chunk));
     socket.on('error', (error) => this.#fail(error));
     socket.on('close', () => this.#fail(new Error('the connection closed')));
@@ -90,7 +93,10 @@ export class RawSession {
 
   /** Waits until every message written so far has its final reply. */
   async settle(): Promise<void> {
-    const deadline = setTimeout(() => this.#fail(new Error('the raw session timed out waiting for replies')), SETTLE_TIMEOUT_MS);
+    const deadline = setTimeout(
+      () => this.#fail(new Error('the raw session timed out waiting for replies')),
+      SETTLE_TIMEOUT_MS,
+    );
     try {
       while (this.#failure === undefined && this.completed < this.#written) {
         await new Promise<void>((resolve) => (this.#waiter = resolve));
@@ -125,7 +131,8 @@ export class RawSession {
     let lineStart = this.#midLine ? -1 : 0;
     for (let lf = chunk.indexOf(LF); lf >= 0; lf = chunk.indexOf(LF, lf + 1)) {
       const code = lineStart < 0 ? undefined : chunk[lineStart];
-      if (code !== undefined && code !== 0x32 && code !== 0x33) this.#fail(new Error(`unexpected reply: ${chunk.toString('latin1', lineStart, lf)}`));
+      if (code !== undefined && code !== 0x32 && code !== 0x33)
+        this.#fail(new Error(`unexpected reply: ${chunk.toString('latin1', lineStart, lf)}`));
       this.#lines++;
       lineStart = lf + 1;
     }

@@ -38,7 +38,9 @@ export function median(values: readonly number[]): number {
   const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
   if (sorted.length === 0) return NaN;
   const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 export function summarize(runs: readonly RunResult[]): Summary {
@@ -74,7 +76,8 @@ function ceilingOf(rows: readonly Row[], workload: WorkloadName): Summary | unde
 
 export function formatTable(rows: readonly Row[]): string {
   const lines = [
-    '| workload | cell | msgs/s | MB/s | peak RSS MB | × nodemailer (pooled, 1 conn) | × raw ceiling | sink CPU % | check |',
+    '| workload | cell | msgs/s | MB/s | peak RSS MB | × nodemailer (pooled, 1 conn) | × raw ceiling | sink CPU % | ' +
+      'check |',
     '|---|---|---:|---:|---:|---:|---:|---:|---|',
   ];
   for (const row of rows) {
@@ -89,8 +92,10 @@ export function formatTable(rows: readonly Row[]): string {
     const vsNodemailer = nodemailer === undefined ? NaN : s.msgsPerSecond / nodemailer.msgsPerSecond;
     const vsCeiling = ceiling === undefined ? NaN : s.mbPerSecond / ceiling.mbPerSecond;
     const check = s.ok ? 'ok' : `FAIL: ${s.failures.join('; ')}`;
-    lines.push(`| ${row.workload} | ${label} | ${rate(s.msgsPerSecond)} | ${rate(s.mbPerSecond)} | ${fixed(s.peakRssMb, 1)} | ` +
-      `${fixed(vsNodemailer, 2)} | ${fixed(vsCeiling, 2)} | ${fixed(s.sinkCpuPercent, 0)} | ${check} |`);
+    lines.push(
+      `| ${row.workload} | ${label} | ${rate(s.msgsPerSecond)} | ${rate(s.mbPerSecond)} | ${fixed(s.peakRssMb, 1)} | ` +
+        `${fixed(vsNodemailer, 2)} | ${fixed(vsCeiling, 2)} | ${fixed(s.sinkCpuPercent, 0)} | ${check} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -102,31 +107,61 @@ function verdict(met: boolean | undefined): string {
 /** The target lines, each with the numbers it was decided on. */
 export function formatTargets(rows: readonly Row[], memory: MemoryCase): string[] {
   const out: string[] = [];
-  const ratioTarget = (title: string, a: number | undefined, b: number | undefined, min: number, unit: string): void => {
+  const ratioTarget = (
+    title: string,
+    a: number | undefined,
+    b: number | undefined,
+    min: number,
+    unit: string,
+  ): void => {
     const ratio = a === undefined || b === undefined ? NaN : a / b;
     const met = Number.isFinite(ratio) ? ratio >= min : undefined;
-    out.push(`- ${title} ≥ ${min}×: ${fixed(ratio, 2)}× (${rate(a ?? NaN)} vs ${rate(b ?? NaN)} ${unit}): **${verdict(met)}**`);
+    out.push(
+      `- ${title} ≥ ${min}×: ${fixed(ratio, 2)}× (${rate(a ?? NaN)} vs ${rate(b ?? NaN)} ${unit}): **${verdict(met)}**`,
+    );
   };
-  ratioTarget('small, SmtpClient sequential vs nodemailer pooled 1 connection', find(rows, 'small', 'client-seq')?.msgsPerSecond,
-    find(rows, 'small', 'nm-pool-1')?.msgsPerSecond, 2.0, 'msgs/s');
-  ratioTarget('small, SmtpClient 64 in flight (BDAT) vs raw ceiling', find(rows, 'small', 'client-64')?.msgsPerSecond,
-    find(rows, 'small', 'raw')?.msgsPerSecond, 0.25, 'msgs/s');
-  ratioTarget('large 20 MB in memory, SmtpClient sequential vs raw ceiling', find(rows, 'large', 'client-seq')?.mbPerSecond,
-    find(rows, 'large', 'raw')?.mbPerSecond, 0.5, 'MB/s');
+  ratioTarget(
+    'small, SmtpClient sequential vs nodemailer pooled 1 connection',
+    find(rows, 'small', 'client-seq')?.msgsPerSecond,
+    find(rows, 'small', 'nm-pool-1')?.msgsPerSecond,
+    2.0,
+    'msgs/s',
+  );
+  ratioTarget(
+    'small, SmtpClient 64 in flight (BDAT) vs raw ceiling',
+    find(rows, 'small', 'client-64')?.msgsPerSecond,
+    find(rows, 'small', 'raw')?.msgsPerSecond,
+    0.25,
+    'msgs/s',
+  );
+  ratioTarget(
+    'large 20 MB in memory, SmtpClient sequential vs raw ceiling',
+    find(rows, 'large', 'client-seq')?.mbPerSecond,
+    find(rows, 'large', 'raw')?.mbPerSecond,
+    0.5,
+    'MB/s',
+  );
 
   const hugeRss = summarize(memory.huge);
   const smallRss = summarize(memory.small);
   const perRun = (runs: readonly RunResult[]): string => runs.map((run) => fixed(run.peakRssBytes / MB, 1)).join(', ');
   const difference = hugeRss.peakRssMb - smallRss.peakRssMb;
   const memoryOk = hugeRss.ok && smallRss.ok ? difference <= MEMORY_MARGIN_MB : undefined;
-  out.push(`- 200 MB stream peak RSS ≤ 2 KB-message peak RSS + ${MEMORY_MARGIN_MB} MB: ${fixed(hugeRss.peakRssMb, 1)} MB vs ` +
-    `${fixed(smallRss.peakRssMb, 1)} MB, difference ${fixed(difference, 1)} MB (runs: 200 MB ${perRun(memory.huge)}; ` +
-    `2 KB ${perRun(memory.small)}; 200 MB at ${rate(hugeRss.mbPerSecond)} MB/s${hugeRss.ok ? '' : `; FAIL: ${hugeRss.failures.join('; ')}`}): **${verdict(memoryOk)}**`);
+  out.push(
+    `- 200 MB stream peak RSS ≤ 2 KB-message peak RSS + ${MEMORY_MARGIN_MB} MB: ${fixed(hugeRss.peakRssMb, 1)} MB vs ` +
+      `${fixed(smallRss.peakRssMb, 1)} MB, difference ${fixed(difference, 1)} MB (runs: 200 MB ` +
+      `${perRun(memory.huge)}; ` +
+      `2 KB ${perRun(memory.small)}; 200 MB at ${rate(hugeRss.mbPerSecond)} ` +
+      `MB/s${hugeRss.ok ? '' : `; FAIL: ${hugeRss.failures.join('; ')}`}): **${verdict(memoryOk)}**`,
+  );
 
   const ours = find(rows, 'large', 'client-seq')?.peakRssMb;
   const theirs = find(rows, 'large', 'nm-pool-1')?.peakRssMb;
   const rssMet = ours === undefined || theirs === undefined ? undefined : ours < theirs;
-  out.push(`- 20 MB in memory, peak RSS SmtpClient sequential < nodemailer pooled 1 connection: ${fixed(ours ?? NaN, 1)} MB vs ` +
-    `${fixed(theirs ?? NaN, 1)} MB: **${verdict(rssMet)}**`);
+  out.push(
+    `- 20 MB in memory, peak RSS SmtpClient sequential < nodemailer pooled 1 connection: ${fixed(ours ?? NaN, 1)} ` +
+      `MB vs ` +
+      `${fixed(theirs ?? NaN, 1)} MB: **${verdict(rssMet)}**`,
+  );
   return out;
 }

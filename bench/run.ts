@@ -32,9 +32,16 @@ function cellsFor(workload: WorkloadName): CellName[] {
 }
 
 function progress(spec: RunSpec, run: number, result: RunResult): void {
-  const rate = result.seconds > 0 ? `${(result.messages / result.seconds).toFixed(1)} msgs/s, ${(result.bytes / result.seconds / 1e6).toFixed(1)} MB/s` : '-';
+  const rate =
+    result.seconds > 0
+      ? `${(result.messages / result.seconds).toFixed(1)} msgs/s, ` +
+        `${(result.bytes / result.seconds / 1e6).toFixed(1)} MB/s`
+      : '-';
   const rss = `${(result.peakRssBytes / 1e6).toFixed(1)} MB RSS`;
-  process.stderr.write(`  ${spec.workload} ${spec.cell} #${run}: ${rate}, ${rss}${result.failure === undefined ? '' : `, FAIL: ${result.failure}`}\n`);
+  process.stderr.write(
+    `  ${spec.workload} ${spec.cell} #${run}: ${rate}, ` +
+      `${rss}${result.failure === undefined ? '' : `, FAIL: ${result.failure}`}\n`,
+  );
 }
 
 async function main(): Promise<number> {
@@ -61,9 +68,11 @@ async function main(): Promise<number> {
         }
       }
       for (const cell of cells) {
-        rows.push(cell === 'pool-4' && !poolAvailable
-          ? { workload, cell, runs: [], unavailable: 'n/a (no createPool)' }
-          : { workload, cell, runs: runs.get(cell) ?? [] });
+        rows.push(
+          cell === 'pool-4' && !poolAvailable
+            ? { workload, cell, runs: [], unavailable: 'n/a (no createPool)' }
+            : { workload, cell, runs: runs.get(cell) ?? [] },
+        );
       }
     }
 
@@ -84,7 +93,9 @@ async function main(): Promise<number> {
     const output = render(rows, memory, (Date.now() - started) / 1000);
     process.stdout.write(`${output}\n`);
     fs.writeFileSync(fileURLToPath(new URL('./results.md', import.meta.url)), `${output}\n`);
-    const failed = [...rows.map((row) => row.runs), memory.huge, memory.small].some((runs) => runs.length > 0 && !summarize(runs).ok);
+    const failed = [...rows.map((row) => row.runs), memory.huge, memory.small].some(
+      (runs) => runs.length > 0 && !summarize(runs).ok,
+    );
     return failed ? 1 : 0;
   } finally {
     sink.stop();
@@ -95,10 +106,13 @@ function render(rows: readonly Row[], memory: MemoryCase, seconds: number): stri
   return [
     '## smtpmail benchmark',
     '',
-    `Node ${process.version}, ${process.platform}/${process.arch}; loopback sink in its own process; every cell in a fresh process; ` +
-      `each value the median of ${RUNS} runs. small/medium: messages completed in a ${WINDOW_MS / 1000} s window after a 0.3 s warm-up; ` +
-      `large, large-file: ${LARGE_COUNT} messages of 20 MB. MB = 10^6 bytes. × columns compare medians of the same workload ` +
-      '(large-file against the in-memory raw ceiling). sink CPU % is the sink process\'s CPU time over the window, in % of one core.',
+    `Node ${process.version}, ${process.platform}/${process.arch}; loopback sink in its own process; every cell in ` +
+      `a fresh process; ` +
+      `each value the median of ${RUNS} runs. small/medium: messages completed in a ${WINDOW_MS / 1000} s window ` +
+      `after a 0.3 s warm-up; ` +
+      `large, large-file: ${LARGE_COUNT} messages of 20 MB. MB = 10^6 bytes. × columns compare medians of the same ` +
+      'workload (large-file against the in-memory raw ceiling). ' +
+      "sink CPU % is the sink process's CPU time over the window, in % of one core.",
     '',
     formatTable(rows),
     '',

@@ -28,7 +28,9 @@ export class SinkControl {
   }
 
   static async start(): Promise<SinkControl> {
-    const child = fork(fileURLToPath(new URL('./sink.js', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(fileURLToPath(new URL('./sink.js', import.meta.url)), [], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     const port = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('the sink did not start')), START_TIMEOUT_MS);
       child.once('message', (message: SinkMessage) => {

@@ -27,7 +27,12 @@ const EMPTY = Buffer.alloc(0);
 
 /** The first four bytes of a command line, lower-cased, as one number: no string per command. */
 function verbAt(buf: Buffer, pos: number): number {
-  return (((buf[pos] ?? 0) | 0x20) * 0x1000000 + (((buf[pos + 1] ?? 0) | 0x20) << 16) + (((buf[pos + 2] ?? 0) | 0x20) << 8) + ((buf[pos + 3] ?? 0) | 0x20));
+  return (
+    ((buf[pos] ?? 0) | 0x20) * 0x1000000 +
+    (((buf[pos + 1] ?? 0) | 0x20) << 16) +
+    (((buf[pos + 2] ?? 0) | 0x20) << 8) +
+    ((buf[pos + 3] ?? 0) | 0x20)
+  );
 }
 const VERB = (name: string): number => verbAt(Buffer.from(name, 'latin1'), 0);
 const EHLO = VERB('ehlo');
@@ -250,7 +255,8 @@ class SinkConnection {
   #finish(): void {
     if (this.#inMessage) {
       // One contiguous piece (the common case for small messages): the one-shot hash, no Hash object.
-      const segment = this.#segment === undefined ? EMPTY : this.#segment.subarray(this.#segmentStart, this.#segmentEnd);
+      const segment =
+        this.#segment === undefined ? EMPTY : this.#segment.subarray(this.#segmentStart, this.#segmentEnd);
       if (this.#hash === undefined) {
         delivered(hashOnce('sha256', segment, 'hex'), this.#size);
       } else {
@@ -300,7 +306,8 @@ function report(): SinkReport {
 
 function main(): void {
   const send = process.send?.bind(process);
-  if (send === undefined) throw new Error('bench/sink.js must be started with child_process.fork (it needs the IPC channel)');
+  if (send === undefined)
+    throw new Error('bench/sink.js must be started with child_process.fork (it needs the IPC channel)');
   const server = net.createServer((socket) => new SinkConnection(socket));
   setTimeout(() => process.exit(2), LIFETIME_MS).unref();
   process.on('disconnect', () => process.exit(0));

@@ -44,9 +44,19 @@ export function prng(seed: number): () => number {
   };
 }
 
-const WORDS = ('lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et dolore ' +
-  'magna aliqua mail server client message header body envelope relay queue transfer protocol simple benchmark').split(' ');
-const UTF8_PHRASES = ['Grüße aus Köln', 'naïve café crème brûlée', '日本語のテキスト', 'Ελληνικά γράμματα', 'Привет, мир', '✉ 📨 ✓', 'Ærøskøbing Å'];
+const WORDS = (
+  'lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et dolore ' +
+  'magna aliqua mail server client message header body envelope relay queue transfer protocol simple benchmark'
+).split(' ');
+const UTF8_PHRASES = [
+  'Grüße aus Köln',
+  'naïve café crème brûlée',
+  '日本語のテキスト',
+  'Ελληνικά γράμματα',
+  'Привет, мир',
+  '✉ 📨 ✓',
+  'Ærøskøbing Å',
+];
 
 function words(next: () => number, width: number): string {
   let line = '';
@@ -55,15 +65,26 @@ function words(next: () => number, width: number): string {
 }
 
 function headers(fields: readonly string[]): string {
-  return ['From: Bench Sender <bench@example.org>', 'To: Sink <sink@example.org>', 'Date: Mon, 23 Nov 2026 10:00:00 +0000', ...fields]
-    .map((field) => `${field}\r\n`)
-    .join('') + '\r\n';
+  return (
+    [
+      'From: Bench Sender <bench@example.org>',
+      'To: Sink <sink@example.org>',
+      'Date: Mon, 23 Nov 2026 10:00:00 +0000',
+      ...fields,
+    ]
+      .map((field) => `${field}\r\n`)
+      .join('') + '\r\n'
+  );
 }
 
 function smallMessage(): Buffer {
   const next = prng(1);
-  let text = headers(['Subject: smtpmail benchmark, small', 'Message-ID: <small.1@example.org>', 'MIME-Version: 1.0',
-    'Content-Type: text/plain; charset=us-ascii']);
+  let text = headers([
+    'Subject: smtpmail benchmark, small',
+    'Message-ID: <small.1@example.org>',
+    'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset=us-ascii',
+  ]);
   while (text.length < 1980) text += `${words(next, 40 + Math.floor(next() * 30))}\r\n`;
   return Buffer.from(text, 'latin1');
 }
@@ -75,8 +96,13 @@ function mediumMessage(): Buffer {
   const encoded = raw.toString('base64');
   const lines: string[] = [];
   for (let i = 0; i < encoded.length; i += 76) lines.push(encoded.slice(i, i + 76));
-  const head = headers(['Subject: smtpmail benchmark, medium', 'Message-ID: <medium.1@example.org>', 'MIME-Version: 1.0',
-    'Content-Type: application/octet-stream', 'Content-Transfer-Encoding: base64']);
+  const head = headers([
+    'Subject: smtpmail benchmark, medium',
+    'Message-ID: <medium.1@example.org>',
+    'MIME-Version: 1.0',
+    'Content-Type: application/octet-stream',
+    'Content-Transfer-Encoding: base64',
+  ]);
   return Buffer.from(`${head}${lines.join('\r\n')}\r\n`, 'latin1');
 }
 
@@ -89,7 +115,8 @@ function linePool(seed: number, count: number): Buffer[] {
     let line: string;
     if (kind < 0.05) line = '.';
     else if (kind < 0.2) line = `${next() < 0.5 ? '.' : '..'}${words(next, 20 + Math.floor(next() * 50))}`;
-    else if (kind < 0.4) line = `${UTF8_PHRASES[Math.floor(next() * UTF8_PHRASES.length)]} ${words(next, 10 + Math.floor(next() * 40))}`;
+    else if (kind < 0.4)
+      line = `${UTF8_PHRASES[Math.floor(next() * UTF8_PHRASES.length)]} ${words(next, 10 + Math.floor(next() * 40))}`;
     else if (kind < 0.43) line = '';
     else line = words(next, 30 + Math.floor(next() * 45));
     pool.push(Buffer.from(`${line}\r\n`, 'utf8'));
@@ -98,8 +125,16 @@ function linePool(seed: number, count: number): Buffer[] {
 }
 
 function textHead(name: string): Buffer {
-  return Buffer.from(headers([`Subject: smtpmail benchmark, ${name}`, `Message-ID: <${name}.1@example.org>`, 'MIME-Version: 1.0',
-    'Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: 8bit']), 'utf8');
+  return Buffer.from(
+    headers([
+      `Subject: smtpmail benchmark, ${name}`,
+      `Message-ID: <${name}.1@example.org>`,
+      'MIME-Version: 1.0',
+      'Content-Type: text/plain; charset=utf-8',
+      'Content-Transfer-Encoding: 8bit',
+    ]),
+    'utf8',
+  );
 }
 
 /** The 20 MB message, chunk by chunk (about 64 KB each), so that it can go to a file without being held whole. */
@@ -142,7 +177,8 @@ function* hugeChunks(): Generator<Buffer> {
   const block = hugeBlock();
   const blocks = Math.ceil((HUGE_BYTES - head.length) / block.length);
   for (let b = 0; b < blocks; b++) {
-    for (let start = 0; start < block.length; start += CHUNK_BYTES) yield block.subarray(start, Math.min(start + CHUNK_BYTES, block.length));
+    for (let start = 0; start < block.length; start += CHUNK_BYTES)
+      yield block.subarray(start, Math.min(start + CHUNK_BYTES, block.length));
   }
 }
 
@@ -202,7 +238,14 @@ function largeFile(): Workload {
   } finally {
     fs.closeSync(fd);
   }
-  return { name: 'large-file', bytes, timeboxed: false, buffer: undefined, message: () => fs.createReadStream(file), dispose: remove };
+  return {
+    name: 'large-file',
+    bytes,
+    timeboxed: false,
+    buffer: undefined,
+    message: () => fs.createReadStream(file),
+    dispose: remove,
+  };
 }
 
 export function loadWorkload(name: WorkloadName): Workload {

@@ -51,7 +51,10 @@ export class Deadline {
     return this.at !== undefined && Date.now() + ms >= this.at;
   }
 
-  /** Calls `fire` when the deadline passes or the caller aborts (at once if that happened); returns the unwatch function. */
+  /**
+   * Calls `fire` when the deadline passes or the caller aborts (at once if that happened); returns the unwatch
+   * function.
+   */
   watch(fire: (reason: SmtpProtocolError) => void): () => void {
     if (this.#reason !== undefined) {
       fire(this.#reason);
@@ -92,5 +95,7 @@ export class Deadline {
 const noop = (): void => {};
 
 function deadlineError(totalMs: number): SmtpProtocolError {
-  return new SmtpProtocolError('ETIMEOUT', `the send did not finish within timeouts.total (${totalMs} ms)`, { transient: true });
+  return new SmtpProtocolError('ETIMEOUT', `the send did not finish within timeouts.total (${totalMs} ms)`, {
+    transient: true,
+  });
 }

@@ -35,7 +35,11 @@ export function tempName(target: string): string {
  * removed when a step fails with an error (a simulated crash leaves it, as a
  * real one would). The directory entry is not synced here: see {@link syncDirectory}.
  */
-export async function writeAtomic(target: string, data: string | Buffer | AsyncIterable<Buffer>, options: DurableWriteOptions = {}): Promise<void> {
+export async function writeAtomic(
+  target: string,
+  data: string | Buffer | AsyncIterable<Buffer>,
+  options: DurableWriteOptions = {},
+): Promise<void> {
   const mode = options.mode ?? 0o600;
   const step = (name: string): void => options.checkpoint?.(`${options.label ?? 'file'}:${name}`);
   const temp = tempName(target);

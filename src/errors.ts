@@ -74,7 +74,10 @@ export class SmtpProtocolError extends Error {
   readonly attempts: number | undefined;
 
   constructor(code: SmtpErrorCode, message: string, details: SmtpErrorDetails = {}) {
-    super(details.hint === undefined ? message : `${message.trimEnd()}. Hint: ${details.hint}`, details.cause === undefined ? undefined : { cause: details.cause });
+    super(
+      details.hint === undefined ? message : `${message.trimEnd()}. Hint: ${details.hint}`,
+      details.cause === undefined ? undefined : { cause: details.cause },
+    );
     this.detail = message;
     this.hint = details.hint;
     this.code = code;
@@ -88,7 +91,12 @@ export class SmtpProtocolError extends Error {
   }
 
   /** An error for a reply that was not the one expected. */
-  static fromReply(code: SmtpErrorCode, reply: Reply, command: string, details: SmtpErrorDetails = {}): SmtpProtocolError {
+  static fromReply(
+    code: SmtpErrorCode,
+    reply: Reply,
+    command: string,
+    details: SmtpErrorDetails = {},
+  ): SmtpProtocolError {
     return new SmtpProtocolError(code, `Sending failed: ${replyText(reply)} in response to ${command}`, {
       ...details,
       reply,

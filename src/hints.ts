@@ -18,28 +18,42 @@ export interface SearchedFile {
 
 /** Implicit TLS, and the handshake read plain text (a `220 ...` greeting). */
 export function plainTextOnTlsPort(port: number): string {
-  return `the server on port ${port} answered in plain text, so this port speaks plain SMTP, not TLS from the first byte: ` +
-    `use ${setting('streamType', 'starttls')} (or plain) with this port, or ${setting('port', 465)} with ${setting('streamType', 'ssl')}`;
+  return (
+    `the server on port ${port} answered in plain text, so this port speaks plain SMTP, not TLS from the first byte: ` +
+    `use ${setting('streamType', 'starttls')} (or plain) with this port, or ${setting('port', 465)} with ` +
+    `${setting('streamType', 'ssl')}`
+  );
 }
 
 /** Plain or STARTTLS, and no greeting came (or binary bytes did): the port waits for a TLS handshake. */
 export function tlsExpected(port: number, what: 'silence' | 'binary'): string {
   const seen = what === 'silence' ? 'the server sent no greeting' : 'the server sent binary data instead of a greeting';
-  return `${seen}: port ${port} probably expects TLS from the first byte (implicit TLS, usually port 465): use ${setting('streamType', 'ssl')}`;
+  return (
+    `${seen}: port ${port} probably expects TLS from the first byte (implicit TLS, usually port 465): use ` +
+    `${setting('streamType', 'ssl')}`
+  );
 }
 
 export function connectFailed(host: string, port: number, timedOut: boolean): string {
   const what = timedOut ? 'did not answer' : 'refused the connection';
   if (port === 25) {
-    return `${host} ${what} on port 25, which many providers and networks block: use a submission port, ${submission()}; ` +
-      'otherwise check the server name';
+    return (
+      `${host} ${what} on port 25, which many providers and networks block: use a submission port, ${submission()}; ` +
+      'otherwise check the server name'
+    );
   }
-  return `${host} ${what} on port ${port}: check the server name and the port (${submission()} are the usual submission settings)`;
+  return (
+    `${host} ${what} on port ${port}: check the server name and the port (${submission()} are the usual ` +
+    `submission settings)`
+  );
 }
 
 /** The two submission settings: 587 with STARTTLS, 465 with implicit TLS. */
 function submission(): string {
-  return `${setting('port', 587)} with ${setting('streamType', 'starttls')}, or ${setting('port', 465)} with ${setting('streamType', 'ssl')}`;
+  return (
+    `${setting('port', 587)} with ${setting('streamType', 'starttls')}, or ${setting('port', 465)} with ` +
+    `${setting('streamType', 'ssl')}`
+  );
 }
 
 export interface CertificateSummary {
@@ -50,29 +64,55 @@ export interface CertificateSummary {
 }
 
 const UNTRUSTED = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_UNTRUSTED', 'CERT_SIGNATURE_FAILURE',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
 ]);
 
 /** A certificate the client refused, by Node's error code; undefined for other TLS failures. */
-export function certificateProblem(code: string, host: string, cert: CertificateSummary | undefined): string | undefined {
-  const names = cert === undefined ? 'unknown names' : [cert.subject, ...cert.altNames].filter((n) => n !== undefined).join(', ') || 'no names';
+export function certificateProblem(
+  code: string,
+  host: string,
+  cert: CertificateSummary | undefined,
+): string | undefined {
+  const names =
+    cert === undefined
+      ? 'unknown names'
+      : [cert.subject, ...cert.altNames].filter((n) => n !== undefined).join(', ') || 'no names';
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'HOSTNAME_MISMATCH') {
     const servername = forCommandLine() ? '' : ', or set tls.servername to the name the certificate carries';
-    return `the server's certificate is for ${names}, not ${host}: use one of those names as ${optionRef('server')}${servername}`;
+    return (
+      `the server's certificate is for ${names}, not ${host}: use one of those names as ` +
+      `${optionRef('server')}${servername}`
+    );
   }
-  if (code === 'CERT_HAS_EXPIRED') return `the server's certificate (${names}) expired on ${cert?.validTo ?? 'an earlier date'}: its administrator must renew it`;
-  if (code === 'CERT_NOT_YET_VALID') return `the server's certificate (${names}) is not valid yet: check this computer's clock`;
+  if (code === 'CERT_HAS_EXPIRED')
+    return (
+      `the server's certificate (${names}) expired on ${cert?.validTo ?? 'an earlier date'}: its administrator ` +
+      `must renew it`
+    );
+  if (code === 'CERT_NOT_YET_VALID')
+    return `the server's certificate (${names}) is not valid yet: check this computer's clock`;
   if (UNTRUSTED.has(code)) {
-    return `the server's certificate (${names}, issued by ${cert?.issuer ?? 'an unknown issuer'}) is not signed by a CA this client trusts: ` +
-      `if the server uses a private or self-signed CA, give that CA's certificate (PEM) as ${optionRef('tls.ca')}`;
+    return (
+      `the server's certificate (${names}, issued by ${cert?.issuer ?? 'an unknown issuer'}) is not signed by a CA ` +
+      `this client trusts: ` +
+      `if the server uses a private or self-signed CA, give that CA's certificate (PEM) as ${optionRef('tls.ca')}`
+    );
   }
   return undefined;
 }
 
 export function starttlsUnavailable(port: number, refused: boolean): string {
-  return `the server ${refused ? 'refused STARTTLS' : 'does not offer STARTTLS'} on port ${port}: use ${setting('port', 465)} with ${setting('streamType', 'ssl')}, ` +
-    `or (knowing that everything, the password included, then travels unencrypted) ${setting('streamType', 'plain')}`;
+  return (
+    `the server ${refused ? 'refused STARTTLS' : 'does not offer STARTTLS'} on port ${port}: use ` +
+    `${setting('port', 465)} with ${setting('streamType', 'ssl')}, ` +
+    `or (knowing that everything, the password included, then travels unencrypted) ${setting('streamType', 'plain')}`
+  );
 }
 
 export function cleartextAuth(): string {
@@ -85,9 +125,16 @@ export function cleartextAuth(): string {
  * The server wants authentication (530, or a relay refusal on an
  * unauthenticated session): how to give credentials, and why none were found.
  */
-export function needsAuthentication(host: string, port: string, user: string | undefined, searched: readonly SearchedFile[]): string {
+export function needsAuthentication(
+  host: string,
+  port: string,
+  user: string | undefined,
+  searched: readonly SearchedFile[],
+): string {
   const login = user ?? 'USER';
-  const advice = `the server wants you to authenticate before it relays: give ${optionRef('user')} and ${optionRef('password')}, or add the line ` +
+  const advice =
+    `the server wants you to authenticate before it relays: give ${optionRef('user')} and ${optionRef('password')}, ` +
+    `or add the line ` +
     `"machine ${host} port ${port} login ${login} password PASS" to ~/.authinfo`;
   if (searched.length === 0) return `${advice}.`;
   const files = searched.map((file) => {
@@ -104,17 +151,25 @@ export function needsAuthentication(host: string, port: string, user: string | u
 /** 535: which credentials the server refused, and where they came from. */
 export function credentialsRefused(user: string, source: string): string {
   const where = source === 'options' ? `${optionRef('user')} and ${optionRef('password')}` : source;
-  return `the server refused the login "${user}" with the password from ${where}: correct them there ` +
-    '(some providers want an app password or OAuth2 instead of the account password)';
+  return (
+    `the server refused the login "${user}" with the password from ${where}: correct them there ` +
+    '(some providers want an app password or OAuth2 instead of the account password)'
+  );
 }
 
 export function sizeExceeded(limit: number | undefined): string {
-  return `the server accepts messages up to ${limit === undefined ? 'a size it chose' : `${limit} octets`}: send large files another way ` +
-    '(a link), or ask the administrator for a larger limit';
+  return (
+    `the server accepts messages up to ${limit === undefined ? 'a size it chose' : `${limit} octets`}: send large ` +
+    `files another way ` +
+    '(a link), or ask the administrator for a larger limit'
+  );
 }
 
 export function smtputf8Missing(): string {
-  return 'the server cannot take non-ASCII addresses (no SMTPUTF8): use an ASCII form of the address (punycode for the domain) or another server';
+  return (
+    'the server cannot take non-ASCII addresses (no SMTPUTF8): use an ASCII form of the address (punycode for ' +
+    'the domain) or another server'
+  );
 }
 
 /**
@@ -122,10 +177,18 @@ export function smtputf8Missing(): string {
  * (greylisting, a 4.7.x policy refusal, 452): what to do instead.
  */
 export function comeBackLater(reply: Reply): string {
-  const queue = `queue the message and send it later (${optionRef('queueOnTransientFailure')} does that when this happens; flush the queue from cron or a timer)`;
+  const queue =
+    `queue the message and send it later (${optionRef('queueOnTransientFailure')} does that when this ` +
+    `happens; flush the queue from cron or a timer)`;
   if (/gr[ae]ylist/i.test(reply.lines.join(' ')) || (reply.code !== 452 && reply.enhancedCode === '4.7.1')) {
-    return `the server is greylisting: it refuses a first attempt on purpose and accepts the same message when it comes back minutes later: ${queue}`;
+    return (
+      `the server is greylisting: it refuses a first attempt on purpose and accepts the same message when it ` +
+      `comes back minutes later: ${queue}`
+    );
   }
   if (reply.code === 452) return `the server is short of storage or takes no more recipients for now: ${queue}`;
-  return `the server refuses for now for a policy reason (${reply.enhancedCode ?? reply.code}), which seconds will not change: ${queue}`;
+  return (
+    `the server refuses for now for a policy reason (${reply.enhancedCode ?? reply.code}), which seconds will ` +
+    `not change: ${queue}`
+  );
 }

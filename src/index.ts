@@ -4,8 +4,20 @@ export { sendQueuedMail, type QueueReport, type FlushOptions, type StoredRouting
 export type { QueuedMail } from './queue/write.js';
 export { listQueuedMail, type QueueEntry } from './queue/list.js';
 export type { QueueOptions } from './queue/store.js';
-export { SmtpClient, type ClientOptions, type MessageOptions, type NewCredentials, type SendResult } from './client/client.js';
-export { checkServer, type CheckOptions, type CheckReport, type CheckAttempt, type CapabilitySummary } from './client/check.js';
+export {
+  SmtpClient,
+  type ClientOptions,
+  type MessageOptions,
+  type NewCredentials,
+  type SendResult,
+} from './client/client.js';
+export {
+  checkServer,
+  type CheckOptions,
+  type CheckReport,
+  type CheckAttempt,
+  type CapabilitySummary,
+} from './client/check.js';
 export { createPool, type PoolOptions, type SmtpPool } from './client/pool.js';
 export type { MessageInput, PrepareOptions } from './message/prepare.js';
 export { SmtpProtocolError, ERROR_CODES, type SmtpErrorCode, type RefusedRecipient } from './errors.js';

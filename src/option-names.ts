@@ -38,7 +38,12 @@ const FLAGS: Readonly<Record<string, string>> = {
 };
 
 /** Configuration keys whose name differs from the option's (`tls.ca` is `"ca"` in config.json). */
-const CONFIG_KEYS: Readonly<Record<string, string>> = { 'tls.ca': 'ca', mailDomain: 'maildomain', password: 'passwordeval', queueOnTransientFailure: 'queueOnTransientFailure' };
+const CONFIG_KEYS: Readonly<Record<string, string>> = {
+  'tls.ca': 'ca',
+  mailDomain: 'maildomain',
+  password: 'passwordeval',
+  queueOnTransientFailure: 'queueOnTransientFailure',
+};
 
 /**
  * A setting as the caller knows it, as a noun phrase: "the `server` option",
@@ -77,7 +82,10 @@ const SHOWN_LIMIT = 64;
 export function describeValue(value: unknown): string {
   if (typeof value === 'string') {
     const cut = value.length > SHOWN_LIMIT ? `${value.slice(0, SHOWN_LIMIT)}...` : value;
-    return JSON.stringify(cut).replace(/[\x7f-\x9f]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    return JSON.stringify(cut).replace(
+      /[\x7f-\x9f]/g,
+      (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    );
   }
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
   if (value === null) return 'null';

@@ -121,8 +121,6 @@ export interface AuthOptions {
   readonly caseInsensitiveHosts?: boolean | undefined;
 }
 
-
-
 /** Service names and their ports (IANA; `submissions` is RFC 8314's name for 465). */
 export const SERVICES: Readonly<Record<string, number>> = { smtp: 25, submission: 587, smtps: 465, submissions: 465 };
 
@@ -142,19 +140,27 @@ export interface Target {
 }
 
 /**
- * The settings with their defaults. Values are checked by validate-options.ts
+ * The settings with their defaults. Values are checked by client/validate-options.ts
  * at each entry point; what reaches here is known to be well formed, except
  * the server, which may come from the environment.
  */
 export function resolveTarget(options: ConnectionOptions, env: NodeJS.ProcessEnv = process.env): Target {
   const host = options.server ?? env['SMTPSERVER'];
   if (host === undefined || host === '') {
-    throw new SmtpProtocolError('ECONFIG', `no SMTP server configured: set ${optionRef('server')} or the SMTPSERVER environment variable`);
+    throw new SmtpProtocolError(
+      'ECONFIG',
+      `no SMTP server configured: set ${optionRef('server')} or the SMTPSERVER environment variable`,
+    );
   }
   const port = portNumber(options.port);
-  if (options.port !== undefined && port === undefined) throw new SmtpProtocolError('ECONFIG', portProblem(options.port));
-  // Port 465 speaks TLS from the first byte: with no streamType, plain text there would only wait for a greeting that never comes.
-  const implicitTls = options.streamType === 'ssl' || options.streamType === 'tls' || (options.streamType === undefined && port === IMPLICIT_TLS_PORT);
+  if (options.port !== undefined && port === undefined)
+    throw new SmtpProtocolError('ECONFIG', portProblem(options.port));
+  // Port 465 speaks TLS from the first byte: with no streamType, plain text there would only wait for a greeting that
+  // never comes.
+  const implicitTls =
+    options.streamType === 'ssl' ||
+    options.streamType === 'tls' ||
+    (options.streamType === undefined && port === IMPLICIT_TLS_PORT);
   const resolvedPort = port ?? (implicitTls ? IMPLICIT_TLS_PORT : 25);
   return {
     host: stripBrackets(host),
@@ -167,14 +173,25 @@ export function resolveTarget(options: ConnectionOptions, env: NodeJS.ProcessEnv
   };
 }
 
-/** A port number 1..65535 or a service name (case-insensitive) as its number; undefined when it is neither (or not given). */
+/**
+ * A port number 1..65535 or a service name (case-insensitive) as its number; undefined when it is neither (or not
+ * given).
+ */
 export function portNumber(port: unknown): number | undefined {
-  const value = typeof port === 'number' ? port : typeof port === 'string' ? (SERVICES[port.toLowerCase()] ?? (/^\d{1,5}$/.test(port) ? Number(port) : NaN)) : NaN;
+  const value =
+    typeof port === 'number'
+      ? port
+      : typeof port === 'string'
+        ? (SERVICES[port.toLowerCase()] ?? (/^\d{1,5}$/.test(port) ? Number(port) : NaN))
+        : NaN;
   return Number.isInteger(value) && value >= 1 && value <= 65535 ? value : undefined;
 }
 
 export function portProblem(port: unknown): string {
-  return `invalid ${optionRef('port')} ${describeValue(port)}: use 1-65535 or one of ${Object.keys(SERVICES).join(', ')}`;
+  return (
+    `invalid ${optionRef('port')} ${describeValue(port)}: use 1-65535 or one of ` +
+    `${Object.keys(SERVICES).join(', ')}`
+  );
 }
 
 /** `[::1]` → `::1`: an IPv6 literal may be written as in a URL. */

@@ -41,7 +41,9 @@ export interface QueueMailOptions extends Omit<SendOptions, 'queueMail'> {
   readonly queueMail: true;
 }
 
-/** Sending that may end in the queue: resolves with the server's answer, or with where the message was queued and why. */
+/**
+ * Sending that may end in the queue: resolves with the server's answer, or with where the message was queued and why.
+ */
 export interface QueueOnFailureOptions extends SendOptions {
   readonly queueOnTransientFailure: true;
 }
@@ -52,7 +54,10 @@ type AnySendOptions = Omit<SendOptions, 'queueMail'> & { readonly queueMail?: bo
 export function sendMail(message: MessageInput, options: QueueMailOptions): Promise<QueuedMail>;
 export function sendMail(message: MessageInput, options: QueueOnFailureOptions): Promise<SendResult | QueuedMail>;
 export function sendMail(message: MessageInput, options?: SendOptions): Promise<SendResult>;
-export async function sendMail(message: MessageInput, options: SendOptions | QueueMailOptions | QueueOnFailureOptions = {}): Promise<SendResult | QueuedMail> {
+export async function sendMail(
+  message: MessageInput,
+  options: SendOptions | QueueMailOptions | QueueOnFailureOptions = {},
+): Promise<SendResult | QueuedMail> {
   validateOptions(options);
   if (options.signal?.aborted === true) throw abortError(options.signal);
   const deadline = new Deadline(totalMs(options), options.signal);
@@ -61,7 +66,8 @@ export async function sendMail(message: MessageInput, options: SendOptions | Que
     prepared = await prepareWithin(message, options, deadline.signal);
     if (options.honorFcc === true) await writeFcc(prepared);
     // As in Emacs, a message for a sendmail program goes to it even when queueing: that program queues.
-    if (options.queueMail === true && prepared.method?.kind !== 'sendmail') return await queueMessage(prepared, options);
+    if (options.queueMail === true && prepared.method?.kind !== 'sendmail')
+      return await queueMessage(prepared, options);
     const seen: SendProgress = { dataStarted: false };
     try {
       return await deliver(prepared, { ...options, queueMail: undefined } as SendOptions, deadline, seen);
@@ -76,20 +82,31 @@ export async function sendMail(message: MessageInput, options: SendOptions | Que
 }
 
 /** queueOnTransientFailure applies: a failure that may pass, and a message that can still be read whole. */
-function queueable(error: unknown, options: AnySendOptions, prepared: Prepared, seen: SendProgress): error is SmtpProtocolError {
+function queueable(
+  error: unknown,
+  options: AnySendOptions,
+  prepared: Prepared,
+  seen: SendProgress,
+): error is SmtpProtocolError {
   if (options.queueOnTransientFailure !== true || !(error instanceof SmtpProtocolError)) return false;
   if (!error.transient || error.code === 'EUNKNOWN_DELIVERY' || error.code === 'EABORT') return false;
   return prepared.inMemory || !seen.dataStarted;
 }
 
-/** The message prepared, unless the deadline (or the caller's signal) comes first: a stream may never deliver its header block. */
+/**
+ * The message prepared, unless the deadline (or the caller's signal) comes first: a stream may never deliver its header
+ * block.
+ */
 function prepareWithin(message: MessageInput, options: AnySendOptions, signal: AbortSignal): Promise<Prepared> {
   if (signal.aborted) return Promise.reject(abortError(signal));
   const work = prepareMessage(message, options);
   return new Promise<Prepared>((resolve, reject) => {
     const onAbort = (): void => {
       reject(abortError(signal));
-      void work.then((late) => late.dispose(), () => {}); // prepared too late: nobody will read its stream
+      void work.then(
+        (late) => late.dispose(),
+        () => {},
+      ); // prepared too late: nobody will read its stream
     };
     signal.addEventListener('abort', onAbort, { once: true });
     work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));

@@ -1,3 +1,7 @@
+/**
+ * Address lists (message/addresses.ts): RFC 5322 forms, hostile sizes parsed in linear time, and
+ * garbage skipped while what is well formed around it is kept.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { domainOf, looksLikeAddress, parseAddressList, parseMailbox, type Mailbox } from '../src/message/addresses.js';
@@ -27,9 +31,17 @@ const listRows: { name: string; input: string; expected: Mailbox[] }[] = [
   { name: 'nested comments', input: '(a (b (c)) d) z@x.org', expected: [mailbox('z@x.org')] },
   { name: 'escaped parenthesis inside a comment', input: '(a \\) b) z@x.org', expected: [mailbox('z@x.org')] },
   { name: 'comments inside the angle address', input: '<(c)a@x.org(d)>', expected: [mailbox('a@x.org')] },
-  { name: 'comment inside the display name separates words', input: 'Bob (the builder) Smith <b@y.org>', expected: [mailbox('b@y.org', 'Bob Smith')] },
+  {
+    name: 'comment inside the display name separates words',
+    input: 'Bob (the builder) Smith <b@y.org>',
+    expected: [mailbox('b@y.org', 'Bob Smith')],
+  },
   { name: 'quoted local part with a space', input: '"john doe"@x.org', expected: [mailbox('"john doe"@x.org')] },
-  { name: 'quoted local part holding an @', input: '"a@b.com x"@internal.example', expected: [mailbox('"a@b.com x"@internal.example')] },
+  {
+    name: 'quoted local part holding an @',
+    input: '"a@b.com x"@internal.example',
+    expected: [mailbox('"a@b.com x"@internal.example')],
+  },
   {
     name: 'quoted local part keeps its backslashes',
     input: 'Q <"a\\"b"@x.org>',
@@ -45,7 +57,11 @@ const listRows: { name: string; input: string; expected: Mailbox[] }[] = [
   },
   { name: 'IPv4 address literal', input: 'user@[192.0.2.1]', expected: [mailbox('user@[192.0.2.1]')] },
   { name: 'IPv6 address literal', input: 'user@[IPv6:2001:db8::1]', expected: [mailbox('user@[IPv6:2001:db8::1]')] },
-  { name: 'whitespace inside an address literal is removed', input: 'user@[ 192.0.2.1 ]', expected: [mailbox('user@[192.0.2.1]')] },
+  {
+    name: 'whitespace inside an address literal is removed',
+    input: 'user@[ 192.0.2.1 ]',
+    expected: [mailbox('user@[192.0.2.1]')],
+  },
   { name: 'obsolete route', input: '<@relay.org:a@x.org>', expected: [mailbox('a@x.org')] },
   {
     name: 'obsolete route with two hops and a name',
@@ -57,8 +73,16 @@ const listRows: { name: string; input: string; expected: Mailbox[] }[] = [
     input: 'a@x.org,\r\n\tBob\r\n Smith <b@y.org>',
     expected: [mailbox('a@x.org'), mailbox('b@y.org', 'Bob Smith')],
   },
-  { name: 'folding with LF and spaces', input: 'a@x.org,\n   b@y.org', expected: [mailbox('a@x.org'), mailbox('b@y.org')] },
-  { name: 'folding inside a quoted display name', input: '"Doe,\r\n John" <j@x.org>', expected: [mailbox('j@x.org', 'Doe, John')] },
+  {
+    name: 'folding with LF and spaces',
+    input: 'a@x.org,\n   b@y.org',
+    expected: [mailbox('a@x.org'), mailbox('b@y.org')],
+  },
+  {
+    name: 'folding inside a quoted display name',
+    input: '"Doe,\r\n John" <j@x.org>',
+    expected: [mailbox('j@x.org', 'Doe, John')],
+  },
   { name: 'empty list element', input: 'a@x.org,, b@y.org', expected: [mailbox('a@x.org'), mailbox('b@y.org')] },
   { name: 'trailing comma', input: 'a@x.org, b@y.org,', expected: [mailbox('a@x.org'), mailbox('b@y.org')] },
   { name: 'only separators', input: ' , ;, ', expected: [] },
@@ -73,17 +97,29 @@ const listRows: { name: string; input: string; expected: Mailbox[] }[] = [
     input: '=?UTF-8?B?SsO8cmdlbg==?= <j@x.de>',
     expected: [mailbox('j@x.de', '=?UTF-8?B?SsO8cmdlbg==?=')],
   },
-  { name: 'dot-atom with spaces and comments between tokens', input: 'a . b @ x . org', expected: [mailbox('a.b@x.org')] },
+  {
+    name: 'dot-atom with spaces and comments between tokens',
+    input: 'a . b @ x . org',
+    expected: [mailbox('a.b@x.org')],
+  },
   { name: 'dot-atom with comments between tokens', input: 'a(1).(2)b@(3)x(4).org', expected: [mailbox('a.b@x.org')] },
   { name: 'exact duplicates are kept', input: 'a@x.org, a@x.org', expected: [mailbox('a@x.org'), mailbox('a@x.org')] },
-  { name: 'dots in an unquoted display name', input: 'John Q. Public <jqp@x.org>', expected: [mailbox('jqp@x.org', 'John Q. Public')] },
+  {
+    name: 'dots in an unquoted display name',
+    input: 'John Q. Public <jqp@x.org>',
+    expected: [mailbox('jqp@x.org', 'John Q. Public')],
+  },
   {
     name: 'whitespace in the display name is collapsed, quoted parts too',
     input: '  Bob   "the   builder"\t<b@y.org>',
     expected: [mailbox('b@y.org', 'Bob the builder')],
   },
   { name: 'empty quoted display name is no name', input: '"" <a@x.org>', expected: [mailbox('a@x.org')] },
-  { name: 'semicolon as a separator outside a group', input: 'a@x.org; b@y.org', expected: [mailbox('a@x.org'), mailbox('b@y.org')] },
+  {
+    name: 'semicolon as a separator outside a group',
+    input: 'a@x.org; b@y.org',
+    expected: [mailbox('a@x.org'), mailbox('b@y.org')],
+  },
   { name: 'unquoted address as display name', input: 'a@x.org <a@x.org>', expected: [mailbox('a@x.org', 'a@x.org')] },
   { name: 'empty dot-separated parts in a local part', input: 'a..b@x.jp', expected: [mailbox('a..b@x.jp')] },
 ];
@@ -96,31 +132,71 @@ for (const row of listRows) {
 
 /** Garbage is skipped; what is well-formed around it is kept. */
 const garbageRows: { name: string; input: string; expected: Mailbox[] }[] = [
-  { name: 'unbalanced quote swallows the rest', input: 'a@x.org, "broken <b@y.org>, c@z.org', expected: [mailbox('a@x.org')] },
-  { name: 'unclosed comment swallows the rest', input: 'a@x.org, (broken b@y.org, c@z.org', expected: [mailbox('a@x.org')] },
+  {
+    name: 'unbalanced quote swallows the rest',
+    input: 'a@x.org, "broken <b@y.org>, c@z.org',
+    expected: [mailbox('a@x.org')],
+  },
+  {
+    name: 'unclosed comment swallows the rest',
+    input: 'a@x.org, (broken b@y.org, c@z.org',
+    expected: [mailbox('a@x.org')],
+  },
   { name: 'unclosed comment after an address', input: 'a@x.org (broken', expected: [mailbox('a@x.org')] },
-  { name: 'unclosed angle bracket', input: 'a@x.org, Bob <b@y.org, c@z.org', expected: [mailbox('a@x.org'), mailbox('c@z.org')] },
-  { name: 'stray closing angle bracket', input: 'a@x.org, b@y.org>, c@z.org', expected: [mailbox('a@x.org'), mailbox('c@z.org')] },
-  { name: 'stray closing parenthesis', input: 'a@x.org, b)@y.org, c@z.org', expected: [mailbox('a@x.org'), mailbox('c@z.org')] },
+  {
+    name: 'unclosed angle bracket',
+    input: 'a@x.org, Bob <b@y.org, c@z.org',
+    expected: [mailbox('a@x.org'), mailbox('c@z.org')],
+  },
+  {
+    name: 'stray closing angle bracket',
+    input: 'a@x.org, b@y.org>, c@z.org',
+    expected: [mailbox('a@x.org'), mailbox('c@z.org')],
+  },
+  {
+    name: 'stray closing parenthesis',
+    input: 'a@x.org, b)@y.org, c@z.org',
+    expected: [mailbox('a@x.org'), mailbox('c@z.org')],
+  },
   { name: 'nested angle brackets', input: '<<a@x.org>>, c@z.org', expected: [mailbox('c@z.org')] },
   { name: 'two angle addresses in one element', input: '<a@x.org> <b@y.org>, c@z.org', expected: [mailbox('c@z.org')] },
   { name: 'unclosed address literal', input: 'a@x.org, u@[192.0.2.1', expected: [mailbox('a@x.org')] },
   { name: 'bracket inside an address literal', input: 'u@[1[2], c@z.org', expected: [mailbox('c@z.org')] },
-  { name: 'phrase without an address', input: 'a@x.org, John Doe, c@z.org', expected: [mailbox('a@x.org'), mailbox('c@z.org')] },
+  {
+    name: 'phrase without an address',
+    input: 'a@x.org, John Doe, c@z.org',
+    expected: [mailbox('a@x.org'), mailbox('c@z.org')],
+  },
   { name: 'two @', input: 'a@b@c.org, c@z.org', expected: [mailbox('c@z.org')] },
-  { name: 'empty local part, empty domain, null address', input: '@x.org, a@, <>, c@z.org', expected: [mailbox('c@z.org')] },
+  {
+    name: 'empty local part, empty domain, null address',
+    input: '@x.org, a@, <>, c@z.org',
+    expected: [mailbox('c@z.org')],
+  },
   { name: 'text after the angle address', input: 'Bob <b@y.org> extra, c@z.org', expected: [mailbox('c@z.org')] },
   { name: 'control character in an atom', input: 'a\u0000b@x.org, c@z.org', expected: [mailbox('c@z.org')] },
-  { name: 'control character in a quoted string', input: '"a\u0007" <a@x.org>, c@z.org', expected: [mailbox('c@z.org')] },
+  {
+    name: 'control character in a quoted string',
+    input: '"a\u0007" <a@x.org>, c@z.org',
+    expected: [mailbox('c@z.org')],
+  },
   { name: 'escaped CR in a quoted string', input: '"a\\\rb"@x.org, c@z.org', expected: [mailbox('c@z.org')] },
   { name: 'bad dots in the domain', input: 'a@x..org, a@.x.org, a@x.org., c@z.org', expected: [mailbox('c@z.org')] },
   { name: 'two words in the domain', input: 'a@x org, c@z.org', expected: [mailbox('c@z.org')] },
   { name: 'route without a colon', input: '<@relay.org a@x.org>, c@z.org', expected: [mailbox('c@z.org')] },
-  { name: 'unclosed angle after a route: the comma separates again', input: 'Al <@relay.org:a@x.org, b@y.org', expected: [mailbox('b@y.org')] },
+  {
+    name: 'unclosed angle after a route: the comma separates again',
+    input: 'Al <@relay.org:a@x.org, b@y.org',
+    expected: [mailbox('b@y.org')],
+  },
   { name: 'route and nothing else', input: '<@relay.org:>, c@z.org', expected: [mailbox('c@z.org')] },
   { name: 'backslash outside quotes', input: 'a\\b@x.org, c@z.org', expected: [mailbox('c@z.org')] },
   { name: 'quoted string only as the domain', input: 'a@"x.org", c@z.org', expected: [mailbox('c@z.org')] },
-  { name: 'lone colon drops what came before', input: 'a@x.org, junk: c@z.org', expected: [mailbox('a@x.org'), mailbox('c@z.org')] },
+  {
+    name: 'lone colon drops what came before',
+    input: 'a@x.org, junk: c@z.org',
+    expected: [mailbox('a@x.org'), mailbox('c@z.org')],
+  },
   { name: 'only garbage', input: '"""', expected: [] },
   { name: 'unclosed comment only', input: '(', expected: [] },
 ];
@@ -203,7 +279,10 @@ for (const [input, expected] of domainRows) {
 test('100,000 comma-separated addresses parse to 100,000 mailboxes', () => {
   const addresses = Array.from({ length: 100_000 }, (_, i) => `u${i}@x.org`);
   const parsed = parseAddressList(addresses.join(', '));
-  assert.deepEqual(parsed, addresses.map((address) => mailbox(address)));
+  assert.deepEqual(
+    parsed,
+    addresses.map((address) => mailbox(address)),
+  );
 });
 
 test('10,000 nested comment levels before an address', () => {

@@ -105,7 +105,10 @@ test('every mechanism refused: one EAUTH error naming each with its reply, then 
     c.error?.detail,
     'Authentication failed: CRAM-MD5: 535 5.7.8 no (cram); PLAIN: 535 5.7.8 no (plain); LOGIN: 535 5.7.8 no (login)',
   );
-  assert.match(c.error?.hint ?? '', /refused the login "alice" with the password from the `user` option and the `password` option/);
+  assert.match(
+    c.error?.hint ?? '',
+    /refused the login "alice" with the password from the `user` option and the `password` option/,
+  );
   assert.equal(c.error?.command, 'AUTH LOGIN');
   assertNoSecrets(c.trace, c.error?.message, c.error?.stack, String(c.error));
 });
@@ -148,7 +151,10 @@ test('MAIL gets 530 and nothing was found: promptCredentials, RSET, AUTH, then t
   assert.equal(c.error, undefined);
   assertTranscript(c, steps);
   assert.equal(asked.length, 1);
-  assert.deepEqual({ ...(asked[0] as object), port: undefined }, { host: '127.0.0.1', port: undefined, user: undefined });
+  assert.deepEqual(
+    { ...(asked[0] as object), port: undefined },
+    { host: '127.0.0.1', port: undefined, user: undefined },
+  );
 });
 
 test('MAIL gets 530 and no credentials can be had: the 530 is the error', async () => {
@@ -163,7 +169,10 @@ test('MAIL gets 530 and no credentials can be had: the 530 is the error', async 
   assertTranscript(c, steps);
   assert.equal(c.error?.code, 'ESENDER');
   assert.equal(c.error?.detail, 'Sending failed: 530 5.7.0 Authentication required in response to MAIL FROM:<a@x.org>');
-  assert.match(c.error?.hint ?? '', /give the `user` option and the `password` option, or add the line "machine 127\.0\.0\.1 port \d+ login USER password PASS"/);
+  assert.match(
+    c.error?.hint ?? '',
+    /give the `user` option and the `password` option, or add the line "machine 127\.0\.0\.1 port \d+ login USER password PASS"/,
+  );
 });
 
 test('pipelined RCPT 550 (relay denied) on an unauthenticated session: AUTH, then the transaction again', async () => {
@@ -276,7 +285,10 @@ test('pipelined, local recipient accepted and remote one relay-denied: no DATA, 
     C: QUIT
     S: 221 bye
   `;
-  const c = await converse(steps, { recipients: ['local@x.org', 'remote@y.org'], promptCredentials: async () => CREDENTIALS });
+  const c = await converse(steps, {
+    recipients: ['local@x.org', 'remote@y.org'],
+    promptCredentials: async () => CREDENTIALS,
+  });
   assert.equal(c.error, undefined);
   assertTranscript(c, steps);
   assert.deepEqual(c.result?.accepted, ['local@x.org', 'remote@y.org']);

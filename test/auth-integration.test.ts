@@ -15,9 +15,20 @@ const USER = 'alice';
 const PASS = 's3cret pass';
 const TOKEN = 'ya29.Zx9-distinctive-token';
 const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
-const SECRETS = [PASS, b64(PASS), b64(`\0${USER}\0${PASS}`), TOKEN, b64(`user=${USER}\x01auth=Bearer ${TOKEN}\x01\x01`), 'wrong pass', b64('wrong pass')];
+const SECRETS = [
+  PASS,
+  b64(PASS),
+  b64(`\0${USER}\0${PASS}`),
+  TOKEN,
+  b64(`user=${USER}\x01auth=Bearer ${TOKEN}\x01\x01`),
+  'wrong pass',
+  b64('wrong pass'),
+];
 
-async function withAuthServer(secure: boolean, run: (server: RealServer, methods: string[]) => Promise<void>): Promise<void> {
+async function withAuthServer(
+  secure: boolean,
+  run: (server: RealServer, methods: string[]) => Promise<void>,
+): Promise<void> {
   const methods: string[] = [];
   const server = await startRealServer({
     secure,
@@ -41,7 +52,12 @@ async function withAuthServer(secure: boolean, run: (server: RealServer, methods
   await assertNothingLeftOpen();
 }
 
-function options(server: RealServer, streamType: StreamType, extra: Partial<SendOptions>, trace: string[]): SendOptions {
+function options(
+  server: RealServer,
+  streamType: StreamType,
+  extra: Partial<SendOptions>,
+  trace: string[],
+): SendOptions {
   return {
     server: 'localhost',
     port: server.port,
@@ -68,13 +84,19 @@ for (const streamType of ['starttls', 'ssl'] as const) {
     test(`${mechanism} over ${streamType}: succeeds with the right password, fails cleanly with a wrong one`, async () => {
       await withAuthServer(streamType === 'ssl', async (server, methods) => {
         const trace: string[] = [];
-        const ok = await sendMail('Subject: hi\n\nhello\n', options(server, streamType, { user: USER, password: PASS, authMechanism: mechanism }, trace));
+        const ok = await sendMail(
+          'Subject: hi\n\nhello\n',
+          options(server, streamType, { user: USER, password: PASS, authMechanism: mechanism }, trace),
+        );
         assert.equal(ok.authMechanism, mechanism);
         assert.equal(ok.secure, true);
         assert.deepEqual(methods, [mechanism]);
         assert.equal(server.received.length, 1);
 
-        const failed = await sendMail('Subject: hi\n\nhello\n', options(server, streamType, { user: USER, password: 'wrong pass', authMechanism: mechanism }, trace)).catch((e: unknown) => e);
+        const failed = await sendMail(
+          'Subject: hi\n\nhello\n',
+          options(server, streamType, { user: USER, password: 'wrong pass', authMechanism: mechanism }, trace),
+        ).catch((e: unknown) => e);
         assert.ok(failed instanceof SmtpProtocolError);
         assert.equal(failed.code, 'EAUTH');
         assert.match(failed.message, new RegExp(`^Authentication failed: ${mechanism}: 535 `));
@@ -96,9 +118,15 @@ test('default preference against a server offering all: CRAM-MD5 is chosen', asy
 test('XOAUTH2: the token is accepted; a refused token fails with the decoded server error; nothing leaks', async () => {
   await withAuthServer(true, async (server) => {
     const trace: string[] = [];
-    const ok = await sendMail('x\n', options(server, 'ssl', { user: USER, password: TOKEN, authMechanisms: ['XOAUTH2'] }, trace));
+    const ok = await sendMail(
+      'x\n',
+      options(server, 'ssl', { user: USER, password: TOKEN, authMechanisms: ['XOAUTH2'] }, trace),
+    );
     assert.equal(ok.authMechanism, 'XOAUTH2');
-    const failed = await sendMail('x\n', options(server, 'ssl', { user: USER, password: 'wrong pass', authMechanisms: ['XOAUTH2'] }, trace)).catch((e: unknown) => e);
+    const failed = await sendMail(
+      'x\n',
+      options(server, 'ssl', { user: USER, password: 'wrong pass', authMechanisms: ['XOAUTH2'] }, trace),
+    ).catch((e: unknown) => e);
     assert.ok(failed instanceof SmtpProtocolError);
     assert.equal(failed.code, 'EAUTH');
     assert.match(failed.message, /XOAUTH2: 535 .*status 401/);

@@ -20,7 +20,10 @@ import { clientBytes, script, startFakeServer, type Step } from './helpers/fake-
 const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
 const CREDENTIALS = { user: 'alice', secret: 's3cret pass' };
 
-async function authenticateRemote(steps: readonly Step[], policy: AuthPolicy): Promise<{ error: unknown; received: string; mechanism: unknown }> {
+async function authenticateRemote(
+  steps: readonly Step[],
+  policy: AuthPolicy,
+): Promise<{ error: unknown; received: string; mechanism: unknown }> {
   const server = await startFakeServer(steps);
   const socket = net.connect({ host: server.host, port: server.port });
   await new Promise((resolve) => socket.once('connect', resolve));
@@ -54,12 +57,19 @@ test('PLAIN and LOGIN only, clear text, remote peer: EPOLICY and not one AUTH by
     C: QUIT
     S: 221 bye
   `;
-  const { error, received } = await authenticateRemote(steps, { preference: undefined, forced: undefined, allowInsecureAuth: false });
+  const { error, received } = await authenticateRemote(steps, {
+    preference: undefined,
+    forced: undefined,
+    allowInsecureAuth: false,
+  });
   assert.equal(received, clientBytes(steps));
   assert.ok(error instanceof SmtpProtocolError);
   assert.equal(error.code, 'EPOLICY');
   assert.match(error.message, /unencrypted connection to mail\.example\.org/);
-  assert.match(error.hint ?? '', /port 587 with streamType 'starttls', or port 465 with streamType 'ssl'.*allowInsecureAuth: true would send the password readable/);
+  assert.match(
+    error.hint ?? '',
+    /port 587 with streamType 'starttls', or port 465 with streamType 'ssl'.*allowInsecureAuth: true would send the password readable/,
+  );
 });
 
 test('clear text to a remote peer: CRAM-MD5 (no reversible secret) is still used', async () => {
@@ -77,7 +87,11 @@ test('clear text to a remote peer: CRAM-MD5 (no reversible secret) is still used
     C: QUIT
     S: 221 bye
   `;
-  const { error, received, mechanism } = await authenticateRemote(steps, { preference: ['PLAIN', 'CRAM-MD5'], forced: undefined, allowInsecureAuth: false });
+  const { error, received, mechanism } = await authenticateRemote(steps, {
+    preference: ['PLAIN', 'CRAM-MD5'],
+    forced: undefined,
+    allowInsecureAuth: false,
+  });
   assert.equal(error, undefined);
   assert.equal(received, clientBytes(steps));
   assert.equal(mechanism, 'CRAM-MD5');
@@ -93,7 +107,11 @@ test('allowInsecureAuth: PLAIN is sent in clear text to the remote peer', async 
     C: QUIT
     S: 221 bye
   `;
-  const { error, received, mechanism } = await authenticateRemote(steps, { preference: undefined, forced: undefined, allowInsecureAuth: true });
+  const { error, received, mechanism } = await authenticateRemote(steps, {
+    preference: undefined,
+    forced: undefined,
+    allowInsecureAuth: true,
+  });
   assert.equal(error, undefined);
   assert.equal(received, clientBytes(steps));
   assert.equal(mechanism, 'PLAIN');

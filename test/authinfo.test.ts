@@ -1,3 +1,6 @@
+/**
+ * The authinfo / netrc parser (auth/authinfo.ts): every token form, and errors that never contain a value.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseAuthinfo, type AuthinfoEntry } from '../src/auth/authinfo.js';
@@ -7,7 +10,15 @@ const FILE = '/home/u/.authinfo';
 
 /** A whole entry: every field given, so rows compare complete values. */
 function entry(fields: Partial<AuthinfoEntry> & { line: number }): AuthinfoEntry {
-  return { host: undefined, isDefault: false, user: undefined, password: undefined, port: undefined, extra: {}, ...fields };
+  return {
+    host: undefined,
+    isDefault: false,
+    user: undefined,
+    password: undefined,
+    port: undefined,
+    extra: {},
+    ...fields,
+  };
 }
 
 function isConfigError(message: string): (error: unknown) => boolean {
@@ -73,7 +84,10 @@ const goodRows: { name: string; input: string; expected: AuthinfoEntry[] }[] = [
   {
     name: 'default matches any host and has no host',
     input: 'machine a login x\ndefault login anon password guest',
-    expected: [entry({ host: 'a', user: 'x', line: 1 }), entry({ isDefault: true, user: 'anon', password: 'guest', line: 2 })],
+    expected: [
+      entry({ host: 'a', user: 'x', line: 1 }),
+      entry({ isDefault: true, user: 'anon', password: 'guest', line: 2 }),
+    ],
   },
   {
     name: 'host is machine and starts an entry',

@@ -80,7 +80,10 @@ test('a server that stops reading: the client stops pulling from the stream; eve
     await new Promise((resolve) => setTimeout(resolve, 30));
   }
   assert.equal(pulled, last, 'the client stopped reading its stream');
-  assert.ok(pulled - serverRead < READ_AHEAD_LIMIT_BYTES, `read ahead ${pulled - serverRead} bytes while the server read ${serverRead}`);
+  assert.ok(
+    pulled - serverRead < READ_AHEAD_LIMIT_BYTES,
+    `read ahead ${pulled - serverRead} bytes while the server read ${serverRead}`,
+  );
   assert.ok(pulled < TOTAL_BYTES);
   resume();
   const result = await sending;

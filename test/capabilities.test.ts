@@ -1,3 +1,6 @@
+/**
+ * EHLO capabilities (wire/capabilities.ts) from real servers' replies: keywords, parameters, AUTH, SIZE.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Capabilities } from '../src/wire/capabilities.js';
@@ -82,7 +85,11 @@ test('Exim EHLO reply: the greeting line is skipped, unknown keywords kept', () 
 const authRows: { name: string; lines: string[]; expected: string[] }[] = [
   { name: 'AUTH only', lines: ['AUTH LOGIN PLAIN'], expected: ['LOGIN', 'PLAIN'] },
   { name: 'AUTH= only', lines: ['AUTH=LOGIN PLAIN'], expected: ['LOGIN', 'PLAIN'] },
-  { name: 'AUTH= first, then AUTH', lines: ['AUTH=LOGIN', 'AUTH PLAIN LOGIN XOAUTH2'], expected: ['LOGIN', 'PLAIN', 'XOAUTH2'] },
+  {
+    name: 'AUTH= first, then AUTH',
+    lines: ['AUTH=LOGIN', 'AUTH PLAIN LOGIN XOAUTH2'],
+    expected: ['LOGIN', 'PLAIN', 'XOAUTH2'],
+  },
   { name: 'lower-case mechanisms upper-cased', lines: ['auth login cram-md5'], expected: ['LOGIN', 'CRAM-MD5'] },
   { name: 'lower-case auth= form', lines: ['auth=login plain'], expected: ['LOGIN', 'PLAIN'] },
   { name: 'AUTH= with nothing after it', lines: ['AUTH= PLAIN'], expected: ['PLAIN'] },

@@ -19,12 +19,21 @@ const AUTH: RealServerOptions = {
   authMethods: ['PLAIN', 'LOGIN'],
   size: 10_000_000,
   onAuth: (auth, _session, callback) =>
-    auth.username === 'alice' && auth.password === PASS ? callback(null, { user: 'alice' }) : callback(Object.assign(new Error('Invalid credentials'), { responseCode: 535 })),
+    auth.username === 'alice' && auth.password === PASS
+      ? callback(null, { user: 'alice' })
+      : callback(Object.assign(new Error('Invalid credentials'), { responseCode: 535 })),
 };
 
-const withServer = (options: RealServerOptions, run: (server: RealServer) => Promise<void>): Promise<void> => withRealServer({ ...AUTH, ...options }, run);
+const withServer = (options: RealServerOptions, run: (server: RealServer) => Promise<void>): Promise<void> =>
+  withRealServer({ ...AUTH, ...options }, run);
 
-const base = (server: RealServer): CheckOptions => ({ server: 'localhost', port: server.port, tls: { ca: fixture('ca.pem') }, timeouts: SHORT_TIMEOUTS, authSources: [] });
+const base = (server: RealServer): CheckOptions => ({
+  server: 'localhost',
+  port: server.port,
+  tls: { ca: fixture('ca.pem') },
+  timeouts: SHORT_TIMEOUTS,
+  authSources: [],
+});
 
 test('a plain listener: no TLS, its capabilities, works with streamType plain', async () => {
   await withServer({ hideSTARTTLS: true }, async (server) => {
@@ -34,7 +43,13 @@ test('a plain listener: no TLS, its capabilities, works with streamType plain', 
     assert.equal(only?.tls, undefined);
     assert.match(only?.greeting ?? '', /^220 /);
     assert.deepEqual(
-      { size: only?.capabilities?.size, pipelining: only?.capabilities?.pipelining, eightBitMime: only?.capabilities?.eightBitMime, starttls: only?.capabilities?.starttls, smtputf8: only?.capabilities?.smtputf8 },
+      {
+        size: only?.capabilities?.size,
+        pipelining: only?.capabilities?.pipelining,
+        eightBitMime: only?.capabilities?.eightBitMime,
+        starttls: only?.capabilities?.starttls,
+        smtputf8: only?.capabilities?.smtputf8,
+      },
       { size: 10_000_000, pipelining: true, eightBitMime: true, starttls: false, smtputf8: true },
     );
     assert.equal(only?.auth, undefined, 'no credentials: AUTH not tried');
@@ -85,8 +100,17 @@ test('the given settings fail (implicit TLS on a plain port): the attempt carrie
 
 test('checkRecipient: MAIL and RCPT, then RSET; nothing is delivered', async () => {
   await withServer({}, async (server) => {
-    const report = await checkServer({ ...base(server), streamType: 'starttls', envelopeFrom: 'me@example.org', checkRecipient: 'you@example.net' });
-    assert.deepEqual(report.attempts[0]?.recipient, { address: 'you@example.net', ok: true, reply: report.attempts[0]?.recipient?.reply });
+    const report = await checkServer({
+      ...base(server),
+      streamType: 'starttls',
+      envelopeFrom: 'me@example.org',
+      checkRecipient: 'you@example.net',
+    });
+    assert.deepEqual(report.attempts[0]?.recipient, {
+      address: 'you@example.net',
+      ok: true,
+      reply: report.attempts[0]?.recipient?.reply,
+    });
     assert.match(report.attempts[0]?.recipient?.reply ?? '', /^250 /);
     assert.equal(server.mailCommands, 1);
     assert.equal(server.received.length, 0);
@@ -97,14 +121,35 @@ test('smtpmail --check: human output and --json with the same facts, exit 0; cre
   await withServer({}, async (server) => {
     await withHome(async (home, env) => {
       const authinfo = path.join(home, 'authinfo');
-      await fs.writeFile(authinfo, `machine localhost port ${server.port} login alice password "${PASS}"\n`, { mode: 0o600 });
-      const args = ['--check', '--server', 'localhost', '--port', String(server.port), '--stream-type', 'starttls', '--ca', CA_FILE, '--authinfo', authinfo];
+      await fs.writeFile(authinfo, `machine localhost port ${server.port} login alice password "${PASS}"\n`, {
+        mode: 0o600,
+      });
+      const args = [
+        '--check',
+        '--server',
+        'localhost',
+        '--port',
+        String(server.port),
+        '--stream-type',
+        'starttls',
+        '--ca',
+        CA_FILE,
+        '--authinfo',
+        authinfo,
+      ];
       const human = await runCli(args, '', env);
       assert.equal(human.code, 0, human.stderr);
       assert.match(human.stdout, new RegExp(`^localhost port ${server.port}, STARTTLS required: works$`, 'm'));
       assert.match(human.stdout, /^ {2}STARTTLS: TLSv1\.[23] .*certificate localhost .*verified$/m);
       assert.match(human.stdout, /^ {2}EHLO after STARTTLS: .*AUTH PLAIN LOGIN/m);
-      assert.match(human.stdout, new RegExp(`^  AUTH: PLAIN succeeded as alice \\(credentials from ${authinfo.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} line 1\\)$`, 'm'));
+      assert.match(
+        human.stdout,
+        new RegExp(
+          `^  AUTH: PLAIN succeeded as alice \\(credentials from ${authinfo.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} ` +
+            `line 1\\)$`,
+          'm',
+        ),
+      );
       assert.match(human.stdout, /^Verdict: the settings work: --server localhost --port \d+ --stream-type starttls$/m);
       const json = await runCli([...args, '--json', '--debug'], '', env);
       assert.equal(json.code, 0, json.stderr);
@@ -113,12 +158,20 @@ test('smtpmail --check: human output and --json with the same facts, exit 0; cre
       assert.equal(report.attempts[0]?.auth?.mechanism, 'PLAIN');
       assert.equal(report.attempts[0]?.tls?.certificate?.subject, 'localhost');
       assert.match(json.stderr, /^C: AUTH PLAIN <omitted>$/m);
-      for (const out of [human.stdout, json.stdout, json.stderr]) assert.ok(!out.includes(PASS) && !out.includes(Buffer.from(`\0alice\0${PASS}`).toString('base64')));
+      for (const out of [human.stdout, json.stdout, json.stderr])
+        assert.ok(!out.includes(PASS) && !out.includes(Buffer.from(`\0alice\0${PASS}`).toString('base64')));
       assert.equal(server.mailCommands, 0);
-      const failing = await runCli(['--check', '--server', 'localhost', '--port', String(server.port), '--stream-type', 'ssl', '--ca', CA_FILE], '', env);
+      const failing = await runCli(
+        ['--check', '--server', 'localhost', '--port', String(server.port), '--stream-type', 'ssl', '--ca', CA_FILE],
+        '',
+        env,
+      );
       assert.equal(failing.code, 77);
       // The command names its own flags, never the API's option names.
-      assert.match(failing.stdout, /hint: .*use --stream-type starttls \(or plain\) with this port, or --port 465 with --stream-type ssl/);
+      assert.match(
+        failing.stdout,
+        /hint: .*use --stream-type starttls \(or plain\) with this port, or --port 465 with --stream-type ssl/,
+      );
       assert.doesNotMatch(failing.stdout, /streamType/);
     });
   });
@@ -126,11 +179,27 @@ test('smtpmail --check: human output and --json with the same facts, exit 0; cre
 
 test('tryAlternatives: the given settings first, then 587 STARTTLS, 465 TLS and 25, each reported (whatever listens there)', async () => {
   await withServer({}, async (server) => {
-    const report = await checkServer({ ...base(server), server: '127.0.0.1', tls: { ca: fixture('ca.pem'), servername: 'localhost' }, streamType: 'starttls', tryAlternatives: true, timeouts: { ...SHORT_TIMEOUTS, greeting: 500 } });
-    assert.deepEqual(report.attempts.map((a) => [a.port, a.streamType]), [[server.port, 'starttls'], [587, 'starttls'], [465, 'ssl'], [25, null]]);
+    const report = await checkServer({
+      ...base(server),
+      server: '127.0.0.1',
+      tls: { ca: fixture('ca.pem'), servername: 'localhost' },
+      streamType: 'starttls',
+      tryAlternatives: true,
+      timeouts: { ...SHORT_TIMEOUTS, greeting: 500 },
+    });
+    assert.deepEqual(
+      report.attempts.map((a) => [a.port, a.streamType]),
+      [
+        [server.port, 'starttls'],
+        [587, 'starttls'],
+        [465, 'ssl'],
+        [25, null],
+      ],
+    );
     assert.equal(report.ok, true);
     assert.equal(report.working?.port, server.port);
-    for (const attempt of report.attempts.slice(1)) assert.ok(attempt.ok || attempt.error !== undefined, 'each attempt either works or says why');
+    for (const attempt of report.attempts.slice(1))
+      assert.ok(attempt.ok || attempt.error !== undefined, 'each attempt either works or says why');
   });
 });
 
@@ -146,8 +215,21 @@ test('smtpmail --check --local-domain D greets with the name a send uses (hostna
     },
     async (server) => {
       await withHome(async (_home, env) => {
-        const target = ['--server', '127.0.0.1', '--port', String(server.port), '--stream-type', 'plain', '--local-domain', 'example.test'];
-        const check = await runCli(['--check', ...target, '--check-recipient', 'b@example.net', '-f', 'a@example.org'], '', env);
+        const target = [
+          '--server',
+          '127.0.0.1',
+          '--port',
+          String(server.port),
+          '--stream-type',
+          'plain',
+          '--local-domain',
+          'example.test',
+        ];
+        const check = await runCli(
+          ['--check', ...target, '--check-recipient', 'b@example.net', '-f', 'a@example.org'],
+          '',
+          env,
+        );
         assert.equal(check.code, 0, check.stdout + check.stderr);
         const send = await runCli([...target, 'b@example.net'], 'From: a@example.org\n\nx\n', env);
         assert.equal(send.code, 0, send.stderr);

@@ -23,10 +23,27 @@ const AUTH: RealServerOptions = {
   },
 };
 
-const withServer = (run: (server: RealServer) => Promise<void>, options: RealServerOptions = {}): Promise<void> => withRealServer({ ...AUTH, ...options }, run);
+const withServer = (run: (server: RealServer) => Promise<void>, options: RealServerOptions = {}): Promise<void> =>
+  withRealServer({ ...AUTH, ...options }, run);
 
-const starttls = (server: RealServer): string[] => ['--server', 'localhost', '--port', String(server.port), '--stream-type', 'starttls', '--ca', CA_FILE];
-const plain = (server: RealServer): string[] => ['--server', '127.0.0.1', '--port', String(server.port), '--stream-type', 'plain'];
+const starttls = (server: RealServer): string[] => [
+  '--server',
+  'localhost',
+  '--port',
+  String(server.port),
+  '--stream-type',
+  'starttls',
+  '--ca',
+  CA_FILE,
+];
+const plain = (server: RealServer): string[] => [
+  '--server',
+  '127.0.0.1',
+  '--port',
+  String(server.port),
+  '--stream-type',
+  'plain',
+];
 
 /** One line on stderr, `smtpmail: ` first, and no stack trace. */
 function assertOneLine(stderr: string, pattern: RegExp): void {
@@ -38,7 +55,9 @@ test('77: the server refuses the password from the authinfo file', async () => {
   await withServer(async (server) => {
     await withHome(async (home, env) => {
       const authinfo = path.join(home, 'authinfo');
-      await fs.writeFile(authinfo, `machine localhost port ${server.port} login ${USER} password "wrong pass"\n`, { mode: 0o600 });
+      await fs.writeFile(authinfo, `machine localhost port ${server.port} login ${USER} password "wrong pass"\n`, {
+        mode: 0o600,
+      });
       const run = await runCli(['-t', ...starttls(server), '--authinfo', authinfo], MESSAGE, env);
       assert.equal(run.code, 77);
       assertOneLine(run.stderr, /535 Authentication credentials invalid/);
@@ -52,14 +71,17 @@ test('--debug: the transcript goes to stderr with AUTH shown as <omitted>, never
   await withServer(async (server) => {
     await withHome(async (home, env) => {
       const authinfo = path.join(home, 'authinfo');
-      await fs.writeFile(authinfo, `machine localhost port ${server.port} login ${USER} password "${PASS}"\n`, { mode: 0o600 });
+      await fs.writeFile(authinfo, `machine localhost port ${server.port} login ${USER} password "${PASS}"\n`, {
+        mode: 0o600,
+      });
       const run = await runCli(['-t', ...starttls(server), '--authinfo', authinfo, '--debug'], MESSAGE, env);
       assert.equal(run.code, 0, run.stderr);
       assert.match(run.stderr, /^C: EHLO /m);
       assert.match(run.stderr, /^C: STARTTLS$/m);
       assert.match(run.stderr, /^C: AUTH PLAIN <omitted>$/m);
       assert.match(run.stderr, /^S: 235 /m);
-      for (const secret of [PASS, b64(PASS), b64(`\0${USER}\0${PASS}`)]) assert.ok(!run.stderr.includes(secret), 'a secret in the transcript');
+      for (const secret of [PASS, b64(PASS), b64(`\0${USER}\0${PASS}`)])
+        assert.ok(!run.stderr.includes(secret), 'a secret in the transcript');
       assert.equal(server.received.length, 1);
     });
   });
@@ -74,7 +96,10 @@ test('67: a refused recipient', async () => {
         assertOneLine(run.stderr, /550 No such user here.*RCPT TO:<nobody@example.net>/);
       });
     },
-    { onRcptTo: (_address, _session, callback) => callback(Object.assign(new Error('No such user here'), { responseCode: 550 })) },
+    {
+      onRcptTo: (_address, _session, callback) =>
+        callback(Object.assign(new Error('No such user here'), { responseCode: 550 })),
+    },
   );
 });
 
@@ -142,7 +167,11 @@ test('78: a configuration file that is not valid, or has an unknown key', async 
 test('65: a message with a NUL byte', async () => {
   await withServer(async (server) => {
     await withHome(async (_home, env) => {
-      const run = await runCli([...plain(server), 'you@example.net'], 'From: me@example.org\nTo: you@example.net\n\nbad \0 byte\n', env);
+      const run = await runCli(
+        [...plain(server), 'you@example.net'],
+        'From: me@example.org\nTo: you@example.net\n\nbad \0 byte\n',
+        env,
+      );
       assert.equal(run.code, 65);
       assertOneLine(run.stderr, /NUL/);
       assert.equal(server.received.length, 0);

@@ -13,16 +13,40 @@ import type { Socket } from 'node:net';
 import { withRealServer, type RealServer, type RealServerOptions } from './helpers/real-server.js';
 import { runCli, withHome, writeConfig } from './helpers/run-cli.js';
 
-const plain = (server: RealServer): string[] => ['--server', '127.0.0.1', '--port', String(server.port), '--stream-type', 'plain'];
+const plain = (server: RealServer): string[] => [
+  '--server',
+  '127.0.0.1',
+  '--port',
+  String(server.port),
+  '--stream-type',
+  'plain',
+];
 const withServer = (run: (server: RealServer) => Promise<void>, options: RealServerOptions = {}): Promise<void> =>
   withRealServer({ disabledCommands: ['STARTTLS'], ...options }, run);
 
-const CRON_MESSAGE = 'From: root (Cron Daemon)\nTo: root\nSubject: Cron <root@host> run-parts /etc/cron.daily\n\nOutput of the job: café\n';
+const CRON_MESSAGE =
+  'From: root (Cron Daemon)\nTo: root\nSubject: Cron <root@host> run-parts /etc/cron.daily\n\nOutput of the job: ' +
+  'café\n';
 
 test("Debian cron's invocation (-i -FCronDaemon -B8BITMIME -oem root) sends, with the sender completed by --maildomain", async () => {
   await withServer(async (server) => {
     await withHome(async (_home, env) => {
-      const run = await runCli(['-i', '-FCronDaemon', '-B8BITMIME', '-oem', 'root', ...plain(server), '--maildomain', 'host.example', '--sendto-domain', 'host.example'], CRON_MESSAGE, env);
+      const run = await runCli(
+        [
+          '-i',
+          '-FCronDaemon',
+          '-B8BITMIME',
+          '-oem',
+          'root',
+          ...plain(server),
+          '--maildomain',
+          'host.example',
+          '--sendto-domain',
+          'host.example',
+        ],
+        CRON_MESSAGE,
+        env,
+      );
       assert.deepEqual(run, { code: 0, stdout: '', stderr: '' });
       const [received] = server.received;
       assert.equal(received?.from, 'root@host.example');
@@ -39,13 +63,16 @@ test('a sender without a domain and no maildomain: exit 78 before connecting, na
     await withHome(async (_home, env) => {
       const run = await runCli(['-f', 'root', ...plain(server), 'you@example.net'], 'Subject: x\n\nx\n', env);
       assert.equal(run.code, 78);
-      assert.match(run.stderr, /^smtpmail: the envelope sender "root" has no domain, which servers refuse: set --maildomain DOMAIN \("maildomain" in config\.json\)/);
+      assert.match(
+        run.stderr,
+        /^smtpmail: the envelope sender "root" has no domain, which servers refuse: set --maildomain DOMAIN \("maildomain" in config\.json\)/,
+      );
       assert.equal(server.mailCommands, 0);
     });
   });
 });
 
-test('maildomain from the configuration completes cronie\'s -f root', async () => {
+test("maildomain from the configuration completes cronie's -f root", async () => {
   await withServer(async (server) => {
     await withHome(async (home, env) => {
       await writeConfig(home, { defaults: { maildomain: 'host.example' } });
@@ -59,9 +86,16 @@ test('maildomain from the configuration completes cronie\'s -f root', async () =
 test('DSN flags and other ignored flags are accepted; --debug says each was ignored and why', async () => {
   await withServer(async (server) => {
     await withHome(async (_home, env) => {
-      const run = await runCli(['-N', 'never', '-R', 'hdrs', '-V', 'id-1', '-v', '-bm', '-oi', '--debug', ...plain(server), '-t'], 'From: a@example.org\nTo: you@example.net\n\nx\n', env);
+      const run = await runCli(
+        ['-N', 'never', '-R', 'hdrs', '-V', 'id-1', '-v', '-bm', '-oi', '--debug', ...plain(server), '-t'],
+        'From: a@example.org\nTo: you@example.net\n\nx\n',
+        env,
+      );
       assert.equal(run.code, 0, run.stderr);
-      assert.match(run.stderr, /^smtpmail: ignoring -N never: delivery status notifications \(DSN\) are not supported yet$/m);
+      assert.match(
+        run.stderr,
+        /^smtpmail: ignoring -N never: delivery status notifications \(DSN\) are not supported yet$/m,
+      );
       assert.match(run.stderr, /^smtpmail: ignoring -V id-1: /m);
       assert.match(run.stderr, /^smtpmail: ignoring -v: use --debug for the SMTP transcript$/m);
       assert.equal(server.received.length, 1);
@@ -82,14 +116,21 @@ test('-bp lists the queue (file name and recipients) and -q sends it, both honou
     await withHome(async (home, env) => {
       const queueDir = path.join(home, 'q');
       assert.equal((await runCli(['-bp', '--queue-dir', queueDir], '', env)).stdout, 'The queue is empty.\n');
-      await runCli(['--queue', '--queue-dir', queueDir, 'a@example.net', '"Doe, J" <j@example.org>'], 'From: me@example.org\nSubject: 1\n\n1\n', env);
+      await runCli(
+        ['--queue', '--queue-dir', queueDir, 'a@example.net', '"Doe, J" <j@example.org>'],
+        'From: me@example.org\nSubject: 1\n\n1\n',
+        env,
+      );
       const listed = await runCli(['-bp', '--queue-dir', queueDir], '', env);
       assert.equal(listed.code, 0);
       const [file] = (await fs.readFile(path.join(queueDir, 'index'), 'utf8')).trim().split('\n');
       assert.equal(listed.stdout, `${file}\n    a@example.net, j@example.org\n1 message queued.\n`);
       const flushed = await runCli(['-q', '--queue-dir', queueDir, ...plain(server)], '', env);
       assert.equal(flushed.code, 0, flushed.stderr);
-      assert.deepEqual(server.received.map((r) => r.to), [['a@example.net', 'j@example.org']]);
+      assert.deepEqual(
+        server.received.map((r) => r.to),
+        [['a@example.net', 'j@example.org']],
+      );
     });
   });
 });
@@ -97,7 +138,11 @@ test('-bp lists the queue (file name and recipients) and -q sends it, both honou
 test('recipients on the command line are address lists: a quoted comma splits nothing', async () => {
   await withServer(async (server) => {
     await withHome(async (_home, env) => {
-      const run = await runCli([...plain(server), '"Doe, J" <j@example.org>, k@example.org'], 'From: a@example.org\n\nx\n', env);
+      const run = await runCli(
+        [...plain(server), '"Doe, J" <j@example.org>, k@example.org'],
+        'From: a@example.org\n\nx\n',
+        env,
+      );
       assert.equal(run.code, 0, run.stderr);
       assert.deepEqual(server.received[0]?.to, ['j@example.org', 'k@example.org']);
     });
@@ -127,7 +172,10 @@ test('no server configured: the error names --server and the exit is 78', async 
   await withHome(async (_home, env) => {
     const run = await runCli(['you@example.net'], 'From: a@example.org\nSubject: x\n\nx\n', env);
     assert.equal(run.code, 78);
-    assert.match(run.stderr, /no SMTP server configured: set --server HOST \("server" in config\.json\) or the SMTPSERVER environment variable/);
+    assert.match(
+      run.stderr,
+      /no SMTP server configured: set --server HOST \("server" in config\.json\) or the SMTPSERVER environment variable/,
+    );
   });
 });
 
@@ -164,16 +212,27 @@ test('passwords from SMTPMAIL_PASSWORD, from --passwordeval (no shell, one newli
   await withServer(async (server) => {
     await withHome(async (home, env) => {
       const message = 'From: a@example.org\nTo: b@example.net\n\nx\n';
-      const fromEnv = await runCli(['-t', ...plain(server), '--user', USER, '--debug'], message, { ...env, SMTPMAIL_PASSWORD: PASS });
+      const fromEnv = await runCli(['-t', ...plain(server), '--user', USER, '--debug'], message, {
+        ...env,
+        SMTPMAIL_PASSWORD: PASS,
+      });
       assert.equal(fromEnv.code, 0, fromEnv.stderr);
       assert.ok(!fromEnv.stderr.includes(PASS));
-      const evaluated = await runCli(['-t', ...plain(server), '--user', USER, '--passwordeval', `printf '%s\\n' '${PASS}'`], message, env);
+      const evaluated = await runCli(
+        ['-t', ...plain(server), '--user', USER, '--passwordeval', `printf '%s\\n' '${PASS}'`],
+        message,
+        env,
+      );
       assert.equal(evaluated.code, 0, evaluated.stderr);
       await writeConfig(home, { defaults: { user: USER, passwordeval: ['printf', '%s\n', PASS] } });
       const configured = await runCli(['-t', ...plain(server)], message, env);
       assert.equal(configured.code, 0, configured.stderr);
       // $(...) is not expanded: the word goes to printf as it is, and the server refuses it.
-      const literal = await runCli(['-t', ...plain(server), '--user', USER, '--passwordeval', `printf '%s' '$(echo ${PASS})'`], message, env);
+      const literal = await runCli(
+        ['-t', ...plain(server), '--user', USER, '--passwordeval', `printf '%s' '$(echo ${PASS})'`],
+        message,
+        env,
+      );
       assert.equal(literal.code, 77);
       assert.equal(server.received.length, 3);
     });
@@ -189,7 +248,11 @@ test('--queue with an account chosen by From: stores its server; a plain -q send
         accounts: { work: { from: 'me@work.example', server: '127.0.0.1', port: server.port, streamType: 'plain' } },
       });
       for (const n of [1, 2]) {
-        const queued = await runCli(['-t', '--queue'], `From: me@work.example\nTo: you@example.net\nSubject: ${n}\n\n${n}\n`, env);
+        const queued = await runCli(
+          ['-t', '--queue'],
+          `From: me@work.example\nTo: you@example.net\nSubject: ${n}\n\n${n}\n`,
+          env,
+        );
         assert.equal(queued.code, 0, queued.stderr);
       }
       const [first] = (await fs.readFile(path.join(queueDir, 'index'), 'utf8')).trim().split('\n');
@@ -210,7 +273,11 @@ test('--queue-on-failure: a greylisted message is queued, the exit is 0, and -bp
     async (server) => {
       await withHome(async (home, env) => {
         const queueDir = path.join(home, 'q');
-        const run = await runCli(['-t', '-i', ...plain(server), '--queue-on-failure', '--queue-dir', queueDir], 'From: a@example.org\nTo: b@example.net\n\nx\n', env);
+        const run = await runCli(
+          ['-t', '-i', ...plain(server), '--queue-on-failure', '--queue-dir', queueDir],
+          'From: a@example.org\nTo: b@example.net\n\nx\n',
+          env,
+        );
         assert.deepEqual(run, { code: 0, stdout: '', stderr: '' });
         assert.equal(server.received.length, 0);
         const listed = await runCli(['-bp', '--queue-dir', queueDir], '', env);

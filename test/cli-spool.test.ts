@@ -23,17 +23,23 @@ async function* pieces(text: string | Buffer, size: number): AsyncGenerator<Buff
 test('LineEndMeter agrees with normalizedSize however the bytes are cut (CR at chunk ends included)', () => {
   const alphabet = ['\r', '\n', 'a', '.', '\r\n', 'é'];
   let seed = 7;
-  const random = (n: number): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+  const random = (n: number): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
   for (let round = 0; round < 2000; round++) {
-    const text = Buffer.from(Array.from({ length: random(40) }, () => alphabet[random(alphabet.length)]).join(''), 'utf8');
+    const text = Buffer.from(
+      Array.from({ length: random(40) }, () => alphabet[random(alphabet.length)]).join(''),
+      'utf8',
+    );
     const meter = new LineEndMeter();
-    for (let at = 0; at < text.length; ) {
+    for (let at = 0; at < text.length;) {
       const step = 1 + random(5);
       meter.push(text.subarray(at, at + step));
       at += step;
     }
     assert.equal(meter.size, normalizedSize(text), JSON.stringify(text.toString('latin1')));
-    assert.equal(meter.eightBit, text.some((byte) => byte >= 0x80));
+    assert.equal(
+      meter.eightBit,
+      text.some((byte) => byte >= 0x80),
+    );
   }
 });
 
@@ -66,17 +72,27 @@ async function spoolDirectories(): Promise<string[]> {
 
 test('a NUL in a spooled file is refused (EINPUT) and the file removed', async () => {
   const before = (await spoolDirectories()).length;
-  await assert.rejects(spool(pieces(Buffer.concat([Buffer.alloc(100, 0x61), Buffer.from([0]), Buffer.alloc(100, 0x61)]), 16), 32), {
-    code: 'EINPUT',
-    message: /NUL byte at offset 100/,
-  });
+  await assert.rejects(
+    spool(pieces(Buffer.concat([Buffer.alloc(100, 0x61), Buffer.from([0]), Buffer.alloc(100, 0x61)]), 16), 32),
+    {
+      code: 'EINPUT',
+      message: /NUL byte at offset 100/,
+    },
+  );
   assert.equal((await spoolDirectories()).length, before);
 });
 
 test('a spooled (measured) message gets SIZE= and BODY=8BITMIME; one over the limit is refused before MAIL', async () => {
   let mails = 0;
   await withRealServer(
-    { disabledCommands: ['STARTTLS'], size: 2000, onMailFrom: (_a, _s, callback) => { mails++; callback(); } },
+    {
+      disabledCommands: ['STARTTLS'],
+      size: 2000,
+      onMailFrom: (_a, _s, callback) => {
+        mails++;
+        callback();
+      },
+    },
     async (server) => {
       const options = { server: '127.0.0.1', port: server.port, authSources: [], timeouts: SHORT_TIMEOUTS, retries: 1 };
       const fits = await spool(pieces('From: a@example.org\nTo: b@example.net\n\n' + 'Grüße\n'.repeat(50), 10), 32);
@@ -85,8 +101,14 @@ test('a spooled (measured) message gets SIZE= and BODY=8BITMIME; one over the li
       assert.equal(server.received[0]?.body, '8BITMIME');
       assert.equal(Number(server.received[0]?.size), server.received[0]?.data.length);
 
-      const tooBig = await spool(pieces('From: a@example.org\nTo: b@example.net\n\n' + 'x'.repeat(70).concat('\n').repeat(50), 10), 32);
-      await assert.rejects(sendMail(tooBig.message, options), (error: SmtpProtocolError) => error.code === 'ESIZE' && /more than the 2000 octets/.test(error.message));
+      const tooBig = await spool(
+        pieces('From: a@example.org\nTo: b@example.net\n\n' + 'x'.repeat(70).concat('\n').repeat(50), 10),
+        32,
+      );
+      await assert.rejects(
+        sendMail(tooBig.message, options),
+        (error: SmtpProtocolError) => error.code === 'ESIZE' && /more than the 2000 octets/.test(error.message),
+      );
       await tooBig.dispose();
       assert.equal(mails, 1);
     },

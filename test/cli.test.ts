@@ -9,21 +9,37 @@ import path from 'node:path';
 import { withRealServer, type RealServer, type RealServerOptions } from './helpers/real-server.js';
 import { runCli, withHome, writeConfig } from './helpers/run-cli.js';
 
-const withServer = (run: (server: RealServer) => Promise<void>, options: RealServerOptions = {}): Promise<void> => withRealServer(options, run);
+const withServer = (run: (server: RealServer) => Promise<void>, options: RealServerOptions = {}): Promise<void> =>
+  withRealServer(options, run);
 
-const plain = (server: RealServer): string[] => ['--server', '127.0.0.1', '--port', String(server.port), '--stream-type', 'plain'];
+const plain = (server: RealServer): string[] => [
+  '--server',
+  '127.0.0.1',
+  '--port',
+  String(server.port),
+  '--stream-type',
+  'plain',
+];
 
-const MESSAGE = 'From: Me <me@example.org>\nTo: you@example.net\nCc: Other <other@example.net>\nBcc: secret@example.com\nSubject: hi\n\nHello.\n';
+const MESSAGE =
+  'From: Me <me@example.org>\nTo: you@example.net\nCc: Other <other@example.net>\nBcc: secret@example.com\nSubject: ' +
+  'hi\n\nHello.\n';
 
 test('-t: recipients from To, Cc and Bcc; Bcc received but its header stripped; silent on success', async () => {
   await withServer(async (server) => {
     await withHome(async (_home, env) => {
       const run = await runCli(['-t', ...plain(server)], MESSAGE, env);
       assert.deepEqual(run, { code: 0, stdout: '', stderr: '' });
-      assert.deepEqual(server.received.map((r) => [r.from, r.to]), [['me@example.org', ['you@example.net', 'other@example.net', 'secret@example.com']]]);
+      assert.deepEqual(
+        server.received.map((r) => [r.from, r.to]),
+        [['me@example.org', ['you@example.net', 'other@example.net', 'secret@example.com']]],
+      );
       const delivered = server.received[0]?.data.toString('utf8') ?? '';
       assert.ok(!/^Bcc:/im.test(delivered));
-      assert.match(delivered, /^From: Me <me@example.org>\r\nTo: you@example.net\r\nCc: Other <other@example.net>\r\nSubject: hi\r\nDate: .*\r\nMessage-ID: <[^>]+@example.org>\r\n\r\nHello.\r\n$/s);
+      assert.match(
+        delivered,
+        /^From: Me <me@example.org>\r\nTo: you@example.net\r\nCc: Other <other@example.net>\r\nSubject: hi\r\nDate: .*\r\nMessage-ID: <[^>]+@example.org>\r\n\r\nHello.\r\n$/s,
+      );
     });
   });
 });
@@ -31,15 +47,24 @@ test('-t: recipients from To, Cc and Bcc; Bcc received but its header stripped; 
 test('recipients as arguments and -f: the envelope is exactly those (headers are not read for recipients)', async () => {
   await withServer(async (server) => {
     await withHome(async (_home, env) => {
-      const run = await runCli([...plain(server), '-f', 'bounce@example.org', 'a@example.net', 'b@example.net, c@example.net'], MESSAGE, env);
+      const run = await runCli(
+        [...plain(server), '-f', 'bounce@example.org', 'a@example.net', 'b@example.net, c@example.net'],
+        MESSAGE,
+        env,
+      );
       assert.equal(run.code, 0, run.stderr);
-      assert.deepEqual(server.received.map((r) => [r.from, r.to]), [['bounce@example.org', ['a@example.net', 'b@example.net', 'c@example.net']]]);
+      assert.deepEqual(
+        server.received.map((r) => [r.from, r.to]),
+        [['bounce@example.org', ['a@example.net', 'b@example.net', 'c@example.net']]],
+      );
     });
   });
 });
 
 test('a lone "." line ends the message without -i, and is part of it with -i', async () => {
-  const message = 'From: me@example.org\nTo: you@example.net\nDate: Mon, 23 Nov 2026 10:00:00 +0000\nMessage-ID: <x@example.org>\n\nbefore\n.\nafter\n';
+  const message =
+    'From: me@example.org\nTo: you@example.net\nDate: Mon, 23 Nov 2026 10:00:00 +0000\nMessage-ID: ' +
+    '<x@example.org>\n\nbefore\n.\nafter\n';
   await withServer(async (server) => {
     await withHome(async (_home, env) => {
       assert.equal((await runCli(['-t', ...plain(server)], message, env)).code, 0);
@@ -63,7 +88,10 @@ test('--queue writes the queue without network; --flush-queue sends it and print
       assert.equal(flushed.code, 0, flushed.stderr);
       assert.match(flushed.stdout, new RegExp(`^sent ${line}: 250 `, 'm'));
       assert.match(flushed.stdout, /^1 sent, 0 failed, 0 still queued$/m);
-      assert.deepEqual(server.received.map((r) => r.to), [['you@example.net', 'other@example.net', 'secret@example.com']]);
+      assert.deepEqual(
+        server.received.map((r) => r.to),
+        [['you@example.net', 'other@example.net', 'secret@example.com']],
+      );
       assert.deepEqual(await fs.readdir(queueDir), ['index']);
     });
   });
@@ -75,13 +103,21 @@ test('the account whose "from" matches the From: address is used; --account over
       await writeConfig(home, {
         defaults: { streamType: 'plain', retries: 1 },
         accounts: {
-          work: { from: 'me@example.org', server: '127.0.0.1', port: server.port, envelopeFrom: 'work-bounce@example.org' },
+          work: {
+            from: 'me@example.org',
+            server: '127.0.0.1',
+            port: server.port,
+            envelopeFrom: 'work-bounce@example.org',
+          },
           home: { from: ['me@home.example', 'other@home.example'], server: '127.0.0.1', port: 1 },
         },
       });
       const byFrom = await runCli(['-t'], MESSAGE, env);
       assert.equal(byFrom.code, 0, byFrom.stderr);
-      assert.deepEqual(server.received.map((r) => r.from), ['work-bounce@example.org']);
+      assert.deepEqual(
+        server.received.map((r) => r.from),
+        ['work-bounce@example.org'],
+      );
       const forced = await runCli(['-t', '--account', 'home'], MESSAGE, env);
       assert.equal(forced.code, 69, forced.stderr);
       assert.match(forced.stderr, /^smtpmail: .*127\.0\.0\.1.*\n$/);
@@ -95,22 +131,27 @@ test('the account whose "from" matches the From: address is used; --account over
 test('--dry-run prints the envelope and the prepared message and connects to nothing', async () => {
   await withServer(async (server) => {
     await withHome(async (_home, env) => {
-      const message = 'From: me@example.org\nTo: you@example.net\nBcc: secret@example.com\nDate: Mon, 23 Nov 2026 10:00:00 +0000\nMessage-ID: <d@example.org>\n\nBody.\n';
+      const message =
+        'From: me@example.org\nTo: you@example.net\nBcc: secret@example.com\nDate: Mon, 23 Nov 2026 10:00:00 ' +
+        '+0000\nMessage-ID: <d@example.org>\n\nBody.\n';
       const run = await runCli(['-t', '--dry-run', ...plain(server)], message, env);
       assert.equal(run.code, 0, run.stderr);
-      assert.equal(run.stdout, [
-        'Envelope-From: me@example.org',
-        'Envelope-To: you@example.net, secret@example.com',
-        `Server: 127.0.0.1 port ${server.port} (plain)`,
-        '',
-        'From: me@example.org',
-        'To: you@example.net',
-        'Date: Mon, 23 Nov 2026 10:00:00 +0000',
-        'Message-ID: <d@example.org>',
-        '',
-        'Body.',
-        '',
-      ].join('\n'));
+      assert.equal(
+        run.stdout,
+        [
+          'Envelope-From: me@example.org',
+          'Envelope-To: you@example.net, secret@example.com',
+          `Server: 127.0.0.1 port ${server.port} (plain)`,
+          '',
+          'From: me@example.org',
+          'To: you@example.net',
+          'Date: Mon, 23 Nov 2026 10:00:00 +0000',
+          'Message-ID: <d@example.org>',
+          '',
+          'Body.',
+          '',
+        ].join('\n'),
+      );
       assert.equal(server.mailCommands, 0);
     });
   });
@@ -132,10 +173,20 @@ test('Emacs: a message as sendmail-send-it pipes it (LF, separator removed) with
   ].join('\n');
   await withServer(async (server) => {
     await withHome(async (_home, env) => {
-      const run = await runCli(['-oi', '-f', 'emacs@example.org', '-oem', '-odb', '-t', ...plain(server)], fromEmacs, env);
+      const run = await runCli(
+        ['-oi', '-f', 'emacs@example.org', '-oem', '-odb', '-t', ...plain(server)],
+        fromEmacs,
+        env,
+      );
       assert.deepEqual(run, { code: 0, stdout: '', stderr: '' });
-      assert.deepEqual(server.received.map((r) => [r.from, r.to]), [['emacs@example.org', ['friend@example.net', 'archive@example.org']]]);
-      assert.equal(server.received[0]?.data.toString('utf8'), fromEmacs.replace('Bcc: archive@example.org\n', '').replaceAll('\n', '\r\n'));
+      assert.deepEqual(
+        server.received.map((r) => [r.from, r.to]),
+        [['emacs@example.org', ['friend@example.net', 'archive@example.org']]],
+      );
+      assert.equal(
+        server.received[0]?.data.toString('utf8'),
+        fromEmacs.replace('Bcc: archive@example.org\n', '').replaceAll('\n', '\r\n'),
+      );
     });
   });
 });
@@ -143,14 +194,23 @@ test('Emacs: a message as sendmail-send-it pipes it (LF, separator removed) with
 test('SMTPSERVER names the server when nothing else does; --help and --version', async () => {
   await withServer(async (server) => {
     await withHome(async (_home, env) => {
-      const run = await runCli(['-t', '--port', String(server.port), '--stream-type', 'plain'], MESSAGE, { ...env, SMTPSERVER: '127.0.0.1' });
+      const run = await runCli(['-t', '--port', String(server.port), '--stream-type', 'plain'], MESSAGE, {
+        ...env,
+        SMTPSERVER: '127.0.0.1',
+      });
       assert.equal(run.code, 0, run.stderr);
       assert.equal(server.received.length, 1);
       const help = await runCli(['--help'], '', env);
       assert.equal(help.code, 0);
       assert.match(help.stdout, /^Usage: smtpmail /);
-      const pkg = JSON.parse(await fs.readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-      assert.deepEqual(await runCli(['--version'], '', env), { code: 0, stdout: `smtpmail ${pkg.version}\n`, stderr: '' });
+      const pkg = JSON.parse(await fs.readFile(new URL('../../package.json', import.meta.url), 'utf8')) as {
+        version: string;
+      };
+      assert.deepEqual(await runCli(['--version'], '', env), {
+        code: 0,
+        stdout: `smtpmail ${pkg.version}\n`,
+        stderr: '',
+      });
     });
   });
 });

@@ -64,8 +64,17 @@ test('X-Message-SMTP-Method naming another server is refused by a client before 
     S: 221 bye
   `;
   const server = await startFakeServer(steps);
-  const client = await SmtpClient.connect({ server: server.host, port: server.port, clientName: 'client.example', authSources: [], timeouts: SHORT_TIMEOUTS });
-  await assert.rejects(client.send('X-Message-SMTP-Method: smtp elsewhere.example\nFrom: a@x.org\nTo: b@y.org\n\nx\n'), { code: 'ECONFIG' });
+  const client = await SmtpClient.connect({
+    server: server.host,
+    port: server.port,
+    clientName: 'client.example',
+    authSources: [],
+    timeouts: SHORT_TIMEOUTS,
+  });
+  await assert.rejects(
+    client.send('X-Message-SMTP-Method: smtp elsewhere.example\nFrom: a@x.org\nTo: b@y.org\n\nx\n'),
+    { code: 'ECONFIG' },
+  );
   await client.quit();
   assert.equal((await server.done).received, clientBytes(steps));
   await assertNothingLeftOpen();

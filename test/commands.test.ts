@@ -1,3 +1,7 @@
+/**
+ * Command encoding (wire/commands.ts): each verb's line, address limits, and CR/LF/NUL/control
+ * characters refused with a message that never echoes them.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -30,8 +34,16 @@ const encodeRows: { name: string; encode: () => string; expected: string }[] = [
     encode: () => mailFrom('a@b.org', { smtputf8: true, body: '8BITMIME', size: 12 }),
     expected: 'MAIL FROM:<a@b.org> SIZE=12 BODY=8BITMIME SMTPUTF8\r\n',
   },
-  { name: 'MAIL FROM SIZE=0', encode: () => mailFrom('a@b.org', { size: 0 }), expected: 'MAIL FROM:<a@b.org> SIZE=0\r\n' },
-  { name: 'MAIL FROM BODY=7BIT', encode: () => mailFrom('a@b.org', { body: '7BIT' }), expected: 'MAIL FROM:<a@b.org> BODY=7BIT\r\n' },
+  {
+    name: 'MAIL FROM SIZE=0',
+    encode: () => mailFrom('a@b.org', { size: 0 }),
+    expected: 'MAIL FROM:<a@b.org> SIZE=0\r\n',
+  },
+  {
+    name: 'MAIL FROM BODY=7BIT',
+    encode: () => mailFrom('a@b.org', { body: '7BIT' }),
+    expected: 'MAIL FROM:<a@b.org> BODY=7BIT\r\n',
+  },
   {
     name: 'MAIL FROM smtputf8 false adds nothing',
     encode: () => mailFrom('a@b.org', { smtputf8: false, size: undefined }),
@@ -50,7 +62,11 @@ const encodeRows: { name: string; encode: () => string; expected: string }[] = [
   { name: 'VERB', encode: verb, expected: 'VERB\r\n' },
   { name: 'QUIT', encode: quit, expected: 'QUIT\r\n' },
   { name: 'AUTH without initial response', encode: () => auth('LOGIN'), expected: 'AUTH LOGIN\r\n' },
-  { name: 'AUTH with initial response', encode: () => auth('PLAIN', 'AHVzZXIAcGFzcw=='), expected: 'AUTH PLAIN AHVzZXIAcGFzcw==\r\n' },
+  {
+    name: 'AUTH with initial response',
+    encode: () => auth('PLAIN', 'AHVzZXIAcGFzcw=='),
+    expected: 'AUTH PLAIN AHVzZXIAcGFzcw==\r\n',
+  },
   { name: 'AUTH empty initial response is =', encode: () => auth('EXTERNAL', ''), expected: 'AUTH EXTERNAL =\r\n' },
   { name: 'AUTH mechanism with - and _', encode: () => auth('SCRAM-SHA-256_X'), expected: 'AUTH SCRAM-SHA-256_X\r\n' },
   { name: 'SASL response', encode: () => saslResponse('dXNlcg=='), expected: 'dXNlcg==\r\n' },
@@ -78,11 +94,27 @@ function assertInputError(run: () => unknown, pattern: RegExp): void {
 const positions: { name: string; encode: (value: string) => string; message: RegExp }[] = [
   { name: 'EHLO name', encode: (v) => ehlo(`client${v}.example.org`), message: /^client name contains a line break/ },
   { name: 'HELO name', encode: (v) => helo(`client${v}`), message: /^client name contains a line break/ },
-  { name: 'MAIL FROM address', encode: (v) => mailFrom(`a${v}@b.org`), message: /^sender address contains a line break/ },
-  { name: 'RCPT TO address', encode: (v) => rcptTo(`c@d.org${v}`), message: /^recipient address contains a line break/ },
+  {
+    name: 'MAIL FROM address',
+    encode: (v) => mailFrom(`a${v}@b.org`),
+    message: /^sender address contains a line break/,
+  },
+  {
+    name: 'RCPT TO address',
+    encode: (v) => rcptTo(`c@d.org${v}`),
+    message: /^recipient address contains a line break/,
+  },
   { name: 'AUTH mechanism', encode: (v) => auth(`PLAIN${v}`), message: /^SASL mechanism must be/ },
-  { name: 'AUTH initial response', encode: (v) => auth('PLAIN', `AHVz${v}ZXI=`), message: /^SASL initial response contains a line break/ },
-  { name: 'SASL response', encode: (v) => saslResponse(`dXNl${v}cg==`), message: /^SASL response contains a line break/ },
+  {
+    name: 'AUTH initial response',
+    encode: (v) => auth('PLAIN', `AHVz${v}ZXI=`),
+    message: /^SASL initial response contains a line break/,
+  },
+  {
+    name: 'SASL response',
+    encode: (v) => saslResponse(`dXNl${v}cg==`),
+    message: /^SASL response contains a line break/,
+  },
 ];
 
 const badChars: { name: string; value: string }[] = [
@@ -105,11 +137,23 @@ for (const position of positions) {
 }
 
 const refusedRows: { name: string; run: () => string; message: RegExp }[] = [
-  { name: "'>' injection in RCPT TO", run: () => rcptTo('a@b.org> NOTIFY=NEVER'), message: /^recipient address contains "<" or ">"$/ },
-  { name: "'>' injection in MAIL FROM", run: () => mailFrom('a@b.org> RET=FULL'), message: /^sender address contains "<" or ">"$/ },
+  {
+    name: "'>' injection in RCPT TO",
+    run: () => rcptTo('a@b.org> NOTIFY=NEVER'),
+    message: /^recipient address contains "<" or ">"$/,
+  },
+  {
+    name: "'>' injection in MAIL FROM",
+    run: () => mailFrom('a@b.org> RET=FULL'),
+    message: /^sender address contains "<" or ">"$/,
+  },
   { name: "'<' in an address", run: () => rcptTo('<a@b.org'), message: /contains "<" or ">"/ },
   { name: 'address of 321 octets', run: () => rcptTo(`${'a'.repeat(313)}@b.org.x`), message: /longer than 320 octets/ },
-  { name: 'address of 322 octets but 164 characters', run: () => mailFrom(`${'é'.repeat(158)}@b.org`), message: /longer than 320 octets/ },
+  {
+    name: 'address of 322 octets but 164 characters',
+    run: () => mailFrom(`${'é'.repeat(158)}@b.org`),
+    message: /longer than 320 octets/,
+  },
   { name: 'empty recipient', run: () => rcptTo(''), message: /^recipient address is empty$/ },
   { name: 'empty EHLO name', run: () => ehlo(''), message: /^client name is empty$/ },
   { name: 'empty HELO name', run: () => helo(''), message: /^client name is empty$/ },
@@ -127,7 +171,11 @@ const refusedRows: { name: string; run: () => string; message: RegExp }[] = [
   { name: 'empty AUTH mechanism', run: () => auth(''), message: /^SASL mechanism must be/ },
   { name: 'AUTH mechanism of 21 characters', run: () => auth('A'.repeat(21)), message: /^SASL mechanism must be/ },
   { name: 'AUTH mechanism with a space', run: () => auth('PLAIN X'), message: /^SASL mechanism must be/ },
-  { name: 'AUTH initial response with a space', run: () => auth('PLAIN', 'abc def'), message: /^SASL initial response contains a space$/ },
+  {
+    name: 'AUTH initial response with a space',
+    run: () => auth('PLAIN', 'abc def'),
+    message: /^SASL initial response contains a space$/,
+  },
 ];
 
 for (const row of refusedRows) {

@@ -48,7 +48,10 @@ function plainAuth(user: string, password: string, mechanisms = 'PLAIN LOGIN'): 
 }
 
 test('the first matching authinfo entry is used up front; the transcript says which line', async (t) => {
-  const file = await authinfo(t, `machine other.example login x password y\nmachine 127.0.0.1 login alice password "${PASS}"\n`);
+  const file = await authinfo(
+    t,
+    `machine other.example login x password y\nmachine 127.0.0.1 login alice password "${PASS}"\n`,
+  );
   const steps = plainAuth('alice', PASS);
   const c = await converse(steps, { authSources: [file] });
   assert.equal(c.error, undefined);
@@ -116,7 +119,10 @@ test('an entry with a login and no password, no prompt: EAUTH naming the file an
   const c = await converse(steps, { authSources: [file] });
   assertTranscript(c, steps);
   assert.equal(c.error?.code, 'EAUTH');
-  assert.equal(c.error?.message, `${file} line 2: the entry has a login but no password, and no promptCredentials callback was given`);
+  assert.equal(
+    c.error?.message,
+    `${file} line 2: the entry has a login but no password, and no promptCredentials callback was given`,
+  );
 });
 
 test('prompted credentials with save: written to the first authinfo file after AUTH succeeded, mode 0600', async (t) => {
@@ -151,10 +157,13 @@ test('prompted credentials with save: written to the first authinfo file after A
   assert.equal(c.error, undefined);
   assertTranscript(c, steps);
   const saved = parseAuthinfo(await fs.readFile(file, 'utf8'), file);
-  assert.deepEqual(saved.map((e) => [e.host, e.user, e.password]), [
-    ['127.0.0.1', 'alice', 'p#ss "quoted" word'],
-    ['elsewhere.example', 'bob', 'other'],
-  ]);
+  assert.deepEqual(
+    saved.map((e) => [e.host, e.user, e.password]),
+    [
+      ['127.0.0.1', 'alice', 'p#ss "quoted" word'],
+      ['elsewhere.example', 'bob', 'other'],
+    ],
+  );
   assert.equal((await fs.stat(file)).mode & 0o777, 0o600);
 });
 
@@ -190,6 +199,9 @@ test('an authinfo file readable by others: a warning in the transcript', async (
   const steps = plainAuth('alice', PASS);
   const c = await converse(steps, { authSources: [file] });
   assert.equal(c.error, undefined);
-  assert.ok(c.trace.some((line) => line.startsWith('* warning:') && line.includes(file)), c.trace.join('\n'));
+  assert.ok(
+    c.trace.some((line) => line.startsWith('* warning:') && line.includes(file)),
+    c.trace.join('\n'),
+  );
   assert.ok(!c.trace.some((line) => line.includes(PASS)));
 });

@@ -1,3 +1,8 @@
+/**
+ * Real gpg round trips for .gpg auth sources (auth/credentials.ts), skipped when gpg is not installed.
+ * Each test runs gpg in its own GNUPGHOME whose gpg.conf supplies the passphrase (loopback pinentry),
+ * so no agent ever prompts and the user's keyring is never used.
+ */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -7,10 +12,6 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { lookupCredentials } from '../src/auth/credentials.js';
 import { SmtpProtocolError } from '../src/errors.js';
-
-// Real gpg round trips, skipped when gpg is not installed. Each test runs gpg
-// in its own GNUPGHOME whose gpg.conf supplies the passphrase (loopback
-// pinentry), so no agent ever prompts and the user's keyring is never used.
 
 const run = promisify(execFile);
 

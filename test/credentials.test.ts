@@ -1,3 +1,7 @@
+/**
+ * Reading auth sources (auth/credentials.ts): the default files, lookup order, reasons for no match,
+ * parse errors with their line, file modes, and prompted credentials saved.
+ */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
@@ -42,8 +46,16 @@ test('defaultAuthSources: ~/.authinfo, ~/.authinfo.gpg, ~/.netrc in that order',
 test('lookupCredentials: files in order, missing skipped, no-match reasons, first match wins', async (t) => {
   const dir = await tempDir(t);
   const missing = path.join(dir, 'absent');
-  const first = await writeSource(dir, 'first', '# work\nmachine other.org login a\n\nmachine smtp.example.org port 25 login b\n');
-  const second = await writeSource(dir, 'second', 'machine smtp.example.org\n  login bob\n  password hunter2\n  smtp-auth cram-md5\n');
+  const first = await writeSource(
+    dir,
+    'first',
+    '# work\nmachine other.org login a\n\nmachine smtp.example.org port 25 login b\n',
+  );
+  const second = await writeSource(
+    dir,
+    'second',
+    'machine smtp.example.org\n  login bob\n  password hunter2\n  smtp-auth cram-md5\n',
+  );
   const third = await writeSource(dir, 'third', 'default login never password read\n');
 
   const result = await lookupCredentials(QUERY, [missing, first, second, third]);
@@ -59,7 +71,11 @@ test('lookupCredentials: files in order, missing skipped, no-match reasons, firs
 
 test('lookupCredentials: nothing found; a user restriction is a reason; a login without password', async (t) => {
   const dir = await tempDir(t);
-  const file = await writeSource(dir, 'authinfo', 'machine smtp.example.org login alice password a\nmachine smtp.example.org login bob\n');
+  const file = await writeSource(
+    dir,
+    'authinfo',
+    'machine smtp.example.org login alice password a\nmachine smtp.example.org login bob\n',
+  );
 
   assert.deepEqual(await lookupCredentials({ ...QUERY, user: 'carol' }, [file]), {
     found: undefined,
@@ -74,7 +90,10 @@ test('lookupCredentials: nothing found; a user restriction is a reason; a login 
 test('lookupCredentials: a file that does not parse fails with its line', async (t) => {
   const dir = await tempDir(t);
   const file = await writeSource(dir, 'authinfo', 'machine a\nlogin machine b\n');
-  await assert.rejects(lookupCredentials(QUERY, [file]), configError(new RegExp(`^${escape(file)}:2: "machine" where`)));
+  await assert.rejects(
+    lookupCredentials(QUERY, [file]),
+    configError(new RegExp(`^${escape(file)}:2: "machine" where`)),
+  );
 });
 
 test('lookupCredentials: warns once for a file readable by others, not for mode 600', async (t) => {
@@ -104,7 +123,8 @@ test('saveCredentials: prepends, mode 600, and the saved entry is found first', 
 
   assert.equal(
     await fs.readFile(file, 'utf8'),
-    `machine smtp.example.org login bob port 587 password 's3cret "pass" #1'\nmachine smtp.example.org login bob password old\n`,
+    `machine smtp.example.org login bob port 587 password 's3cret "pass" #1'\nmachine smtp.example.org login bob ` +
+      `password old\n`,
   );
   assert.equal((await fs.stat(file)).mode & 0o777, 0o600);
   assert.deepEqual(await fs.readdir(dir), ['authinfo'], 'no temporary file is left behind');
@@ -154,12 +174,18 @@ test('an auth source: plain text read; a missing file, plain or .gpg, is skipped
   const missing = [path.join(dir, 'nope'), path.join(dir, 'nope.gpg')];
   const result = await lookupCredentials({ host: 'h', port: '25' }, [...missing, file]);
   assert.deepEqual(result.found, { user: 'u', password: undefined, mechanism: undefined, file, line: 1 });
-  assert.deepEqual(result.searched.map((s) => s.status), ['missing', 'missing', 'matched']);
+  assert.deepEqual(
+    result.searched.map((s) => s.status),
+    ['missing', 'missing', 'matched'],
+  );
 });
 
 test('an auth source that is a directory is an error naming it', async (t) => {
   const dir = await tempDir(t);
-  await assert.rejects(lookupCredentials({ host: 'h', port: '25' }, [dir]), configError(new RegExp(`^Cannot read ${escape(dir)}: not a regular file$`)));
+  await assert.rejects(
+    lookupCredentials({ host: 'h', port: '25' }, [dir]),
+    configError(new RegExp(`^Cannot read ${escape(dir)}: not a regular file$`)),
+  );
 });
 
 test('a .gpg auth source without gpg installed', async (t) => {

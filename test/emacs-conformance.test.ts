@@ -27,7 +27,13 @@ function decode(value: string): string {
     .replace(/=\?utf-8\?([BQ])\?([^?]*)\?=/gi, (_whole, kind: string, text: string) =>
       kind.toUpperCase() === 'B'
         ? Buffer.from(text, 'base64').toString('utf8')
-        : Buffer.from(text.replace(/_/g, ' ').replace(/=([0-9A-F]{2})/gi, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1').toString('utf8'));
+        : Buffer.from(
+            text
+              .replace(/_/g, ' ')
+              .replace(/=([0-9A-F]{2})/gi, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+            'latin1',
+          ).toString('utf8'),
+    );
 }
 
 /** The header block received, unfolded, as name → value. */
@@ -41,7 +47,8 @@ function headersOf(data: Buffer): Map<string, string> {
   return map;
 }
 
-const withServer = (run: (server: RealServer) => Promise<void>): Promise<void> => withRealServer({ disabledCommands: ['STARTTLS', 'AUTH'] }, run);
+const withServer = (run: (server: RealServer) => Promise<void>): Promise<void> =>
+  withRealServer({ disabledCommands: ['STARTTLS', 'AUTH'] }, run);
 const send = (server: RealServer, message: string | Buffer, extra = {}): ReturnType<typeof sendMail> =>
   sendMail(message, { server: '127.0.0.1', port: server.port, authSources: [], retries: 1, ...extra });
 
@@ -71,7 +78,10 @@ test('non-ASCII header text goes out as RFC 2047 encoded words: unstructured fie
     assert.equal(headers.get('Keywords'), '=?utf-8?Q?already?= encoded');
     assert.match(headers.get('From') ?? '', /^=\?utf-8\?[BQ]\?.+\?= <juergen@example\.org>$/);
     assert.equal(decode(headers.get('From') ?? ''), 'Jürgen Müller <juergen@example.org>');
-    assert.equal(decode(headers.get('To') ?? ''), 'Doe, Jürgen <j@example.org>, Plain Name <p@example.org>, Zoë (comment ñ) <z@example.org>');
+    assert.equal(
+      decode(headers.get('To') ?? ''),
+      'Doe, Jürgen <j@example.org>, Plain Name <p@example.org>, Zoë (comment ñ) <z@example.org>',
+    );
     assert.doesNotMatch(headers.get('To') ?? '', /"/, 'a quoted display name is unquoted and encoded whole');
     assert.equal(decode(headers.get('Cc') ?? ''), 'Grüppe: a@example.org;');
   });
@@ -81,7 +91,8 @@ test('encoded words stay within 75 characters, lines within 76 where spaces allo
   const subject = `Hello wörld, ${'Ä'.repeat(60)} and ${'日本語のメール'.repeat(4)} end`;
   const field = encodeField(makeField('Subject', subject));
   const text = field.raw.toString('latin1');
-  for (const line of text.split('\r\n').filter((l) => l !== '')) assert.ok(line.length <= 76, `${line.length}: ${line}`);
+  for (const line of text.split('\r\n').filter((l) => l !== ''))
+    assert.ok(line.length <= 76, `${line.length}: ${line}`);
   for (const word of text.match(/=\?[^?]+\?[BQ]\?[^?]*\?=/g) ?? []) assert.ok(word.length <= 75, word);
   assert.equal(decode(field.value), subject);
 });
@@ -99,7 +110,10 @@ test('an 8-bit UTF-8 body without MIME fields gets MIME-Version, Content-Type an
   await withServer(async (server) => {
     await send(server, 'From: a@example.org\nTo: b@example.net\nSubject: s\n\nGrüße\n', { addMissingHeaders: true });
     await send(server, 'From: a@example.org\nTo: b@example.net\nSubject: s\n\nplain\n');
-    await send(server, 'From: a@example.org\nTo: b@example.net\nContent-Type: multipart/mixed; boundary=x\n\n--x\n\nGrüße\n--x--\n');
+    await send(
+      server,
+      'From: a@example.org\nTo: b@example.net\nContent-Type: multipart/mixed; boundary=x\n\n--x\n\nGrüße\n--x--\n',
+    );
     const [eightBit, ascii, multipart] = server.received.map((r) => headersOf(r.data));
     assert.equal(eightBit?.get('MIME-Version'), '1.0');
     assert.equal(eightBit?.get('Content-Type'), 'text/plain; charset=utf-8');
@@ -123,16 +137,24 @@ test('Fcc is never transmitted; with honorFcc the message is appended to the nam
   try {
     await withServer(async (server) => {
       const mbox = path.join(directory, 'sent.mbox');
-      const message = `From: a@example.org\nTo: b@example.net\nBcc: secret@example.net\nFcc: ${mbox}\nSubject: copy\n\nFrom here on\n>From there\n`;
+      const message =
+        `From: a@example.org\nTo: b@example.net\nBcc: secret@example.net\nFcc: ${mbox}\nSubject: ` +
+        `copy\n\nFrom here on\n>From there\n`;
       await send(server, message, { addMissingHeaders: false });
       assert.doesNotMatch(server.received[0]?.data.toString('utf8') ?? '', /^Fcc:/im);
       await assert.rejects(fs.access(mbox), { code: 'ENOENT' }, 'without honorFcc no file is written');
       await send(server, message, { addMissingHeaders: false, honorFcc: true });
-      await send(server, message.replace('Subject: copy', 'Subject: second'), { addMissingHeaders: false, honorFcc: true });
+      await send(server, message.replace('Subject: copy', 'Subject: second'), {
+        addMissingHeaders: false,
+        honorFcc: true,
+      });
       const text = await fs.readFile(mbox, 'utf8');
       const entries = text.split(/\n(?=From a@example\.org )/);
       assert.equal(entries.length, 2);
-      assert.match(entries[0] ?? '', /^From a@example\.org \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\nFrom: a@example\.org\nTo: b@example\.net\nBcc: secret@example\.net\nSubject: copy\n\n>From here on\n>From there\n$/);
+      assert.match(
+        entries[0] ?? '',
+        /^From a@example\.org \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\nFrom: a@example\.org\nTo: b@example\.net\nBcc: secret@example\.net\nSubject: copy\n\n>From here on\n>From there\n$/,
+      );
       assert.doesNotMatch(text, /^Fcc:/m);
       assert.equal((await fs.stat(mbox)).mode & 0o777, 0o600);
       assert.doesNotMatch(server.received[1]?.data.toString('utf8') ?? '', /^Bcc:/im);
@@ -165,7 +187,7 @@ S: 250-XVRB
 S: 250 XUSR
 `;
 
-test('ONEX (for XONE), VERB (for XVRB, when asked) and XUSR before MAIL, in Emacs\'s order, on a one-message connection', async () => {
+test("ONEX (for XONE), VERB (for XVRB, when asked) and XUSR before MAIL, in Emacs's order, on a one-message connection", async () => {
   const steps = script`
     ${EXTENSIONS}
     C: ONEX
@@ -200,7 +222,12 @@ test('a connection that may carry several messages (SmtpClient) sends no ONEX; X
     S: 221 bye
   `;
   const server = await startFakeServer(steps);
-  const client = await SmtpClient.connect({ server: server.host, port: server.port, clientName: 'client.example', authSources: [] });
+  const client = await SmtpClient.connect({
+    server: server.host,
+    port: server.port,
+    clientName: 'client.example',
+    authSources: [],
+  });
   await client.quit();
   assert.equal((await server.done).received, 'EHLO client.example\r\nXUSR\r\nQUIT\r\n');
 });
@@ -208,7 +235,10 @@ test('a connection that may carry several messages (SmtpClient) sends no ONEX; X
 test('a CR-ended message with explicit recipients: Date and Message-ID go into the header, not after the body', async () => {
   await withServer(async (server) => {
     await send(server, 'From: a@example.org\rSubject: mac\r\rline\r', { recipients: ['b@example.net'] });
-    assert.match(server.received[0]?.data.toString('utf8') ?? '', /^From: a@example\.org\r\nSubject: mac\r\nDate: [^\r]+\r\nMessage-ID: <[^>]+>\r\n\r\nline\r\n$/);
+    assert.match(
+      server.received[0]?.data.toString('utf8') ?? '',
+      /^From: a@example\.org\r\nSubject: mac\r\nDate: [^\r]+\r\nMessage-ID: <[^>]+>\r\n\r\nline\r\n$/,
+    );
   });
 });
 
@@ -221,13 +251,30 @@ function emacsAvailable(): boolean {
   }
 }
 
-test('Emacs\'s own RFC 2047 decoder reads back every encoded field as its text', { skip: emacsAvailable() ? false : 'emacs is not installed: skipped (apt-get install emacs-nox)' }, () => {
-  const samples = ['Grüße aus Köln', 'naïve café', `${'Ä'.repeat(70)} x`, '日本語のメール mixed with ASCII words and ñ', 'a=b?c_d ü (paren) "quote"'];
-  const encoded = samples.map((text) => encodeField(makeField('Subject', text)).value);
-  // Code points, so that no terminal or locale coding stands between Emacs's strings and these.
-  const lisp = `(progn (require 'rfc2047) (dolist (s '(${encoded.map((e) => JSON.stringify(e)).join(' ')})) ` +
-    `(princ (mapconcat #'number-to-string (string-to-list (rfc2047-decode-string s)) ",")) (princ "\\n")))`;
-  const out = execFileSync('emacs', ['--batch', '-Q', '--eval', lisp], { encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '', HOME: os.tmpdir() } });
-  const decoded = out.split('\n').slice(0, samples.length).map((line) => String.fromCodePoint(...line.split(',').map(Number)));
-  assert.deepEqual(decoded, samples);
-});
+test(
+  "Emacs's own RFC 2047 decoder reads back every encoded field as its text",
+  { skip: emacsAvailable() ? false : 'emacs is not installed: skipped (apt-get install emacs-nox)' },
+  () => {
+    const samples = [
+      'Grüße aus Köln',
+      'naïve café',
+      `${'Ä'.repeat(70)} x`,
+      '日本語のメール mixed with ASCII words and ñ',
+      'a=b?c_d ü (paren) "quote"',
+    ];
+    const encoded = samples.map((text) => encodeField(makeField('Subject', text)).value);
+    // Code points, so that no terminal or locale coding stands between Emacs's strings and these.
+    const lisp =
+      `(progn (require 'rfc2047) (dolist (s '(${encoded.map((e) => JSON.stringify(e)).join(' ')})) ` +
+      `(princ (mapconcat #'number-to-string (string-to-list (rfc2047-decode-string s)) ",")) (princ "\\n")))`;
+    const out = execFileSync('emacs', ['--batch', '-Q', '--eval', lisp], {
+      encoding: 'utf8',
+      env: { PATH: process.env['PATH'] ?? '', HOME: os.tmpdir() },
+    });
+    const decoded = out
+      .split('\n')
+      .slice(0, samples.length)
+      .map((line) => String.fromCodePoint(...line.split(',').map(Number)));
+    assert.deepEqual(decoded, samples);
+  },
+);

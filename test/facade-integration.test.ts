@@ -43,7 +43,10 @@ test('From/To/Cc/Bcc and a UTF-8 body: envelope from the headers, Bcc stripped, 
     'Content-Transfer-Encoding: 8bit',
   ];
   const body = ['', 'Caf\u00e9 au lait \u2615', '.a leading dot', ''].join('\n');
-  const message = [...visible.slice(0, 3), 'Bcc: hidden@example.com,', '  also-hidden@example.com', ...visible.slice(3)].join('\n') + '\n' + body;
+  const message =
+    [...visible.slice(0, 3), 'Bcc: hidden@example.com,', '  also-hidden@example.com', ...visible.slice(3)].join('\n') +
+    '\n' +
+    body;
   await withServer(async (server) => {
     const result = await sendMail(message, base(server));
     assert.equal(result.secure, true);

@@ -1,3 +1,7 @@
+/**
+ * The header block (message/header-block.ts, header-fields.ts, header-values.ts): where it ends,
+ * folded fields, bounds, dates and the fields added or removed.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -35,25 +39,115 @@ function parsed(block: Buffer): HeaderField[] {
 }
 
 const endRows: { name: string; input: string; expected: HeaderEnd; sameWhenIncomplete: boolean }[] = [
-  { name: 'LF message', input: 'From: a@example.org\nSubject: hi\n\nbody\n', expected: { headerEnd: 32, bodyStart: 33, kind: 'blank' }, sameWhenIncomplete: true },
-  { name: 'CRLF message', input: 'From: a@example.org\r\nSubject: hi\r\n\r\nbody\r\n', expected: { headerEnd: 34, bodyStart: 36, kind: 'blank' }, sameWhenIncomplete: true },
-  { name: 'folded field with tab and spaces', input: 'Subject: one\r\n\ttwo\r\n  three\r\n\r\nx', expected: { headerEnd: 29, bodyStart: 31, kind: 'blank' }, sameWhenIncomplete: true },
-  { name: 'separator with LF', input: `To: b@example.org\n${MAIL_HEADER_SEPARATOR}\nbody\n`, expected: { headerEnd: 18, bodyStart: 45, kind: 'separator' }, sameWhenIncomplete: true },
-  { name: 'separator with CRLF', input: `To: b@example.org\r\n${MAIL_HEADER_SEPARATOR}\r\nbody`, expected: { headerEnd: 19, bodyStart: 47, kind: 'separator' }, sameWhenIncomplete: true },
-  { name: 'separator with a trailing space is not the separator', input: `To: x\n${MAIL_HEADER_SEPARATOR} \n`, expected: { headerEnd: 6, bodyStart: 6, kind: 'not-a-field' }, sameWhenIncomplete: true },
-  { name: 'a body line that looks like a header is not in the block', input: 'To: x\n\nCc: y\n', expected: { headerEnd: 6, bodyStart: 7, kind: 'blank' }, sameWhenIncomplete: true },
-  { name: 'no body, final CRLF', input: 'To: b@example.org\r\n', expected: { headerEnd: 19, bodyStart: 19, kind: 'end' }, sameWhenIncomplete: false },
-  { name: 'no body, no final line end', input: 'To: b@example.org', expected: { headerEnd: 17, bodyStart: 17, kind: 'end' }, sameWhenIncomplete: false },
-  { name: 'folded last field without line end', input: 'To: a,\n b', expected: { headerEnd: 9, bodyStart: 9, kind: 'end' }, sameWhenIncomplete: false },
-  { name: 'unterminated separator at the end', input: `To: x\n${MAIL_HEADER_SEPARATOR}`, expected: { headerEnd: 6, bodyStart: 32, kind: 'separator' }, sameWhenIncomplete: false },
+  {
+    name: 'LF message',
+    input: 'From: a@example.org\nSubject: hi\n\nbody\n',
+    expected: { headerEnd: 32, bodyStart: 33, kind: 'blank' },
+    sameWhenIncomplete: true,
+  },
+  {
+    name: 'CRLF message',
+    input: 'From: a@example.org\r\nSubject: hi\r\n\r\nbody\r\n',
+    expected: { headerEnd: 34, bodyStart: 36, kind: 'blank' },
+    sameWhenIncomplete: true,
+  },
+  {
+    name: 'folded field with tab and spaces',
+    input: 'Subject: one\r\n\ttwo\r\n  three\r\n\r\nx',
+    expected: { headerEnd: 29, bodyStart: 31, kind: 'blank' },
+    sameWhenIncomplete: true,
+  },
+  {
+    name: 'separator with LF',
+    input: `To: b@example.org\n${MAIL_HEADER_SEPARATOR}\nbody\n`,
+    expected: { headerEnd: 18, bodyStart: 45, kind: 'separator' },
+    sameWhenIncomplete: true,
+  },
+  {
+    name: 'separator with CRLF',
+    input: `To: b@example.org\r\n${MAIL_HEADER_SEPARATOR}\r\nbody`,
+    expected: { headerEnd: 19, bodyStart: 47, kind: 'separator' },
+    sameWhenIncomplete: true,
+  },
+  {
+    name: 'separator with a trailing space is not the separator',
+    input: `To: x\n${MAIL_HEADER_SEPARATOR} \n`,
+    expected: { headerEnd: 6, bodyStart: 6, kind: 'not-a-field' },
+    sameWhenIncomplete: true,
+  },
+  {
+    name: 'a body line that looks like a header is not in the block',
+    input: 'To: x\n\nCc: y\n',
+    expected: { headerEnd: 6, bodyStart: 7, kind: 'blank' },
+    sameWhenIncomplete: true,
+  },
+  {
+    name: 'no body, final CRLF',
+    input: 'To: b@example.org\r\n',
+    expected: { headerEnd: 19, bodyStart: 19, kind: 'end' },
+    sameWhenIncomplete: false,
+  },
+  {
+    name: 'no body, no final line end',
+    input: 'To: b@example.org',
+    expected: { headerEnd: 17, bodyStart: 17, kind: 'end' },
+    sameWhenIncomplete: false,
+  },
+  {
+    name: 'folded last field without line end',
+    input: 'To: a,\n b',
+    expected: { headerEnd: 9, bodyStart: 9, kind: 'end' },
+    sameWhenIncomplete: false,
+  },
+  {
+    name: 'unterminated separator at the end',
+    input: `To: x\n${MAIL_HEADER_SEPARATOR}`,
+    expected: { headerEnd: 6, bodyStart: 32, kind: 'separator' },
+    sameWhenIncomplete: false,
+  },
   { name: 'empty input', input: '', expected: { headerEnd: 0, bodyStart: 0, kind: 'end' }, sameWhenIncomplete: false },
-  { name: 'empty first line: no headers', input: '\r\nTo: x\r\n', expected: { headerEnd: 0, bodyStart: 2, kind: 'blank' }, sameWhenIncomplete: true },
-  { name: 'first line not a field', input: 'Hello world\nTo: x\n\n', expected: { headerEnd: 0, bodyStart: 0, kind: 'not-a-field' }, sameWhenIncomplete: true },
-  { name: 'mbox From_ line', input: 'From a@example.org Mon Nov 23 10:52:05 2026\nTo: x\n\n', expected: { headerEnd: 0, bodyStart: 0, kind: 'not-a-field' }, sameWhenIncomplete: true },
-  { name: 'first line a continuation', input: ' To: x\n\n', expected: { headerEnd: 0, bodyStart: 0, kind: 'not-a-field' }, sameWhenIncomplete: true },
-  { name: 'empty field name', input: 'To: x\n: y\n\n', expected: { headerEnd: 6, bodyStart: 6, kind: 'not-a-field' }, sameWhenIncomplete: true },
-  { name: 'non-ASCII field name', input: 'To: x\nTö: y\n\n', expected: { headerEnd: 6, bodyStart: 6, kind: 'not-a-field' }, sameWhenIncomplete: true },
-  { name: 'line without colon after fields', input: 'To: x\nplain text\n\n', expected: { headerEnd: 6, bodyStart: 6, kind: 'not-a-field' }, sameWhenIncomplete: true },
+  {
+    name: 'empty first line: no headers',
+    input: '\r\nTo: x\r\n',
+    expected: { headerEnd: 0, bodyStart: 2, kind: 'blank' },
+    sameWhenIncomplete: true,
+  },
+  {
+    name: 'first line not a field',
+    input: 'Hello world\nTo: x\n\n',
+    expected: { headerEnd: 0, bodyStart: 0, kind: 'not-a-field' },
+    sameWhenIncomplete: true,
+  },
+  {
+    name: 'mbox From_ line',
+    input: 'From a@example.org Mon Nov 23 10:52:05 2026\nTo: x\n\n',
+    expected: { headerEnd: 0, bodyStart: 0, kind: 'not-a-field' },
+    sameWhenIncomplete: true,
+  },
+  {
+    name: 'first line a continuation',
+    input: ' To: x\n\n',
+    expected: { headerEnd: 0, bodyStart: 0, kind: 'not-a-field' },
+    sameWhenIncomplete: true,
+  },
+  {
+    name: 'empty field name',
+    input: 'To: x\n: y\n\n',
+    expected: { headerEnd: 6, bodyStart: 6, kind: 'not-a-field' },
+    sameWhenIncomplete: true,
+  },
+  {
+    name: 'non-ASCII field name',
+    input: 'To: x\nTö: y\n\n',
+    expected: { headerEnd: 6, bodyStart: 6, kind: 'not-a-field' },
+    sameWhenIncomplete: true,
+  },
+  {
+    name: 'line without colon after fields',
+    input: 'To: x\nplain text\n\n',
+    expected: { headerEnd: 6, bodyStart: 6, kind: 'not-a-field' },
+    sameWhenIncomplete: true,
+  },
 ];
 
 for (const row of endRows) {
@@ -100,7 +194,11 @@ test('findHeaderEnd: a line that cannot be a field is decided before its line en
 
 test('findHeaderEnd: a partial separator, CR or continuation is not decided; a first-line continuation is', () => {
   assert.equal(findHeaderEnd(Buffer.from('To: x\n--text follows'), false), undefined);
-  assert.deepEqual(findHeaderEnd(Buffer.from('To: x\n--text follows\r'), false), { headerEnd: 6, bodyStart: 6, kind: 'not-a-field' });
+  assert.deepEqual(findHeaderEnd(Buffer.from('To: x\n--text follows\r'), false), {
+    headerEnd: 6,
+    bodyStart: 6,
+    kind: 'not-a-field',
+  });
   assert.equal(findHeaderEnd(Buffer.from(`To: x\n${MAIL_HEADER_SEPARATOR}\r`), false), undefined);
   assert.equal(findHeaderEnd(Buffer.from('To: x\n\r'), false), undefined);
   assert.equal(findHeaderEnd(Buffer.from('To: x\n continued'), false), undefined);
@@ -145,7 +243,9 @@ test('parseHeaders: folded lines are unfolded, raw kept exact, name case kept', 
 });
 
 test('parseHeaders: UTF-8 values are decoded (RFC 6532)', () => {
-  assert.deepEqual(parsed(Buffer.from('Subject: Grüße, 世界\r\n')), [field('Subject', 'Grüße, 世界', 'Subject: Grüße, 世界\r\n')]);
+  assert.deepEqual(parsed(Buffer.from('Subject: Grüße, 世界\r\n')), [
+    field('Subject', 'Grüße, 世界', 'Subject: Grüße, 世界\r\n'),
+  ]);
 });
 
 test('parseHeaders: a last field without line end, and the empty block', () => {
@@ -157,7 +257,10 @@ test('parseHeaders: raw is a view of the input, not a copy (no allocation per fi
   const block = Buffer.from('To: x\nCc: y\n');
   const [to, cc] = parseHeaders(block);
   assert.equal(to?.raw.buffer, block.buffer);
-  assert.deepEqual([to?.raw.byteOffset, to?.raw.length, cc?.raw.byteOffset, cc?.raw.length], [block.byteOffset, 6, block.byteOffset + 6, 6]);
+  assert.deepEqual(
+    [to?.raw.byteOffset, to?.raw.length, cc?.raw.byteOffset, cc?.raw.length],
+    [block.byteOffset, 6, block.byteOffset + 6, 6],
+  );
 });
 
 for (const bad of [' leading space\n', 'To: x\n\nbody\n', 'not a field\n', `To: x\n${MAIL_HEADER_SEPARATOR}\n`]) {
@@ -182,7 +285,9 @@ test('parseHeaders and hasField: every occurrence, unfolded, case-insensitive ke
 });
 
 test('prepare removes Bcc with its continuation lines and touches nothing else', async () => {
-  const prepared = await prepareMessage(Buffer.concat([recipientBlock, Buffer.from('\r\nbody\r\n')]), { addMissingHeaders: false });
+  const prepared = await prepareMessage(Buffer.concat([recipientBlock, Buffer.from('\r\nbody\r\n')]), {
+    addMissingHeaders: false,
+  });
   const expected =
     'From: a@example.org\r\nTo: b@example.org\r\nX-To: not@example.org\r\nReply-To: r@example.org\r\n' +
     'to: c@example.org, d@example.org\r\n\r\n';
@@ -234,8 +339,14 @@ for (const [name, value, message] of badFields) {
   });
 }
 
-const DATE_FORMAT = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}$/;
-const instants = [Date.UTC(2026, 10, 23, 9, 52, 5), Date.UTC(2000, 1, 29, 23, 59, 59, 999), Date.UTC(1999, 11, 31, 0, 0, 0), Date.UTC(2024, 6, 4, 1, 2, 3)];
+const DATE_FORMAT =
+  /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}$/;
+const instants = [
+  Date.UTC(2026, 10, 23, 9, 52, 5),
+  Date.UTC(2000, 1, 29, 23, 59, 59, 999),
+  Date.UTC(1999, 11, 31, 0, 0, 0),
+  Date.UTC(2024, 6, 4, 1, 2, 3),
+];
 
 for (const instant of instants) {
   test(`formatDate(${new Date(instant).toISOString()}) in this machine's zone`, () => {
@@ -255,9 +366,12 @@ const zoneRows: [string, string][] = [
 
 for (const [zone, expected] of zoneRows) {
   test(`formatDate in TZ=${zone}`, () => {
-    const script = `import { formatDate } from ${JSON.stringify(new URL('../src/message/header-values.js', import.meta.url).href)};
+    const module = new URL('../src/message/header-values.js', import.meta.url).href;
+    const script = `import { formatDate } from ${JSON.stringify(module)};
       process.stdout.write(formatDate(new Date(${Date.UTC(2026, 10, 23, 9, 52, 5)})));`;
-    const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, TZ: zone } });
+    const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, TZ: zone },
+    });
     assert.equal(output.toString(), expected);
   });
 }
@@ -335,7 +449,12 @@ for (const name of ['Grüße, Jörg "J" Müller', '山田 太郎', `${'Ölçü �
 }
 
 test('formatFrom refuses CR, LF and NUL, and an empty address', () => {
-  for (const [address, name] of [['a@example.org\r\nBcc: x', 'Ann'], ['a@example.org', 'Ann\nBcc: x'], ['a@example.org', 'A\0'], ['', 'Ann']] as const) {
+  for (const [address, name] of [
+    ['a@example.org\r\nBcc: x', 'Ann'],
+    ['a@example.org', 'Ann\nBcc: x'],
+    ['a@example.org', 'A\0'],
+    ['', 'Ann'],
+  ] as const) {
     assert.throws(() => formatFrom(address, name), isInputError(/CR, LF or NUL/));
   }
 });

@@ -9,7 +9,11 @@ import { comeBackLater, connectFailed, sizeExceeded, smtputf8Missing } from '../
 import { waitsForMinutes } from '../src/client/retry.js';
 import type { Reply } from '../src/wire/reply.js';
 
-const reply = (code: number, enhancedCode: string | undefined, text: string): Reply => ({ code, enhancedCode, lines: [text] });
+const reply = (code: number, enhancedCode: string | undefined, text: string): Reply => ({
+  code,
+  enhancedCode,
+  lines: [text],
+});
 
 test('port 25 refused or silent: the submission ports with their stream types', () => {
   for (const timedOut of [false, true]) {
@@ -21,7 +25,10 @@ test('port 25 refused or silent: the submission ports with their stream types', 
 });
 
 test('greylisting (450/451 saying so, or 4.7.1), other 4.7.x and 452 wait for minutes, with a hint each; other 4xx do not', () => {
-  const greylisting = [reply(451, '4.7.1', 'Please try again later'), reply(450, undefined, 'Greylisted, see https://postgrey.schweikert.ch/')];
+  const greylisting = [
+    reply(451, '4.7.1', 'Please try again later'),
+    reply(450, undefined, 'Greylisted, see https://postgrey.schweikert.ch/'),
+  ];
   for (const r of greylisting) {
     assert.equal(waitsForMinutes(r), true);
     assert.match(comeBackLater(r), /greylisting.*minutes later: queue the message/);

@@ -15,7 +15,13 @@ import { fixture } from './helpers/fake-server.js';
 import { withRealServer, type RealServerOptions } from './helpers/real-server.js';
 
 const MESSAGE = 'From: a@example.org\r\nTo: b@example.net\r\nSubject: x\r\n\r\nx\r\n';
-const base: SendOptions = { server: 'localhost', tls: { ca: fixture('ca.pem') }, timeouts: SHORT_TIMEOUTS, authSources: [], retries: 1 };
+const base: SendOptions = {
+  server: 'localhost',
+  tls: { ca: fixture('ca.pem') },
+  timeouts: SHORT_TIMEOUTS,
+  authSources: [],
+  retries: 1,
+};
 
 async function failure(options: SendOptions): Promise<SmtpProtocolError> {
   try {
@@ -42,7 +48,12 @@ test('implicit TLS against a plain-text SMTP port: use starttls (or plain) there
 
 test('clear text against an implicit-TLS port (no greeting): use ssl', async () => {
   await withServer({ secure: true }, async (server) => {
-    const error = await failure({ ...base, port: server.port, streamType: 'starttls', timeouts: { ...SHORT_TIMEOUTS, greeting: 300 } });
+    const error = await failure({
+      ...base,
+      port: server.port,
+      streamType: 'starttls',
+      timeouts: { ...SHORT_TIMEOUTS, greeting: 300 },
+    });
     assert.equal(error.code, 'ETIMEOUT');
     assert.match(error.hint ?? '', new RegExp(`port ${server.port} probably expects TLS.*streamType 'ssl'`));
   });
@@ -55,7 +66,10 @@ test('a closed port: check the server name and port; on port 25, use 587 or 465'
   await new Promise<void>((resolve) => probe.close(() => resolve()));
   const error = await failure({ ...base, server: '127.0.0.1', port, streamType: 'plain' });
   assert.equal(error.code, 'ECONNECTION');
-  assert.match(error.hint ?? '', new RegExp(`127\\.0\\.0\\.1 refused the connection on port ${port}: check the server name and the port`));
+  assert.match(
+    error.hint ?? '',
+    new RegExp(`127\\.0\\.0\\.1 refused the connection on port ${port}: check the server name and the port`),
+  );
   await assertNothingLeftOpen();
 });
 
@@ -83,11 +97,17 @@ async function withAuthinfo(text: string, run: (file: string) => Promise<void>):
 const AUTH_SERVER: RealServerOptions = {
   authMethods: ['PLAIN', 'LOGIN'],
   onAuth: (auth, _session, callback) =>
-    auth.password === 'right' ? callback(null, { user: auth.username }) : callback(Object.assign(new Error('Authentication credentials invalid'), { responseCode: 535 })),
+    auth.password === 'right'
+      ? callback(null, { user: auth.username })
+      : callback(Object.assign(new Error('Authentication credentials invalid'), { responseCode: 535 })),
 };
 
 test('550 relay denied with AUTH offered and no matching authinfo entry: the line to add, the file searched and why it did not match', async () => {
-  const relayUnlessAuthenticated = (_a: unknown, session: { user?: unknown }, callback: (error?: Error) => void): void =>
+  const relayUnlessAuthenticated = (
+    _a: unknown,
+    session: { user?: unknown },
+    callback: (error?: Error) => void,
+  ): void =>
     callback(!session.user ? Object.assign(new Error('5.7.1 Relaying denied'), { responseCode: 550 }) : undefined);
   await withServer({ ...AUTH_SERVER, onRcptTo: relayUnlessAuthenticated }, async (server) => {
     await withAuthinfo('machine localhost port smtp login alice password right\n', async (file) => {
@@ -105,7 +125,9 @@ test('550 relay denied with AUTH offered and no matching authinfo entry: the lin
 
 test('530 to MAIL with an authinfo file for another host: the file and the host mismatch', async () => {
   const authFirst = (_a: unknown, session: { user?: unknown }, callback: (error?: Error) => void): void =>
-    callback(!session.user ? Object.assign(new Error('5.7.0 Authentication required'), { responseCode: 530 }) : undefined);
+    callback(
+      !session.user ? Object.assign(new Error('5.7.0 Authentication required'), { responseCode: 530 }) : undefined,
+    );
   await withServer({ ...AUTH_SERVER, onMailFrom: authFirst }, async (server) => {
     await withAuthinfo(`machine mail.example.org port ${server.port} login alice password right\n`, async (file) => {
       const error = await failure({ ...base, port: server.port, authSources: [file] });
@@ -130,7 +152,12 @@ test('535: names the authinfo file and line the refused password came from', asy
 
 test('a certificate from an unknown CA: its names and issuer, and the tls.ca option', async () => {
   await withServer({ secure: true }, async (server) => {
-    const error = await failure({ ...base, port: server.port, streamType: 'ssl', tls: { ca: fixture('other-ca.pem') } });
+    const error = await failure({
+      ...base,
+      port: server.port,
+      streamType: 'ssl',
+      tls: { ca: fixture('other-ca.pem') },
+    });
     assert.equal(error.code, 'ETLS');
     assert.match(error.hint ?? '', /certificate \(localhost[^)]*\).*not signed by a CA this client trusts/);
     assert.match(error.hint ?? '', /tls\.ca/);
@@ -139,7 +166,12 @@ test('a certificate from an unknown CA: its names and issuer, and the tls.ca opt
 
 test('a certificate for another name: the names it carries and tls.servername', async () => {
   await withServer({ secure: true }, async (server) => {
-    const error = await failure({ ...base, port: server.port, streamType: 'ssl', tls: { ca: fixture('ca.pem'), servername: 'mail.example.org' } });
+    const error = await failure({
+      ...base,
+      port: server.port,
+      streamType: 'ssl',
+      tls: { ca: fixture('ca.pem'), servername: 'mail.example.org' },
+    });
     assert.equal(error.code, 'ETLS');
     assert.match(error.hint ?? '', /certificate is for localhost.*not mail\.example\.org.*tls\.servername/);
   });

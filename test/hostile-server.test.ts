@@ -63,7 +63,13 @@ test('a stray 250 in a one-write BDAT transaction: EUNKNOWN_DELIVERY, never a re
 });
 
 /** A server for two connections: the first sends `idle` while idle after one message; the second behaves. */
-async function withIdleTalker(idle: string, run: (port: number, stats: { connections: number; firstClosedBeforeSecond: boolean; messages: number }) => Promise<void>): Promise<void> {
+async function withIdleTalker(
+  idle: string,
+  run: (
+    port: number,
+    stats: { connections: number; firstClosedBeforeSecond: boolean; messages: number },
+  ) => Promise<void>,
+): Promise<void> {
   const stats = { connections: 0, firstClosedBeforeSecond: false, messages: 0 };
   let firstClosed = false;
   const sockets = new Set<net.Socket>();
@@ -116,7 +122,15 @@ for (const [name, idle] of [
 ] as const) {
   test(`${name} on an idle connection: closed at once, and a new one used for the next message`, async () => {
     await withIdleTalker(idle, async (port, stats) => {
-      const client = new SmtpClient({ server: '127.0.0.1', port, clientName: 'client.example', authSources: [], envelopeFrom: 'a@x.org', recipients: ['b@y.org'], timeouts: SHORT_TIMEOUTS });
+      const client = new SmtpClient({
+        server: '127.0.0.1',
+        port,
+        clientName: 'client.example',
+        authSources: [],
+        envelopeFrom: 'a@x.org',
+        recipients: ['b@y.org'],
+        timeouts: SHORT_TIMEOUTS,
+      });
       await client.send('Subject: 1\r\n\r\none\r\n');
       await new Promise((resolve) => setTimeout(resolve, 100));
       await client.send('Subject: 2\r\n\r\ntwo\r\n');
@@ -162,7 +176,11 @@ test('an abort while waiting for the reply to QUIT closes at once: the message w
 
 test('the index cannot be rewritten after a delivery: the flush goes on, the report says sent and still listed', async () => {
   await withQueueDir(async (queueDir) => {
-    const messages = [1, 2].map((n) => ({ name: `2026-11-20_09:00:0${n}_${n}`, data: emacsMessage('a@example.org', `r${n}@example.net`, `m${n}`, `b${n}\n`), el: recipientsEl([`r${n}@example.net`]) }));
+    const messages = [1, 2].map((n) => ({
+      name: `2026-11-20_09:00:0${n}_${n}`,
+      data: emacsMessage('a@example.org', `r${n}@example.net`, `m${n}`, `b${n}\n`),
+      el: recipientsEl([`r${n}@example.net`]),
+    }));
     await writeEmacsQueue(queueDir, messages);
     const index = path.join(queueDir, 'index');
     let delivered = 0;
@@ -183,9 +201,17 @@ test('the index cannot be rewritten after a delivery: the flush goes on, the rep
         },
       },
       async (server) => {
-        const report = await sendQueuedMail({ queueDir, server: '127.0.0.1', port: server.port, authSources: [], retries: 1, continueOnError: true });
+        const report = await sendQueuedMail({
+          queueDir,
+          server: '127.0.0.1',
+          port: server.port,
+          authSources: [],
+          retries: 1,
+          continueOnError: true,
+        });
         assert.equal(report.sent.length, 2);
-        for (const sent of report.sent) assert.match(sent.stillListed ?? '', /sent, but not removed from the queue .*may be sent again/);
+        for (const sent of report.sent)
+          assert.match(sent.stillListed ?? '', /sent, but not removed from the queue .*may be sent again/);
         assert.equal(delivered, 2);
       },
     );
@@ -249,7 +275,10 @@ test('terminal control characters from the server are shown escaped in errors, h
 
 test('smtpmail --check and --debug print a hostile greeting escaped', async () => {
   const greeting = 'S: 220 mail.example.org \x1b[31mred\x1b[0m';
-  for (const args of [['--check', '--stream-type', 'plain'], ['--debug', '--stream-type', 'plain', 'b@y.org']]) {
+  for (const args of [
+    ['--check', '--stream-type', 'plain'],
+    ['--debug', '--stream-type', 'plain', 'b@y.org'],
+  ]) {
     const server = await startFakeServer(script`
       ${greeting}
       C: EHLO client.example
@@ -258,7 +287,11 @@ test('smtpmail --check and --debug print a hostile greeting escaped', async () =
     `);
     await withHome(async (home, env) => {
       await writeConfig(home, { defaults: { clientName: 'client.example', retries: 1 } });
-      const run = await runCli([...args, '--server', '127.0.0.1', '--port', String(server.port)], 'From: a@x.org\n\nx\n', env);
+      const run = await runCli(
+        [...args, '--server', '127.0.0.1', '--port', String(server.port)],
+        'From: a@x.org\n\nx\n',
+        env,
+      );
       const all = run.stdout + run.stderr;
       assert.ok(!all.includes('\x1b'), `raw ESC in ${args[0]} output`);
       assert.match(all, /\\x1b\[31mred/);
@@ -273,7 +306,10 @@ test('standard input that is a directory: exit 66, nothing sent', async () => {
   const fd = fs.openSync(directory, 'r');
   try {
     await withHome(async (_home, env) => {
-      const child = spawn(process.execPath, [CLI, '--server', '127.0.0.1', '--port', '9', 'b@example.net'], { env, stdio: [fd, 'ignore', 'pipe'] });
+      const child = spawn(process.execPath, [CLI, '--server', '127.0.0.1', '--port', '9', 'b@example.net'], {
+        env,
+        stdio: [fd, 'ignore', 'pipe'],
+      });
       let stderr = '';
       child.stderr?.setEncoding('utf8').on('data', (text: string) => (stderr += text));
       const code = await new Promise((resolve) => child.on('close', resolve));
@@ -295,20 +331,27 @@ test('a configuration that is not a regular file (/dev/urandom) is refused at on
 });
 
 test('a header block that never ends is refused at the bound, having read no further, in linear time', async () => {
-  for (const [line, size] of [[`X-Pad: ${'a'.repeat(65_000)}\r\n`, 0], ['X-Pad: a', 4096]] as const) {
+  for (const [line, size] of [
+    [`X-Pad: ${'a'.repeat(65_000)}\r\n`, 0],
+    ['X-Pad: a', 4096],
+  ] as const) {
     let read = 0;
     // Header lines of 64 KB, or one endless header line in 4 KiB chunks (the case that rescanned everything per chunk).
-    const chunk = size === 0 ? Buffer.from(line) : Buffer.concat([Buffer.from(line), Buffer.alloc(size - line.length, 0x61)]);
+    const chunk =
+      size === 0 ? Buffer.from(line) : Buffer.concat([Buffer.from(line), Buffer.alloc(size - line.length, 0x61)]);
     const filler = size === 0 ? chunk : Buffer.alloc(size, 0x61);
     async function* endless(): AsyncGenerator<Buffer> {
       yield chunk;
       for (read = chunk.length; ; read += filler.length) yield filler;
     }
     const cpu = process.cpuUsage();
-    await assert.rejects(sendMail(endless(), { server: '127.0.0.1', recipients: ['b@y.org'], envelopeFrom: 'a@x.org', authSources: [] }), {
-      code: 'EINPUT',
-      message: new RegExp(`do not end within ${MAX_HEADER_BYTES} bytes`),
-    });
+    await assert.rejects(
+      sendMail(endless(), { server: '127.0.0.1', recipients: ['b@y.org'], envelopeFrom: 'a@x.org', authSources: [] }),
+      {
+        code: 'EINPUT',
+        message: new RegExp(`do not end within ${MAX_HEADER_BYTES} bytes`),
+      },
+    );
     const used = process.cpuUsage(cpu);
     assert.ok(read < MAX_HEADER_BYTES + 200_000, `read ${read} bytes`);
     // Quadratic work (every chunk appended to a copy of all before it, then rescanned) takes minutes here;

@@ -32,12 +32,22 @@ test('sendMail to port 465 without streamType speaks TLS from the first byte', a
   try {
     server = await startRealServer({ secure: true, listenPort: 465, host });
   } catch (error) {
-    t.skip(`cannot listen on ${host}:465 (${(error as NodeJS.ErrnoException).code ?? String(error)}): needs root or CAP_NET_BIND_SERVICE`);
+    t.skip(
+      `cannot listen on ${host}:465 (${(error as NodeJS.ErrnoException).code ?? String(error)}): needs root or ` +
+        `CAP_NET_BIND_SERVICE`,
+    );
     return;
   }
   try {
     for (const port of [465, 'smtps']) {
-      const result = await sendMail(MESSAGE, { server: host, port, tls: { ca: fixture('ca.pem'), servername: 'localhost' }, timeouts: SHORT_TIMEOUTS, authSources: [], retries: 1 });
+      const result = await sendMail(MESSAGE, {
+        server: host,
+        port,
+        tls: { ca: fixture('ca.pem'), servername: 'localhost' },
+        timeouts: SHORT_TIMEOUTS,
+        authSources: [],
+        retries: 1,
+      });
       assert.equal(result.secure, true);
     }
     assert.equal(server.received.length, 2);
@@ -70,13 +80,24 @@ async function withTlsListener(run: (port: number, connections: () => number) =>
 
 test('plain text to a TLS port: the greeting timeout is not retried, and the hint says streamType ssl', async () => {
   await withTlsListener(async (port, connections) => {
-    const error = await sendMail(MESSAGE, { server: '127.0.0.1', port, timeouts: { ...SHORT_TIMEOUTS, greeting: 300 }, authSources: [], retryDelay: 1 })
-      .then(() => undefined, (e: unknown) => e);
+    const error = await sendMail(MESSAGE, {
+      server: '127.0.0.1',
+      port,
+      timeouts: { ...SHORT_TIMEOUTS, greeting: 300 },
+      authSources: [],
+      retryDelay: 1,
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(error instanceof SmtpProtocolError);
     assert.equal(error.code, 'ETIMEOUT');
     assert.equal(error.attempts, 1);
     assert.equal(error.transient, false);
-    assert.match(error.hint ?? '', /sent no greeting: port \d+ probably expects TLS from the first byte.*streamType 'ssl'/);
+    assert.match(
+      error.hint ?? '',
+      /sent no greeting: port \d+ probably expects TLS from the first byte.*streamType 'ssl'/,
+    );
     assert.equal(connections(), 1);
   });
 });
@@ -91,8 +112,16 @@ test('a server that says nothing and hangs up (a TLS port giving up on its hands
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   try {
     const port = (server.address() as net.AddressInfo).port;
-    const error = await sendMail(MESSAGE, { server: '127.0.0.1', port, timeouts: SHORT_TIMEOUTS, authSources: [], retryDelay: 1 })
-      .then(() => undefined, (e: unknown) => e);
+    const error = await sendMail(MESSAGE, {
+      server: '127.0.0.1',
+      port,
+      timeouts: SHORT_TIMEOUTS,
+      authSources: [],
+      retryDelay: 1,
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(error instanceof SmtpProtocolError);
     assert.equal(error.code, 'ECONNECTION');
     assert.equal(error.attempts, 1);

@@ -79,11 +79,13 @@ for (const c of cases) {
 
 test('a 4 MiB message from a stream, in uneven chunks: delivered bytes equal the normalised message', async () => {
   const lines: string[] = [];
-  for (let i = 0; i < 60_000; i++) lines.push(i % 7 === 0 ? `.line ${i}` : i % 11 === 0 ? `line ${i}\r` : `line ${i} ${'x'.repeat(i % 90)}`);
+  for (let i = 0; i < 60_000; i++)
+    lines.push(i % 7 === 0 ? `.line ${i}` : i % 11 === 0 ? `line ${i}\r` : `line ${i} ${'x'.repeat(i % 90)}`);
   const text = lines.join('\n');
   const bytes = Buffer.from(text);
   async function* source(): AsyncGenerator<Buffer> {
-    for (let at = 0, step = 1; at < bytes.length; at += step, step = (step * 7 + 3) % 65_536 + 1) yield bytes.subarray(at, at + step);
+    for (let at = 0, step = 1; at < bytes.length; at += step, step = ((step * 7 + 3) % 65_536) + 1)
+      yield bytes.subarray(at, at + step);
   }
   await withServer({}, async (server) => {
     const result = await sendMail(Readable.from(source()), options(server, {}));
@@ -98,7 +100,9 @@ test('a 4 MiB message from a stream, in uneven chunks: delivered bytes equal the
 
 test('STARTTLS with the wrong CA: ETLS, and the server never sees MAIL', async () => {
   await withServer({}, async (server) => {
-    const error = await sendMail(MESSAGE, options(server, { tls: { ca: fixture('other-ca.pem') } })).catch((e: unknown) => e);
+    const error = await sendMail(MESSAGE, options(server, { tls: { ca: fixture('other-ca.pem') } })).catch(
+      (e: unknown) => e,
+    );
     assert.ok(error instanceof SmtpProtocolError);
     assert.equal(error.code, 'ETLS');
     assert.equal(server.mailCommands, 0);
@@ -108,7 +112,10 @@ test('STARTTLS with the wrong CA: ETLS, and the server never sees MAIL', async (
 
 test('implicit TLS with the wrong CA: ETLS, and the server never sees MAIL', async () => {
   await withServer({ secure: true }, async (server) => {
-    const error = await sendMail(MESSAGE, options(server, { streamType: 'tls', tls: { ca: fixture('other-ca.pem') } })).catch((e: unknown) => e);
+    const error = await sendMail(
+      MESSAGE,
+      options(server, { streamType: 'tls', tls: { ca: fixture('other-ca.pem') } }),
+    ).catch((e: unknown) => e);
     assert.ok(error instanceof SmtpProtocolError);
     assert.equal(error.code, 'ETLS');
     assert.equal(server.mailCommands, 0);
@@ -116,7 +123,9 @@ test('implicit TLS with the wrong CA: ETLS, and the server never sees MAIL', asy
 });
 
 test('IPv6 loopback: connects to ::1 and verifies the certificate by IP address', async (t) => {
-  const hasV6 = Object.values(networkInterfaces()).flat().some((i) => i?.address === '::1');
+  const hasV6 = Object.values(networkInterfaces())
+    .flat()
+    .some((i) => i?.address === '::1');
   if (!hasV6) {
     t.skip('no ::1 on this machine');
     return;

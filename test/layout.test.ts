@@ -138,3 +138,60 @@ test('no import cycle, type-only imports included', () => {
   for (const module of edges.keys()) visit(module, []);
   assert.deepEqual(cycles, []);
 });
+
+test('test/README.md lists every test file, and only files that exist', () => {
+  const testDir = fileURLToPath(new URL('../../test/', import.meta.url));
+  const map = fs.readFileSync(path.join(testDir, 'README.md'), 'utf8');
+  const listed = new Set([...map.matchAll(/`([a-z0-9-]+\.test\.ts)`/g)].map((m) => m[1] as string));
+  const present = new Set(fs.readdirSync(testDir).filter((name) => name.endsWith('.test.ts')));
+  assert.deepEqual([...present].filter((name) => !listed.has(name)).sort(), [], 'missing from test/README.md');
+  assert.deepEqual([...listed].filter((name) => !present.has(name)).sort(), [], 'listed but absent');
+  for (const folder of Object.keys(MAY_IMPORT).filter((place) => place !== 'leaf' && place !== 'entry')) {
+    assert.ok(map.includes(`| \`${folder}/\` |`), `test/README.md has a row for src/${folder}/`);
+  }
+});
+
+test('README "Layout" states what each folder may import, as checked here', () => {
+  const readme = fs.readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
+  const section = readme.slice(
+    readme.indexOf('\n## Layout\n'),
+    readme.indexOf('\n## ', readme.indexOf('\n## Layout\n') + 2),
+  );
+  const stated = new Map<string, string[]>();
+  for (const match of section.matchAll(/^\| `([a-z]+)\/` \| [^|]+ \| ([^|]+) \|$/gm)) {
+    const column = (match[2] as string).trim();
+    const names =
+      column === '—' ? [] : column.split(', ').map((name) => name.replace('message (types only)', 'message-types'));
+    stated.set(match[1] as string, names.sort());
+  }
+  const folders = Object.keys(MAY_IMPORT).filter((place) => place !== 'leaf' && place !== 'entry' && place !== 'cli');
+  for (const folder of folders) {
+    const checked = (MAY_IMPORT[folder] ?? []).filter((place) => place !== 'leaf' && place !== folder);
+    assert.deepEqual(stated.get(folder), [...checked].sort(), `README's row for ${folder}/`);
+  }
+});
+
+/** Every TypeScript file of the project outside build/ and node_modules/. */
+function projectSources(): string[] {
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  return ['src', 'test', 'bench', 'demo'].flatMap((dir) => sources(path.join(root, dir)));
+}
+
+test('every file starts with its module doc, and no line is over 120 columns', () => {
+  const files = projectSources();
+  assert.ok(files.length > 100);
+  const wrong: string[] = [];
+  // A test's title and a literal that is a whole line (an expected transcript, a pattern) may be longer:
+  // each is searched for as one piece.
+  const exempt = /^\s*(test\(|(\/.*\/[a-z]*|`[^`]*`|"[^"]*"|'[^']*'),?;?$)/;
+  for (const file of files) {
+    const lines = fs.readFileSync(file, 'utf8').split('\n');
+    const first = lines[0]?.startsWith('#!') ? lines[1] : lines[0];
+    if (!first?.startsWith('/**')) wrong.push(`${file}: no module doc first`);
+    lines.forEach((line, index) => {
+      const long = [...line].length > 120 && !(file.includes(`${path.sep}test${path.sep}`) && exempt.test(line));
+      if (long) wrong.push(`${file}:${index + 1}: ${[...line].length} columns`);
+    });
+  }
+  assert.deepEqual(wrong, []);
+});

@@ -1,3 +1,6 @@
+/**
+ * The line-end check (wire/line-ends.ts) against its plain definition, at every word alignment.
+ */
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { crlfClean } from '../src/wire/line-ends.js';
@@ -53,7 +56,12 @@ test('crlfClean agrees with the plain definition on random messages, at every al
     const parts: string[] = [];
     const count = Math.floor(random() * 40);
     const rare = random() < 0.5; // half the messages use only text and CRLF, so that many are clean
-    for (let k = 0; k < count; k++) parts.push(rare ? (alphabet[Math.floor(random() * alphabet.length)] as string) : (['ab', 'c d', '\r\n', '.x'][Math.floor(random() * 4)] as string));
+    for (let k = 0; k < count; k++)
+      parts.push(
+        rare
+          ? (alphabet[Math.floor(random() * alphabet.length)] as string)
+          : (['ab', 'c d', '\r\n', '.x'][Math.floor(random() * 4)] as string),
+      );
     const text = Buffer.from(parts.join(''), 'latin1');
     // The same bytes at offsets 0..3 of a larger buffer: each alignment of the word scan.
     for (let offset = 0; offset < 4; offset++) {

@@ -103,8 +103,16 @@ test('a bad value of any option is ECONFIG naming it, from every entry point, be
         const options = { server: '127.0.0.1', port, authSources: [], queueDir, [name]: value } as never;
         const label = `${name}: ${String(JSON.stringify(value))}`;
         await assert.rejects(sendMail(MESSAGE, options), (e) => assertNamesOption(e, name), `sendMail ${label}`);
-        assert.throws(() => new SmtpClient(options), (e) => assertNamesOption(e, name), `SmtpClient ${label}`);
-        assert.throws(() => createPool(options), (e) => assertNamesOption(e, name), `createPool ${label}`);
+        assert.throws(
+          () => new SmtpClient(options),
+          (e) => assertNamesOption(e, name),
+          `SmtpClient ${label}`,
+        );
+        assert.throws(
+          () => createPool(options),
+          (e) => assertNamesOption(e, name),
+          `createPool ${label}`,
+        );
         await assert.rejects(checkServer(options), (e) => assertNamesOption(e, name), `checkServer ${label}`);
         await assert.rejects(sendQueuedMail(options), (e) => assertNamesOption(e, name), `sendQueuedMail ${label}`);
       }
@@ -114,27 +122,39 @@ test('a bad value of any option is ECONFIG naming it, from every entry point, be
 });
 
 test('the allowed values are named in the error', async () => {
-  await assert.rejects(sendMail(MESSAGE, { server: '127.0.0.1', streamType: 'STARTTLS' as never }), (error: SmtpProtocolError) => {
-    assert.match(error.message, /streamType/);
-    assert.match(error.message, /'plain', 'starttls', 'ssl', 'tls'/);
-    return true;
-  });
-  assert.throws(() => new SmtpClient({ server: 'x', authMechanisms: ['PLAIN', 'SCRAM-MD5'] as never }), /CRAM-MD5, PLAIN, LOGIN, XOAUTH2/);
+  await assert.rejects(
+    sendMail(MESSAGE, { server: '127.0.0.1', streamType: 'STARTTLS' as never }),
+    (error: SmtpProtocolError) => {
+      assert.match(error.message, /streamType/);
+      assert.match(error.message, /'plain', 'starttls', 'ssl', 'tls'/);
+      return true;
+    },
+  );
+  assert.throws(
+    () => new SmtpClient({ server: 'x', authMechanisms: ['PLAIN', 'SCRAM-MD5'] as never }),
+    /CRAM-MD5, PLAIN, LOGIN, XOAUTH2/,
+  );
 });
 
 test('an option name the library does not know is refused, with the name it has for it', () => {
-  assert.throws(() => new SmtpClient({ server: 'x', host: 'mail.example.org' } as never), (error: SmtpProtocolError) => {
-    assert.equal(error.code, 'ECONFIG');
-    assert.match(error.message, /unknown option "host" \(this library calls it server\)/);
-    return true;
-  });
+  assert.throws(
+    () => new SmtpClient({ server: 'x', host: 'mail.example.org' } as never),
+    (error: SmtpProtocolError) => {
+      assert.equal(error.code, 'ECONFIG');
+      assert.match(error.message, /unknown option "host" \(this library calls it server\)/);
+      return true;
+    },
+  );
   assert.throws(() => new SmtpClient({ server: 'x', streamtype: 'ssl' } as never), /unknown option "streamtype"/);
 });
 
 test('per-message options take only what may change per message', async () => {
   await withCountingServer(async (port, connections) => {
     const client = new SmtpClient({ server: '127.0.0.1', port, authSources: [] });
-    await assert.rejects(client.send(MESSAGE, { server: 'elsewhere.example' } as never), /option server cannot change per message/);
+    await assert.rejects(
+      client.send(MESSAGE, { server: 'elsewhere.example' } as never),
+      /option server cannot change per message/,
+    );
     await assert.rejects(client.send(MESSAGE, { partial: 'yes' } as never), (e) => assertNamesOption(e, 'partial'));
     await client.quit();
     assert.equal(connections(), 0);
@@ -145,5 +165,13 @@ test('good values are accepted: service names in any case, numeric strings, tota
   for (const port of ['smtp', 'submission', 'SMTPS', 'submissions', '587', 2525]) {
     assert.doesNotThrow(() => new SmtpClient({ server: 'x', port }), `port ${String(port)}`);
   }
-  assert.doesNotThrow(() => new SmtpClient({ server: 'x', timeouts: { total: 0, connect: 1000 }, authMechanisms: ['plain', 'XOAUTH2'], retryDelay: 0 }));
+  assert.doesNotThrow(
+    () =>
+      new SmtpClient({
+        server: 'x',
+        timeouts: { total: 0, connect: 1000 },
+        authMechanisms: ['plain', 'XOAUTH2'],
+        retryDelay: 0,
+      }),
+  );
 });

@@ -52,7 +52,11 @@ test('three concurrent sends, the middle one refused: pipelined across transacti
   await withClient(steps, {}, async (client) => {
     const sends = ['one', 'two', 'three'].map((name) => client.send(`${name}\r\n`, { recipients: [`${name}@y.org`] }));
     const outcomes = (await Promise.allSettled(sends)).map((o) =>
-      o.status === 'fulfilled' ? o.value.reply.lines[0] : o.reason instanceof SmtpProtocolError ? o.reason.code : String(o.reason),
+      o.status === 'fulfilled'
+        ? o.value.reply.lines[0]
+        : o.reason instanceof SmtpProtocolError
+          ? o.reason.code
+          : String(o.reason),
     );
     assert.deepEqual(outcomes, ['queued as 1', 'ERECIPIENT', 'queued as 3']);
   });
@@ -84,8 +88,13 @@ test('without PIPELINING concurrent sends go strictly one command at a time', as
     S: 221 bye
   `;
   await withClient(steps, {}, async (client) => {
-    const results = await Promise.all(['one', 'two'].map((name) => client.send(`${name}\r\n`, { recipients: [`${name}@y.org`] })));
-    assert.deepEqual(results.map((r) => r.reply.lines[0]), ['queued as 1', 'queued as 2']);
+    const results = await Promise.all(
+      ['one', 'two'].map((name) => client.send(`${name}\r\n`, { recipients: [`${name}@y.org`] })),
+    );
+    assert.deepEqual(
+      results.map((r) => r.reply.lines[0]),
+      ['queued as 1', 'queued as 2'],
+    );
   });
 });
 

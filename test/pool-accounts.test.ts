@@ -65,7 +65,10 @@ test('5 concurrent pool sends with a wrong password: 1 connection, one AUTH per 
     assert.deepEqual(log.attempts, ['CRAM-MD5', 'PLAIN', 'LOGIN']);
 
     // Later sends fail at once with the same error, without connecting.
-    await assert.rejects(pool.send(message(6)), (error: SmtpProtocolError) => error.code === 'EAUTH' && /535/.test(error.message));
+    await assert.rejects(
+      pool.send(message(6)),
+      (error: SmtpProtocolError) => error.code === 'EAUTH' && /535/.test(error.message),
+    );
     assert.equal(log.connections, 1);
 
     // New credentials open the gate.
@@ -81,14 +84,16 @@ test('an SmtpClient whose credentials were refused fails later sends without con
   const log: AuthLog = { connections: 0, attempts: [] };
   await withRealServer(authServer(log), async (server) => {
     const asked: string[] = [];
-    const client = new SmtpClient(options(server, {
-      password: 'wrong',
-      authMechanisms: ['PLAIN'],
-      promptCredentials: async (request) => {
-        asked.push(request.host);
-        return asked.length === 1 ? undefined : { user: USER, password: PASS };
-      },
-    }));
+    const client = new SmtpClient(
+      options(server, {
+        password: 'wrong',
+        authMechanisms: ['PLAIN'],
+        promptCredentials: async (request) => {
+          asked.push(request.host);
+          return asked.length === 1 ? undefined : { user: USER, password: PASS };
+        },
+      }),
+    );
     await assert.rejects(client.send(message(1)), { code: 'EAUTH' });
     // The prompt declines: the refusal stands, no connection.
     await assert.rejects(client.send(message(2)), { code: 'EAUTH' });

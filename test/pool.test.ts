@@ -11,7 +11,10 @@ import { createPool, type PoolOptions } from '../src/index.js';
 import { assertNothingLeftOpen, SHORT_TIMEOUTS } from './helpers/converse.js';
 import { startRealServer, type RealServer, type RealServerOptions } from './helpers/real-server.js';
 
-async function withServer(options: RealServerOptions, run: (server: RealServer, sockets: Socket[]) => Promise<void>): Promise<void> {
+async function withServer(
+  options: RealServerOptions,
+  run: (server: RealServer, sockets: Socket[]) => Promise<void>,
+): Promise<void> {
   const server = await startRealServer({ disabledCommands: ['STARTTLS'], ...options });
   const sockets: Socket[] = [];
   server.raw.on('connection', (socket: Socket) => sockets.push(socket));
@@ -42,9 +45,15 @@ test('eight concurrent messages over a pool of two: two connections, every messa
     const pool = createPool(poolOptions(server, { maxConnections: 2 }));
     const results = await Promise.all(Array.from({ length: 8 }, (_, i) => pool.send(message(i))));
     await pool.close();
-    assert.equal(results.every((r) => r.reply.code === 250), true);
+    assert.equal(
+      results.every((r) => r.reply.code === 250),
+      true,
+    );
     assert.equal(sockets.length, 2);
-    assert.deepEqual(server.received.map((r) => r.data.toString()).sort(), Array.from({ length: 8 }, (_, i) => message(i)).sort());
+    assert.deepEqual(
+      server.received.map((r) => r.data.toString()).sort(),
+      Array.from({ length: 8 }, (_, i) => message(i)).sort(),
+    );
   });
 });
 
@@ -100,7 +109,9 @@ test('idleTimeout closes an unused connection; the next message opens a new one'
 test('after a pause the connection is checked with NOOP; one the server dropped is replaced', async () => {
   await withServer({}, async (server, sockets) => {
     const trace: string[] = [];
-    const pool = createPool(poolOptions(server, { noopAfterIdle: 1, maxConnections: 1, onTrace: (e) => trace.push(e.line) }));
+    const pool = createPool(
+      poolOptions(server, { noopAfterIdle: 1, maxConnections: 1, onTrace: (e) => trace.push(e.line) }),
+    );
     await pool.send(message(1));
     await new Promise((resolve) => setTimeout(resolve, 20));
     await pool.send(message(2)); // NOOP on the same connection, then the message

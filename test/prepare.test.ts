@@ -34,30 +34,69 @@ const rows: readonly Row[] = [
     to: ['a@x.org', 'b@x.org', 'c@x.org', 'd@x.org'],
     head: 'From: a@x.org\nTo: a@x.org\nCc: b@x.org, c@x.org\nSubject: s\n\r\n',
   },
-  { name: 'display names with commas in quotes', message: 'To: "Doe, John" <j@x.org>, "Roe, Jane" <r@x.org>\n\nb\n', to: ['j@x.org', 'r@x.org'] },
+  {
+    name: 'display names with commas in quotes',
+    message: 'To: "Doe, John" <j@x.org>, "Roe, Jane" <r@x.org>\n\nb\n',
+    to: ['j@x.org', 'r@x.org'],
+  },
   { name: 'comments', message: 'To: a@x.org (Alice, at work), (note) b@x.org\n\nb\n', to: ['a@x.org', 'b@x.org'] },
-  { name: 'folded lines with tabs', message: 'To: a@x.org,\n\tb@x.org,\n  c@x.org\nSubject: s\n\nb\n', to: ['a@x.org', 'b@x.org', 'c@x.org'] },
-  { name: 'two To: lines both count', message: 'To: a@x.org\nSubject: s\nTo: b@x.org\n\nb\n', to: ['a@x.org', 'b@x.org'] },
+  {
+    name: 'folded lines with tabs',
+    message: 'To: a@x.org,\n\tb@x.org,\n  c@x.org\nSubject: s\n\nb\n',
+    to: ['a@x.org', 'b@x.org', 'c@x.org'],
+  },
+  {
+    name: 'two To: lines both count',
+    message: 'To: a@x.org\nSubject: s\nTo: b@x.org\n\nb\n',
+    to: ['a@x.org', 'b@x.org'],
+  },
   {
     name: 'a Resent-* block: only the Resent recipients',
     message: 'Resent-To: r@x.org\nResent-Bcc: rb@x.org\nTo: a@x.org\nCc: b@x.org\n\nb\n',
     to: ['r@x.org', 'rb@x.org'],
     head: 'Resent-To: r@x.org\nTo: a@x.org\nCc: b@x.org\n\r\n',
   },
-  { name: 'lower- and upper-case field names', message: 'TO: a@x.org\ncc: b@x.org\nbCc: c@x.org\n\nb\n', to: ['a@x.org', 'b@x.org', 'c@x.org'], head: 'TO: a@x.org\ncc: b@x.org\n\r\n' },
-  { name: 'X-To: and Reply-To: are not recipients', message: 'X-To: x@x.org\nReply-To: r@x.org\nTo: a@x.org\n\nb\n', to: ['a@x.org'] },
+  {
+    name: 'lower- and upper-case field names',
+    message: 'TO: a@x.org\ncc: b@x.org\nbCc: c@x.org\n\nb\n',
+    to: ['a@x.org', 'b@x.org', 'c@x.org'],
+    head: 'TO: a@x.org\ncc: b@x.org\n\r\n',
+  },
+  {
+    name: 'X-To: and Reply-To: are not recipients',
+    message: 'X-To: x@x.org\nReply-To: r@x.org\nTo: a@x.org\n\nb\n',
+    to: ['a@x.org'],
+  },
   { name: 'To:a@x.org,b@x.org without spaces', message: 'To:a@x.org,b@x.org\n\nb\n', to: ['a@x.org', 'b@x.org'] },
   { name: 'groups', message: 'To: friends: a@x.org, b@y.org;, c@z.org\n\nb\n', to: ['a@x.org', 'b@y.org', 'c@z.org'] },
-  { name: 'undisclosed-recipients:; gives none', message: 'To: undisclosed-recipients:;\nBcc: hidden@x.org\n\nb\n', to: ['hidden@x.org'], head: 'To: undisclosed-recipients:;\n\r\n' },
-  { name: 'a quoted local part with a space', message: 'To: "john doe"@x.org, "a@b.com x"@internal.example\n\nb\n', to: ['"john doe"@x.org', '"a@b.com x"@internal.example'] },
+  {
+    name: 'undisclosed-recipients:; gives none',
+    message: 'To: undisclosed-recipients:;\nBcc: hidden@x.org\n\nb\n',
+    to: ['hidden@x.org'],
+    head: 'To: undisclosed-recipients:;\n\r\n',
+  },
+  {
+    name: 'a quoted local part with a space',
+    message: 'To: "john doe"@x.org, "a@b.com x"@internal.example\n\nb\n',
+    to: ['"john doe"@x.org', '"a@b.com x"@internal.example'],
+  },
   {
     name: 'a Bcc with a continuation line is removed whole',
     message: 'To: a@x.org\nBcc: b@x.org,\n  c@x.org\nSubject: s\n\nb\n',
     to: ['a@x.org', 'b@x.org', 'c@x.org'],
     head: 'To: a@x.org\nSubject: s\n\r\n',
   },
-  { name: 'exact duplicates dropped, order kept', message: 'To: b@x.org, a@x.org\nCc: b@x.org\n\nb\n', to: ['b@x.org', 'a@x.org'] },
-  { name: 'CRLF message', message: 'To: a@x.org\r\nBcc: z@x.org\r\n\r\nb\r\n', to: ['a@x.org', 'z@x.org'], head: 'To: a@x.org\r\n\r\n' },
+  {
+    name: 'exact duplicates dropped, order kept',
+    message: 'To: b@x.org, a@x.org\nCc: b@x.org\n\nb\n',
+    to: ['b@x.org', 'a@x.org'],
+  },
+  {
+    name: 'CRLF message',
+    message: 'To: a@x.org\r\nBcc: z@x.org\r\n\r\nb\r\n',
+    to: ['a@x.org', 'z@x.org'],
+    head: 'To: a@x.org\r\n\r\n',
+  },
 ];
 
 for (const row of rows) {
@@ -76,7 +115,10 @@ test('Bcc: inside the body is kept; the body is not touched', async () => {
 });
 
 test('the Emacs header separator ends the headers and is sent as an empty line', async () => {
-  const prepared = await prepareMessage('To: a@x.org\nSubject: s\n--text follows this line--\nbody\n', { ...KEEP, envelopeFrom: 'me@x.org' });
+  const prepared = await prepareMessage('To: a@x.org\nSubject: s\n--text follows this line--\nbody\n', {
+    ...KEEP,
+    envelopeFrom: 'me@x.org',
+  });
   assert.equal(prepared.head.toString('utf8'), 'To: a@x.org\nSubject: s\n\r\n');
   assert.equal(await bodyText(prepared), 'body\n');
 });
@@ -90,20 +132,29 @@ test('envelope sender: envelopeFrom, else From:, else userMailAddress when it lo
   for (const [message, options, expected] of cases) {
     assert.equal((await prepareMessage(message, { ...KEEP, ...options })).envelope.from, expected);
   }
-  await assert.rejects(prepareMessage('To: b@x.org\n\n', { ...KEEP, userMailAddress: 'not an address' }), (error: unknown) => {
-    assert.ok(error instanceof SmtpProtocolError);
-    assert.equal(error.code, 'ECONFIG');
-    assert.match(error.message, /no envelope sender/);
-    return true;
-  });
+  await assert.rejects(
+    prepareMessage('To: b@x.org\n\n', { ...KEEP, userMailAddress: 'not an address' }),
+    (error: unknown) => {
+      assert.ok(error instanceof SmtpProtocolError);
+      assert.equal(error.code, 'ECONFIG');
+      assert.match(error.message, /no envelope sender/);
+      return true;
+    },
+  );
 });
 
 test('missing Date, Message-ID and From are added after the existing fields, which stay as they are', async () => {
   const message = 'to:   b@y.org\nSubject:  Hi\n\nbody\n';
-  const prepared = await prepareMessage(message, { userMailAddress: 'alice@example.org', userFullName: 'Alice Q. User' });
+  const prepared = await prepareMessage(message, {
+    userMailAddress: 'alice@example.org',
+    userFullName: 'Alice Q. User',
+  });
   const lines = prepared.head.toString('utf8').split('\n');
   assert.deepEqual(lines.slice(0, 2), ['to:   b@y.org', 'Subject:  Hi']);
-  assert.match(lines[2] ?? '', /^Date: (Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}\r$/);
+  assert.match(
+    lines[2] ?? '',
+    /^Date: (Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}\r$/,
+  );
   assert.match(lines[3] ?? '', /^Message-ID: <[^<>@\s]+@example\.org>\r$/);
   assert.equal(lines[4], 'From: "Alice Q. User" <alice@example.org>\r');
   assert.deepEqual(lines.slice(5), ['\r', '']);
@@ -113,33 +164,53 @@ test('present Date, Message-ID and From are never replaced; addMissingHeaders: f
   const message = 'Date: Thu, 01 Jan 2026 00:00:00 +0000\nMessage-ID: <x@y>\nFrom: a@x.org\nTo: b@x.org\n\nb\n';
   const prepared = await prepareMessage(message, { userMailAddress: 'other@x.org' });
   // Nothing to change: the header block goes exactly as given (the wire encoder makes line ends CRLF).
-  assert.equal(prepared.head.toString('utf8'), 'Date: Thu, 01 Jan 2026 00:00:00 +0000\nMessage-ID: <x@y>\nFrom: a@x.org\nTo: b@x.org\n\n');
+  assert.equal(
+    prepared.head.toString('utf8'),
+    'Date: Thu, 01 Jan 2026 00:00:00 +0000\nMessage-ID: <x@y>\nFrom: a@x.org\nTo: b@x.org\n\n',
+  );
   const bare = await prepareMessage('To: b@x.org\n\nb\n', { ...KEEP, envelopeFrom: 'a@x.org' });
   assert.equal(bare.head.toString('utf8'), 'To: b@x.org\n\n');
 });
 
 test('recipients option overrides; sendtoDomain completes bare names in the envelope only', async () => {
-  const prepared = await prepareMessage('To: bob, carol@y.org\n\nb\n', { ...KEEP, envelopeFrom: 'a@x.org', sendtoDomain: 'example.org' });
+  const prepared = await prepareMessage('To: bob, carol@y.org\n\nb\n', {
+    ...KEEP,
+    envelopeFrom: 'a@x.org',
+    sendtoDomain: 'example.org',
+  });
   assert.deepEqual(prepared.envelope.to, ['bob@example.org', 'carol@y.org']);
   assert.equal(prepared.head.toString('utf8'), 'To: bob, carol@y.org\n\n');
-  const given = await prepareMessage('To: a@x.org\n\nb\n', { ...KEEP, envelopeFrom: 'a@x.org', recipients: ['z@z.org'] });
+  const given = await prepareMessage('To: a@x.org\n\nb\n', {
+    ...KEEP,
+    envelopeFrom: 'a@x.org',
+    recipients: ['z@z.org'],
+  });
   assert.deepEqual(given.envelope.to, ['z@z.org']);
 });
 
 test('no recipients at all: EINPUT before anything else', async () => {
-  await assert.rejects(prepareMessage('To: undisclosed-recipients:;\n\nb\n', { ...KEEP, envelopeFrom: 'a@x.org' }), (error: unknown) => {
-    assert.ok(error instanceof SmtpProtocolError);
-    assert.equal(error.code, 'EINPUT');
-    assert.match(error.message, /no recipients/);
-    return true;
-  });
+  await assert.rejects(
+    prepareMessage('To: undisclosed-recipients:;\n\nb\n', { ...KEEP, envelopeFrom: 'a@x.org' }),
+    (error: unknown) => {
+      assert.ok(error instanceof SmtpProtocolError);
+      assert.equal(error.code, 'EINPUT');
+      assert.match(error.message, /no recipients/);
+      return true;
+    },
+  );
 });
 
 test('X-Message-SMTP-Method is parsed and never transmitted; a bad one is ECONFIG', async () => {
-  const prepared = await prepareMessage('To: a@x.org\nX-Message-SMTP-Method: smtp mail.example.org 465 bob\n\nb\n', { ...KEEP, envelopeFrom: 'a@x.org' });
+  const prepared = await prepareMessage('To: a@x.org\nX-Message-SMTP-Method: smtp mail.example.org 465 bob\n\nb\n', {
+    ...KEEP,
+    envelopeFrom: 'a@x.org',
+  });
   assert.deepEqual(prepared.method, { kind: 'smtp', host: 'mail.example.org', port: '465', user: 'bob' });
   assert.equal(prepared.head.toString('utf8'), 'To: a@x.org\n\r\n');
-  await assert.rejects(prepareMessage('To: a@x.org\nX-Message-SMTP-Method: carrier-pigeon\n\nb\n', { ...KEEP, envelopeFrom: 'a@x.org' }), { code: 'ECONFIG' });
+  await assert.rejects(
+    prepareMessage('To: a@x.org\nX-Message-SMTP-Method: carrier-pigeon\n\nb\n', { ...KEEP, envelopeFrom: 'a@x.org' }),
+    { code: 'ECONFIG' },
+  );
 });
 
 test('a streamed message: only the header block is read up front, the body stays a stream', async () => {
@@ -150,7 +221,10 @@ test('a streamed message: only the header block is read up front, the body stays
       yield part;
     }
   }
-  const prepared = await prepareMessage(Readable.from(source(), { objectMode: true }), { ...KEEP, envelopeFrom: 'me@x.org' });
+  const prepared = await prepareMessage(Readable.from(source(), { objectMode: true }), {
+    ...KEEP,
+    envelopeFrom: 'me@x.org',
+  });
   assert.equal(pulled <= 4, true, `read ${pulled} chunks before the body was asked for`);
   assert.equal(Buffer.isBuffer(prepared.body), false);
   assert.equal(prepared.inMemory, false);

@@ -29,13 +29,18 @@ function delays(seed: number): () => number {
 
 /** Runs the worker, kills it with SIGKILL after `killAfterMs` (or lets it finish), returns what it reported. */
 async function runAndKill(queueDir: string, port: number, first: number, killAfterMs: number): Promise<string[]> {
-  const child = spawn(process.execPath, [WORKER, queueDir, String(port), String(first), String(PER_RUN)], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn(process.execPath, [WORKER, queueDir, String(port), String(first), String(PER_RUN)], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (text: string) => (out += text));
   const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
   await new Promise((resolve) => child.on('close', resolve));
   clearTimeout(timer);
-  return out.split('\n').filter((line) => line.startsWith('queued ')).map((line) => line.slice('queued '.length));
+  return out
+    .split('\n')
+    .filter((line) => line.startsWith('queued '))
+    .map((line) => line.slice('queued '.length));
 }
 
 test(`${ITERATIONS} kill -9 at random points: nothing reported queued is lost, no lock wedges, temporary files are cleaned`, async () => {
@@ -63,22 +68,45 @@ test(`${ITERATIONS} kill -9 at random points: nothing reported queued is lost, n
           if (queued.length < PER_RUN) killedMidway++;
           reported.push(...queued);
           // Every message reported queued is listed, or was delivered.
-          const listed = await Promise.all((await indexLines(queueDir)).map(async (line) => /Subject: (id-\d+)/.exec(await fs.readFile(line, 'utf8'))?.[1]));
-          for (const id of queued) assert.ok(listed.includes(id) || subjects.includes(id), `run ${run}: ${id} was reported queued and is neither listed nor delivered`);
+          const listed = await Promise.all(
+            (await indexLines(queueDir)).map(
+              async (line) => /Subject: (id-\d+)/.exec(await fs.readFile(line, 'utf8'))?.[1],
+            ),
+          );
+          for (const id of queued)
+            assert.ok(
+              listed.includes(id) || subjects.includes(id),
+              `run ${run}: ${id} was reported queued and is neither listed nor delivered`,
+            );
         }
-        assert.ok(killedMidway >= ITERATIONS / 2, `only ${killedMidway} of ${ITERATIONS} runs were killed midway: the delays do not hit the work`);
+        assert.ok(
+          killedMidway >= ITERATIONS / 2,
+          `only ${killedMidway} of ${ITERATIONS} runs were killed midway: the delays do not hit the work`,
+        );
 
         // The next run takes over whatever lock a kill left, cleans temporary files and sends the rest.
-        const report = await sendQueuedMail({ queueDir, server: '127.0.0.1', port: server.port, streamType: 'plain', authSources: [], retries: 1 });
+        const report = await sendQueuedMail({
+          queueDir,
+          server: '127.0.0.1',
+          port: server.port,
+          streamType: 'plain',
+          authSources: [],
+          retries: 1,
+        });
         assert.deepEqual(report.failed, []);
         assert.deepEqual(await indexLines(queueDir), []);
         for (const id of reported) assert.ok(subjects.includes(id), `${id} was reported queued and never delivered`);
-        const leftovers = (await fs.readdir(queueDir)).filter((name) => name.endsWith('.tmp') || name.endsWith('.lock'));
+        const leftovers = (await fs.readdir(queueDir)).filter(
+          (name) => name.endsWith('.tmp') || name.endsWith('.lock'),
+        );
         assert.deepEqual(leftovers, []);
         // Twice at most, and only by a kill between a final reply and the index rewrite.
         const counts = new Map<string, number>();
         for (const subject of subjects) counts.set(subject, (counts.get(subject) ?? 0) + 1);
-        assert.ok([...counts.values()].every((n) => n <= 2), 'a message went out more than twice');
+        assert.ok(
+          [...counts.values()].every((n) => n <= 2),
+          'a message went out more than twice',
+        );
       });
     },
   );
@@ -89,7 +117,10 @@ test('an empty lock left by a process killed while creating it (an older version
     await fs.mkdir(queueDir, { recursive: true, mode: 0o700 });
     const lock = `${queueDir}/flush.lock`;
     await fs.writeFile(lock, '');
-    await assert.rejects(sendQueuedMail({ queueDir, server: '127.0.0.1', authSources: [] }), { code: 'EQUEUE', message: /queue is busy/ });
+    await assert.rejects(sendQueuedMail({ queueDir, server: '127.0.0.1', authSources: [] }), {
+      code: 'EQUEUE',
+      message: /queue is busy/,
+    });
     const old = new Date(Date.now() - 60_000);
     await fs.utimes(lock, old, old);
     const report = await sendQueuedMail({ queueDir, server: '127.0.0.1', authSources: [] });

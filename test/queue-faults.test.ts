@@ -1,3 +1,7 @@
+/**
+ * The offline queue when things go wrong: enqueueing stopped after any step, refused messages in a
+ * flush, index lines without files, entries without recipients or .el files.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -6,11 +10,19 @@ import path from 'node:path';
 import { prepareMessage } from '../src/message/prepare.js';
 import { sendQueuedMail } from '../src/index.js';
 import { queueMessage } from '../src/queue/write.js';
-import { emacsMessage, flushOptions, indexLines, listing, recipientsEl, withQueueDir, writeEmacsQueue } from './helpers/queue-dir.js';
+import {
+  emacsMessage,
+  flushOptions,
+  indexLines,
+  listing,
+  recipientsEl,
+  withQueueDir,
+  writeEmacsQueue,
+} from './helpers/queue-dir.js';
 import { withRealServer, type RealServer, type RealServerOptions } from './helpers/real-server.js';
 
-const withServer = (run: (server: RealServer) => Promise<void>, options: RealServerOptions = {}): Promise<void> => withRealServer(options, run);
-
+const withServer = (run: (server: RealServer) => Promise<void>, options: RealServerOptions = {}): Promise<void> =>
+  withRealServer(options, run);
 
 const three = [1, 2, 3].map((n) => ({
   name: `2026-11-20_09:00:0${n}_${n}`,
@@ -21,19 +33,32 @@ const three = [1, 2, 3].map((n) => ({
 /** What the test hook throws to stop enqueueing after a step (a real kill: queue-crash.test.ts). */
 class StoppedAfter extends Error {}
 
-const STEPS = ['data:written', 'data:synced', 'data:renamed', 'el:written', 'el:synced', 'el:renamed', 'directory:synced', 'index:appended'];
+const STEPS = [
+  'data:written',
+  'data:synced',
+  'data:renamed',
+  'el:written',
+  'el:synced',
+  'el:renamed',
+  'directory:synced',
+  'index:appended',
+];
 
 test('enqueueing stopped after any step never leaves a partial message listed in the index', async () => {
   const seen: string[] = [];
   await withQueueDir(async (queueDir) => {
-    const prepared = await prepareMessage('From: a@example.org\nTo: b@example.net\n\nhello\n', { addMissingHeaders: false });
+    const prepared = await prepareMessage('From: a@example.org\nTo: b@example.net\n\nhello\n', {
+      addMissingHeaders: false,
+    });
     await queueMessage(prepared, { queueDir }, (step) => seen.push(step));
   });
   assert.deepEqual(seen, STEPS, 'the steps this test interrupts are the steps enqueueing takes');
   for (const [at, crashStep] of STEPS.entries()) {
     await withServer(async (server) => {
       await withQueueDir(async (queueDir) => {
-        const prepared = await prepareMessage('From: a@example.org\nTo: b@example.net\n\nhello\n', { addMissingHeaders: false });
+        const prepared = await prepareMessage('From: a@example.org\nTo: b@example.net\n\nhello\n', {
+          addMissingHeaders: false,
+        });
         const crash = (step: string): void => {
           if (step === crashStep) throw new StoppedAfter(step);
         };
@@ -61,23 +86,39 @@ test('message 2 of 3 refused: 1 sent and gone, 2 and 3 still queued and listed; 
       await withQueueDir(async (queueDir) => {
         const paths = await writeEmacsQueue(queueDir, three);
         const report = await sendQueuedMail(flushOptions(server, queueDir));
-        assert.deepEqual(report.sent.map((s) => s.path), [paths[0]]);
-        assert.deepEqual(report.failed.map((f) => [f.path, f.error.code, f.error.reply?.code]), [[paths[1], 'ERECIPIENT', 550]]);
+        assert.deepEqual(
+          report.sent.map((s) => s.path),
+          [paths[0]],
+        );
+        assert.deepEqual(
+          report.failed.map((f) => [f.path, f.error.code, f.error.reply?.code]),
+          [[paths[1], 'ERECIPIENT', 550]],
+        );
         assert.match(report.failed[0]?.error.message ?? '', /no such user/);
         assert.deepEqual(report.queued, [paths[1], paths[2]]);
         assert.deepEqual(await indexLines(queueDir), [paths[1], paths[2]]);
-        assert.deepEqual(await listing(queueDir), ['index', ...[1, 2].flatMap((i) => [three[i]!.name, `${three[i]!.name}.el`])].sort());
+        assert.deepEqual(
+          await listing(queueDir),
+          ['index', ...[1, 2].flatMap((i) => [three[i]!.name, `${three[i]!.name}.el`])].sort(),
+        );
 
         refuse = false;
         const again = await sendQueuedMail(flushOptions(server, queueDir));
-        assert.deepEqual(again.sent.map((s) => s.path), [paths[1], paths[2]]);
-        assert.deepEqual(server.received.map((r) => r.to), [['r1@example.net'], ['r2@example.net'], ['r3@example.net']]);
+        assert.deepEqual(
+          again.sent.map((s) => s.path),
+          [paths[1], paths[2]],
+        );
+        assert.deepEqual(
+          server.received.map((r) => r.to),
+          [['r1@example.net'], ['r2@example.net'], ['r3@example.net']],
+        );
         assert.deepEqual(await indexLines(queueDir), []);
       });
     },
     {
       onRcptTo(address, _session, callback) {
-        if (refuse && address.address === 'r2@example.net') callback(Object.assign(new Error('no such user'), { responseCode: 550 }));
+        if (refuse && address.address === 'r2@example.net')
+          callback(Object.assign(new Error('no such user'), { responseCode: 550 }));
         else callback();
       },
     },
@@ -90,12 +131,20 @@ test('continueOnError: a refused message stays queued and the ones after it are 
       await withQueueDir(async (queueDir) => {
         const paths = await writeEmacsQueue(queueDir, three);
         const report = await sendQueuedMail({ ...flushOptions(server, queueDir), continueOnError: true });
-        assert.deepEqual(report.sent.map((s) => s.path), [paths[0], paths[2]]);
+        assert.deepEqual(
+          report.sent.map((s) => s.path),
+          [paths[0], paths[2]],
+        );
         assert.deepEqual(report.queued, [paths[1]]);
         assert.deepEqual(await indexLines(queueDir), [paths[1]]);
       });
     },
-    { onRcptTo: (address, _s, callback) => callback(address.address === 'r2@example.net' ? Object.assign(new Error('no'), { responseCode: 550 }) : undefined) },
+    {
+      onRcptTo: (address, _s, callback) =>
+        callback(
+          address.address === 'r2@example.net' ? Object.assign(new Error('no'), { responseCode: 550 }) : undefined,
+        ),
+    },
   );
 });
 
@@ -106,7 +155,10 @@ test('an index line whose data file is missing is reported, dropped from the ind
       await writeEmacsQueue(queueDir, [three[0]!], []);
       await fs.writeFile(path.join(queueDir, 'index'), `${stale}\n${path.join(queueDir, three[0]!.name)}\n`);
       const report = await sendQueuedMail(flushOptions(server, queueDir));
-      assert.deepEqual(report.dropped.map((d) => d.path), [stale]);
+      assert.deepEqual(
+        report.dropped.map((d) => d.path),
+        [stale],
+      );
       assert.match(report.dropped[0]?.reason ?? '', /does not exist/);
       assert.equal(report.sent.length, 1);
       assert.deepEqual(await indexLines(queueDir), []);
@@ -122,7 +174,13 @@ test('a message without recipients or with a missing .el is reported and left in
         { ...three[1]!, el: undefined },
       ]);
       const report = await sendQueuedMail({ ...flushOptions(server, queueDir), continueOnError: true });
-      assert.deepEqual(report.failed.map((f) => [f.path, f.error.code]), [[paths[0], 'EQUEUE'], [paths[1], 'EQUEUE']]);
+      assert.deepEqual(
+        report.failed.map((f) => [f.path, f.error.code]),
+        [
+          [paths[0], 'EQUEUE'],
+          [paths[1], 'EQUEUE'],
+        ],
+      );
       assert.match(report.failed[0]?.error.message ?? '', /no recipients/);
       assert.match(report.failed[1]?.error.message ?? '', /Cannot read .*\.el/);
       assert.deepEqual(await indexLines(queueDir), paths);
@@ -135,12 +193,19 @@ test('two flushes started at once send each message once', async () => {
   await withServer(async (server) => {
     await withQueueDir(async (queueDir) => {
       await writeEmacsQueue(queueDir, three);
-      const outcomes = await Promise.allSettled([sendQueuedMail(flushOptions(server, queueDir)), sendQueuedMail(flushOptions(server, queueDir))]);
+      const outcomes = await Promise.allSettled([
+        sendQueuedMail(flushOptions(server, queueDir)),
+        sendQueuedMail(flushOptions(server, queueDir)),
+      ]);
       const busy = outcomes.filter((o) => o.status === 'rejected');
       for (const o of busy) assert.match(String((o as PromiseRejectedResult).reason), /queue is busy/);
       const sent = outcomes.flatMap((o) => (o.status === 'fulfilled' ? o.value.sent : []));
       assert.equal(sent.length, 3);
-      assert.deepEqual(server.received.map((r) => r.to[0]).sort(), ['r1@example.net', 'r2@example.net', 'r3@example.net']);
+      assert.deepEqual(server.received.map((r) => r.to[0]).sort(), [
+        'r1@example.net',
+        'r2@example.net',
+        'r3@example.net',
+      ]);
       assert.deepEqual(await listing(queueDir), ['index']);
     });
   });
@@ -170,7 +235,10 @@ test('a .el with code is refused, nothing runs, and the message stays queued', a
       await withQueueDir(async (queueDir) => {
         const paths = await writeEmacsQueue(queueDir, [{ ...three[0]!, el }]);
         const report = await sendQueuedMail(flushOptions(server, queueDir));
-        assert.deepEqual(report.failed.map((f) => f.error.code), ['EQUEUE']);
+        assert.deepEqual(
+          report.failed.map((f) => f.error.code),
+          ['EQUEUE'],
+        );
         assert.ok(report.failed[0]?.error.message.includes(`${paths[0]}.el`), 'the error names the file');
         assert.deepEqual(await indexLines(queueDir), paths);
         assert.equal(server.mailCommands, 0);

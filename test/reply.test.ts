@@ -1,3 +1,7 @@
+/**
+ * Reply parsing (wire/reply-parser.ts, wire/reply.ts): multi-line replies, enhanced codes, partial input,
+ * bytes buffered after a reply (the STARTTLS injection check) and the bounds on a reply's size.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MAX_LINE_BYTES, MAX_REPLY_LINES, ReplyParser } from '../src/wire/reply-parser.js';
@@ -216,12 +220,15 @@ test('an over-long line fails as soon as the buffer passes the bound, in small c
   const parser = new ReplyParser();
   const chunk = Buffer.alloc(1000, 0x61);
   let pushed = 0;
-  assert.throws(() => {
-    for (;;) {
-      parser.push(chunk);
-      pushed += chunk.length;
-    }
-  }, isProtocolError(/longer than/));
+  assert.throws(
+    () => {
+      for (;;) {
+        parser.push(chunk);
+        pushed += chunk.length;
+      }
+    },
+    isProtocolError(/longer than/),
+  );
   assert.equal(pushed, 8000);
 });
 
@@ -243,7 +250,10 @@ test('after an error the parser keeps failing', () => {
 });
 
 test('replyText joins the lines after the code', () => {
-  assert.equal(replyText({ code: 250, enhancedCode: '2.0.0', lines: ['2.0.0 Ok queued as 123'] }), '250 2.0.0 Ok queued as 123');
+  assert.equal(
+    replyText({ code: 250, enhancedCode: '2.0.0', lines: ['2.0.0 Ok queued as 123'] }),
+    '250 2.0.0 Ok queued as 123',
+  );
   assert.equal(replyText({ code: 550, enhancedCode: undefined, lines: ['one', 'two'] }), '550 one two');
   assert.equal(replyText({ code: 250, enhancedCode: undefined, lines: [''] }), '250');
 });
@@ -284,7 +294,8 @@ test('empty lines before, between and inside replies are skipped and reported, b
     let skipped = 0;
     const parser = new ReplyParser(() => skipped++);
     const replies: Reply[] = [];
-    for (let at = 0; at < input.length; at += size) replies.push(...parser.push(Buffer.from(input.slice(at, at + size))));
+    for (let at = 0; at < input.length; at += size)
+      replies.push(...parser.push(Buffer.from(input.slice(at, at + size))));
     assert.deepEqual(replies.map(replyText), ['220 hi', '250 first last']);
     assert.equal(skipped, 4);
     assert.equal(parser.buffered, 0);

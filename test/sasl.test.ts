@@ -1,3 +1,7 @@
+/**
+ * SASL mechanisms (auth/sasl.ts) against the RFC vectors and an independent HMAC: CRAM-MD5, PLAIN,
+ * LOGIN, XOAUTH2, and errors that never echo a secret.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -96,7 +100,15 @@ test('PLAIN: initial response is NUL user NUL secret, empty authzid', () => {
 
 test('PLAIN: non-ASCII user and secret are UTF-8', () => {
   const response = createMechanism('plain', { user: 'jürgen', secret: 'pässwörd' }).start();
-  assert.deepEqual(response, Buffer.concat([Buffer.from([0]), Buffer.from('6ac3bc7267656e', 'hex'), Buffer.from([0]), Buffer.from('70c3a4737377c3b67264', 'hex')]));
+  assert.deepEqual(
+    response,
+    Buffer.concat([
+      Buffer.from([0]),
+      Buffer.from('6ac3bc7267656e', 'hex'),
+      Buffer.from([0]),
+      Buffer.from('70c3a4737377c3b67264', 'hex'),
+    ]),
+  );
   assert.equal(encodeBase64(response ?? Buffer.alloc(0)), 'AGrDvHJnZW4AcMOkc3N3w7ZyZA==');
 });
 
@@ -107,8 +119,14 @@ test('PLAIN: a challenge throws EAUTH', () => {
 });
 
 test('PLAIN: a NUL in the credentials is refused without quoting them', () => {
-  assert.throws(() => createMechanism('PLAIN', { user: 'a\0b', secret: 'pass' }), isError('ECONFIG', /^the PLAIN user name contains a NUL character$/));
-  assert.throws(() => createMechanism('PLAIN', { user: 'user', secret: 'p\0ss' }), isError('ECONFIG', /^the PLAIN password contains a NUL character$/));
+  assert.throws(
+    () => createMechanism('PLAIN', { user: 'a\0b', secret: 'pass' }),
+    isError('ECONFIG', /^the PLAIN user name contains a NUL character$/),
+  );
+  assert.throws(
+    () => createMechanism('PLAIN', { user: 'user', secret: 'p\0ss' }),
+    isError('ECONFIG', /^the PLAIN password contains a NUL character$/),
+  );
 });
 
 // --- LOGIN ---
@@ -175,8 +193,14 @@ test('XOAUTH2: a second challenge throws EAUTH', () => {
 });
 
 test('XOAUTH2: a ^A in the credentials is refused', () => {
-  assert.throws(() => createMechanism('XOAUTH2', { user: 'u\x01', secret: 't' }), isError('ECONFIG', /user name contains a \^A/));
-  assert.throws(() => createMechanism('XOAUTH2', { user: 'u', secret: 't\x01' }), isError('ECONFIG', /access token contains a \^A/));
+  assert.throws(
+    () => createMechanism('XOAUTH2', { user: 'u\x01', secret: 't' }),
+    isError('ECONFIG', /user name contains a \^A/),
+  );
+  assert.throws(
+    () => createMechanism('XOAUTH2', { user: 'u', secret: 't\x01' }),
+    isError('ECONFIG', /access token contains a \^A/),
+  );
 });
 
 // --- names and selection ---
@@ -212,18 +236,42 @@ const selectRows: {
   forced?: string;
   expected: MechanismName[];
 }[] = [
-  { name: 'default order, whatever the server order', advertised: ['PLAIN', 'LOGIN', 'CRAM-MD5'], expected: ['CRAM-MD5', 'PLAIN', 'LOGIN'] },
+  {
+    name: 'default order, whatever the server order',
+    advertised: ['PLAIN', 'LOGIN', 'CRAM-MD5'],
+    expected: ['CRAM-MD5', 'PLAIN', 'LOGIN'],
+  },
   { name: 'only LOGIN offered', advertised: ['LOGIN'], expected: ['LOGIN'] },
   { name: 'XOAUTH2 is not in the default list', advertised: ['XOAUTH2', 'PLAIN'], expected: ['PLAIN'] },
   { name: 'XOAUTH2 when preferred', advertised: ['PLAIN', 'XOAUTH2'], preference: ['XOAUTH2'], expected: ['XOAUTH2'] },
-  { name: 'preference order wins', advertised: ['CRAM-MD5', 'PLAIN', 'LOGIN'], preference: ['login', 'PLAIN'], expected: ['LOGIN', 'PLAIN'] },
+  {
+    name: 'preference order wins',
+    advertised: ['CRAM-MD5', 'PLAIN', 'LOGIN'],
+    preference: ['login', 'PLAIN'],
+    expected: ['LOGIN', 'PLAIN'],
+  },
   { name: 'duplicate preferences dropped', advertised: ['PLAIN'], preference: ['PLAIN', 'plain'], expected: ['PLAIN'] },
-  { name: 'lower-case advertised names', advertised: ['plain', 'login', 'cram-md5'], expected: ['CRAM-MD5', 'PLAIN', 'LOGIN'] },
+  {
+    name: 'lower-case advertised names',
+    advertised: ['plain', 'login', 'cram-md5'],
+    expected: ['CRAM-MD5', 'PLAIN', 'LOGIN'],
+  },
   { name: 'unknown advertised names ignored', advertised: ['GSSAPI', 'NTLM', 'LOGIN'], expected: ['LOGIN'] },
   { name: 'nothing in common', advertised: ['GSSAPI'], expected: [] },
   { name: 'nothing advertised', advertised: [], expected: [] },
-  { name: 'forced, case-insensitive', advertised: ['CRAM-MD5', 'PLAIN', 'LOGIN'], forced: 'plain', expected: ['PLAIN'] },
-  { name: 'forced overrides the preference', advertised: ['XOAUTH2', 'PLAIN'], preference: ['PLAIN'], forced: 'XOAUTH2', expected: ['XOAUTH2'] },
+  {
+    name: 'forced, case-insensitive',
+    advertised: ['CRAM-MD5', 'PLAIN', 'LOGIN'],
+    forced: 'plain',
+    expected: ['PLAIN'],
+  },
+  {
+    name: 'forced overrides the preference',
+    advertised: ['XOAUTH2', 'PLAIN'],
+    preference: ['PLAIN'],
+    forced: 'XOAUTH2',
+    expected: ['XOAUTH2'],
+  },
   { name: 'forced but not advertised', advertised: ['PLAIN', 'LOGIN'], forced: 'CRAM-MD5', expected: [] },
 ];
 
@@ -265,7 +313,20 @@ for (const row of decodeRows) {
   });
 }
 
-const badBase64 = ['VXNl*m5hbWU6', 'VXNl cm5hbWU6', 'VXNlcm5hbWU', 'YQ', 'YQ=', 'YQ===', 'Y===', '==', 'YQ==YQ==', 'VXNl-m5h', 'VXNl_m5h', 'ä'];
+const badBase64 = [
+  'VXNl*m5hbWU6',
+  'VXNl cm5hbWU6',
+  'VXNlcm5hbWU',
+  'YQ',
+  'YQ=',
+  'YQ===',
+  'Y===',
+  '==',
+  'YQ==YQ==',
+  'VXNl-m5h',
+  'VXNl_m5h',
+  'ä',
+];
 
 for (const input of badBase64) {
   test(`decodeBase64 refuses ${JSON.stringify(input)}`, () => {

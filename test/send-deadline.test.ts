@@ -37,12 +37,24 @@ test('retries stop before they would pass the deadline; the error counts the att
   mailCommands = 0;
   await withRealServer(refuseEveryMail, async (server) => {
     const error = await sendMail('Subject: x\r\n\r\nbody\r\n', {
-      server: '127.0.0.1', port: server.port, envelopeFrom: 'a@example.org', recipients: ['b@example.net'], authSources: [],
-      timeouts: { ...SHORT_TIMEOUTS, total: 400 }, retries: 10, retryDelay: 100,
-    }).then(() => undefined, (e: unknown) => e);
+      server: '127.0.0.1',
+      port: server.port,
+      envelopeFrom: 'a@example.org',
+      recipients: ['b@example.net'],
+      authSources: [],
+      timeouts: { ...SHORT_TIMEOUTS, total: 400 },
+      retries: 10,
+      retryDelay: 100,
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(error instanceof SmtpProtocolError);
     assert.equal(error.code, 'ESENDER');
-    assert.ok(error.attempts !== undefined && error.attempts >= 1 && error.attempts < 10, `attempts: ${error.attempts}`);
+    assert.ok(
+      error.attempts !== undefined && error.attempts >= 1 && error.attempts < 10,
+      `attempts: ${error.attempts}`,
+    );
     assert.equal(mailCommands, error.attempts);
     assert.match(error.message, /\(\d+ attempts?; another attempt would pass timeouts\.total \(400 ms\)\)/);
   });
@@ -52,9 +64,18 @@ test('with retries used up, the error says how many attempts were made', async (
   mailCommands = 0;
   await withRealServer(refuseEveryMail, async (server) => {
     const error = await sendMail('Subject: x\r\n\r\nbody\r\n', {
-      server: '127.0.0.1', port: server.port, envelopeFrom: 'a@example.org', recipients: ['b@example.net'], authSources: [],
-      timeouts: { ...SHORT_TIMEOUTS, total: 0 }, retries: 3, retryDelay: 1,
-    }).then(() => undefined, (e: unknown) => e);
+      server: '127.0.0.1',
+      port: server.port,
+      envelopeFrom: 'a@example.org',
+      recipients: ['b@example.net'],
+      authSources: [],
+      timeouts: { ...SHORT_TIMEOUTS, total: 0 },
+      retries: 3,
+      retryDelay: 1,
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(error instanceof SmtpProtocolError);
     assert.equal(error.attempts, 3);
     assert.equal(mailCommands, 3);
@@ -71,8 +92,19 @@ test('a pool send has the same deadline', async () => {
   // The scripted server takes one connection; the pool's send waits at EHLO until the deadline.
   const { startFakeServer } = await import('./helpers/fake-server.js');
   const server = await startFakeServer(steps);
-  const pool = createPool({ server: server.host, port: server.port, clientName: 'client.example', authSources: [], envelopeFrom: 'a@x.org', recipients: ['b@y.org'], timeouts: { ...LONG, total: 300 } });
-  await assert.rejects(pool.send('hello\r\n'), (error: SmtpProtocolError) => error.code === 'ETIMEOUT' && /timeouts\.total/.test(error.message));
+  const pool = createPool({
+    server: server.host,
+    port: server.port,
+    clientName: 'client.example',
+    authSources: [],
+    envelopeFrom: 'a@x.org',
+    recipients: ['b@y.org'],
+    timeouts: { ...LONG, total: 300 },
+  });
+  await assert.rejects(
+    pool.send('hello\r\n'),
+    (error: SmtpProtocolError) => error.code === 'ETIMEOUT' && /timeouts\.total/.test(error.message),
+  );
   await pool.close();
   server.stop();
   await server.done;

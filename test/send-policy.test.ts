@@ -98,11 +98,17 @@ test('several refused recipients: no DATA, the error lists every one with its re
   const c = await converse(steps, { recipients: ['b@y.org', 'c@y.org', 'd@y.org'] });
   assertTranscript(c, steps);
   assert.equal(c.error?.code, 'ERECIPIENT');
-  assert.equal(c.error?.message, 'Sending failed: 2 of 3 recipients refused: <b@y.org> (550 5.1.1 no such user); <d@y.org> (553 5.1.3 bad address)');
-  assert.deepEqual(c.error?.rejected.map((r) => [r.recipient, r.reply.code, r.reply.enhancedCode, r.reply.lines]), [
-    ['b@y.org', 550, '5.1.1', ['5.1.1 no such user']],
-    ['d@y.org', 553, '5.1.3', ['5.1.3 bad address']],
-  ]);
+  assert.equal(
+    c.error?.message,
+    'Sending failed: 2 of 3 recipients refused: <b@y.org> (550 5.1.1 no such user); <d@y.org> (553 5.1.3 bad address)',
+  );
+  assert.deepEqual(
+    c.error?.rejected.map((r) => [r.recipient, r.reply.code, r.reply.enhancedCode, r.reply.lines]),
+    [
+      ['b@y.org', 550, '5.1.1', ['5.1.1 no such user']],
+      ['d@y.org', 553, '5.1.3', ['5.1.3 bad address']],
+    ],
+  );
 });
 
 test('partial: true delivers to the accepted recipients and reports the refused', async () => {
@@ -118,7 +124,10 @@ test('partial: true delivers to the accepted recipients and reports the refused'
   assert.equal(c.error, undefined);
   assertTranscript(c, steps);
   assert.deepEqual(c.result?.accepted, ['b@y.org']);
-  assert.deepEqual(c.result?.rejected.map((r) => r.recipient), ['z@y.org']);
+  assert.deepEqual(
+    c.result?.rejected.map((r) => r.recipient),
+    ['z@y.org'],
+  );
 });
 
 test('connection lost after the final dot: EUNKNOWN_DELIVERY and no retry, even with retries left', async () => {
@@ -205,7 +214,9 @@ test('X-Message-SMTP-Method routes the message to another server and is not tran
     C: QUIT
     S: 221 bye
   `;
-  const c = await converse(steps, { server: 'configured.invalid', port: 1, recipients: undefined }, (port) => message(port));
+  const c = await converse(steps, { server: 'configured.invalid', port: 1, recipients: undefined }, (port) =>
+    message(port),
+  );
   assert.equal(c.error, undefined);
   assertTranscript(c, steps);
 });

@@ -14,7 +14,9 @@ async function fakeSendmail(t: TestContext, exitCode: number): Promise<{ program
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'smtpmail-sendmail-'));
   t.after(() => fs.rm(dir, { recursive: true, force: true }));
   const program = path.join(dir, 'sendmail');
-  const script = `#!/bin/sh\nprintf '%s\\n' "$@" > "${dir}/args"\ncat > "${dir}/message"\necho "queue file full" >&2\nexit ${exitCode}\n`;
+  const script =
+    `#!/bin/sh\nprintf '%s\\n' "$@" > "${dir}/args"\ncat > "${dir}/message"\necho "queue file full" ` +
+    `>&2\nexit ${exitCode}\n`;
   await fs.writeFile(program, script, { mode: 0o755 });
   return { program, dir };
 }
@@ -25,7 +27,10 @@ test('sendmail method: -oi -t, Bcc kept for -t, the method header removed', asyn
   const { program, dir } = await fakeSendmail(t, 0);
   const result = await sendMail(MESSAGE, { sendmailProgram: program, addMissingHeaders: false, authSources: [] });
   assert.equal(await fs.readFile(path.join(dir, 'args'), 'utf8'), '-oi\n-t\n');
-  assert.equal(await fs.readFile(path.join(dir, 'message'), 'utf8'), 'From: a@x.org\nTo: b@y.org\nBcc: c@z.org\n\r\nbody\n');
+  assert.equal(
+    await fs.readFile(path.join(dir, 'message'), 'utf8'),
+    'From: a@x.org\nTo: b@y.org\nBcc: c@z.org\n\r\nbody\n',
+  );
   assert.deepEqual(result.envelope, { from: 'a@x.org', to: ['b@y.org', 'c@z.org'] });
 });
 

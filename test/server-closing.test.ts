@@ -34,8 +34,14 @@ test('421 to the second RCPT: no further RCPT, no RSET, no QUIT; the error has t
   assert.equal(c.error?.code, 'ERECIPIENT');
   assert.equal(c.error?.reply?.code, 421);
   assert.equal(c.error?.transient, true);
-  assert.deepEqual(c.error?.rejected.map((r) => r.recipient), ['b@y.org']);
-  assert.match(c.error?.message ?? '', /421 4\.3\.2 shutting down in response to RCPT TO:<c@y\.org>; refused before it: <b@y\.org>/);
+  assert.deepEqual(
+    c.error?.rejected.map((r) => r.recipient),
+    ['b@y.org'],
+  );
+  assert.match(
+    c.error?.message ?? '',
+    /421 4\.3\.2 shutting down in response to RCPT TO:<c@y\.org>; refused before it: <b@y\.org>/,
+  );
 });
 
 test('421 to RCPT with PIPELINING: the replies after it are not waited for', async () => {
@@ -73,7 +79,11 @@ test('421 to RCPT with retries left: a new connection, and the message goes on i
   assertTranscript(c, steps);
   assert.equal(c.error?.code, 'ECONNECTION');
   assert.equal(c.error?.attempts, 2);
-  assert.ok(c.trace.some((line) => line.startsWith('* attempt 1 failed (Sending failed: 421 4.3.2 shutting down in response to RCPT TO:<b@y.org>')));
+  assert.ok(
+    c.trace.some((line) =>
+      line.startsWith('* attempt 1 failed (Sending failed: 421 4.3.2 shutting down in response to RCPT TO:<b@y.org>'),
+    ),
+  );
 });
 
 test('421 to MAIL: ESENDER with the reply, nothing written after it', async () => {

@@ -89,9 +89,15 @@ test('RCPT refused: no DATA, the error lists the recipient and reply, then QUIT'
   const c = await converse(steps);
   assertTranscript(c, steps);
   assert.equal(c.error?.code, 'ERECIPIENT');
-  assert.equal(c.error?.message, 'Sending failed: 550 5.1.1 <b@y.org>: Recipient address rejected in response to RCPT TO:<b@y.org>');
+  assert.equal(
+    c.error?.message,
+    'Sending failed: 550 5.1.1 <b@y.org>: Recipient address rejected in response to RCPT TO:<b@y.org>',
+  );
   assert.equal(c.error?.command, 'RCPT TO:<b@y.org>');
-  assert.deepEqual(c.error?.rejected.map((r) => [r.recipient, r.reply.code, r.reply.enhancedCode]), [['b@y.org', 550, '5.1.1']]);
+  assert.deepEqual(
+    c.error?.rejected.map((r) => [r.recipient, r.reply.code, r.reply.enhancedCode]),
+    [['b@y.org', 550, '5.1.1']],
+  );
   assert.equal(c.error?.transient, false);
 });
 
@@ -112,7 +118,10 @@ test('pipelined RCPT refused and a server that still answers DATA with 354: drop
   assertTranscript(c, steps);
   assert.equal(c.error?.code, 'ERECIPIENT');
   assert.equal(c.error?.transient, true);
-  assert.deepEqual(c.error?.rejected.map((r) => r.recipient), ['b@y.org']);
+  assert.deepEqual(
+    c.error?.rejected.map((r) => r.recipient),
+    ['b@y.org'],
+  );
 });
 
 test('pipelined, one of two recipients refused: no DATA at all, the error lists it, QUIT', async () => {
@@ -195,7 +204,12 @@ test('connection lost after the final dot: EUNKNOWN_DELIVERY, not transient', as
   assert.equal(c.error?.transient, false);
 });
 
-for (const [name, bad] of [['CR', '\r'], ['LF', '\n'], ['CRLF', '\r\n'], ['NUL', '\0']] as const) {
+for (const [name, bad] of [
+  ['CR', '\r'],
+  ['LF', '\n'],
+  ['CRLF', '\r\n'],
+  ['NUL', '\0'],
+] as const) {
   test(`${name} in an address is refused before anything is written`, async () => {
     const steps = script`
       S: 220 mail.example.org ESMTP

@@ -101,7 +101,10 @@ test('with PIPELINING, several recipients and partial: true, DATA joins the grou
   assert.equal(c.error, undefined);
   assertTranscript(c, steps);
   assert.deepEqual(c.result?.accepted, ['c@y.org']);
-  assert.deepEqual(c.result?.rejected.map((r) => r.recipient), ['b@y.org']);
+  assert.deepEqual(
+    c.result?.rejected.map((r) => r.recipient),
+    ['b@y.org'],
+  );
 });
 
 test('greeting 554: QUIT, then "Connection not allowed" with the server text', async () => {

@@ -59,7 +59,7 @@ test("'plain' never sends STARTTLS, even when offered", async () => {
   assert.equal(c.result?.secure, false);
 });
 
-test("opportunistic: not offered or refused (454), the message goes in clear text, secure: false", async () => {
+test('opportunistic: not offered or refused (454), the message goes in clear text, secure: false', async () => {
   const steps = script`
     S: 220 mail.example.org ESMTP
     C: EHLO client.example
@@ -176,7 +176,9 @@ test('implicit TLS with the wrong CA: ETLS before any command', async () => {
   const steps = script`
     S: 220 mail.example.org ESMTP
   `;
-  const c = await converse(steps, { streamType: 'tls', tls: { ca: fixture('other-ca.pem') } }, 'hello\r\n', { implicitTls: true });
+  const c = await converse(steps, { streamType: 'tls', tls: { ca: fixture('other-ca.pem') } }, 'hello\r\n', {
+    implicitTls: true,
+  });
   assert.equal(c.error?.code, 'ETLS');
   assert.equal(c.outcome.received, '');
   assert.ok(!c.trace.some((line) => line.startsWith('C: ')), 'no command in the transcript');

@@ -72,7 +72,11 @@ test('queueOnTransientFailure: a greylisted message goes to the queue; the promi
       C: QUIT
       S: 221 bye
     `;
-    const c = await converse(steps, { queueOnTransientFailure: true, queueDir, retries: 10, retryDelay: 1 }, 'Subject: hi\r\n\r\nhello\r\n');
+    const c = await converse(
+      steps,
+      { queueOnTransientFailure: true, queueDir, retries: 10, retryDelay: 1 },
+      'Subject: hi\r\n\r\nhello\r\n',
+    );
     assertTranscript(c, steps);
     assert.equal(c.error, undefined);
     const queued = c.result as unknown as QueuedMail;
@@ -118,7 +122,13 @@ test('queueOnTransientFailure when the server is down: queued with the connectio
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const port = (closed.address() as net.AddressInfo).port;
     await new Promise((resolve) => closed.close(resolve));
-    const result = await sendMail('From: a@x.org\r\nTo: b@y.org\r\n\r\nhi\r\n', { server: '127.0.0.1', port, queueDir, queueOnTransientFailure: true, authSources: [] });
+    const result = await sendMail('From: a@x.org\r\nTo: b@y.org\r\n\r\nhi\r\n', {
+      server: '127.0.0.1',
+      port,
+      queueDir,
+      queueOnTransientFailure: true,
+      authSources: [],
+    });
     assert.ok('queued' in result);
     assert.ok(result.error instanceof SmtpProtocolError);
     assert.equal(result.error.code, 'ECONNECTION');

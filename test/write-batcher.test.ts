@@ -1,6 +1,6 @@
 /**
- * The write batcher (write-batcher.ts) and the buffer pool it shares with the
- * encoder (buffer-pool.ts): commands and small parts copied into one buffer
+ * The write batcher (net/write-batcher.ts) and the buffer pool it shares with the
+ * encoder (wire/buffer-pool.ts): commands and small parts copied into one buffer
  * per event-loop turn, large parts lent by reference, every byte in order,
  * each lent part given back once the stream is done with it.
  */
@@ -58,8 +58,19 @@ test('connection: commands and small parts copied, large ones lent, the peer get
     connection.send(['FOUR\r\n'], many);
     await connection.write(part('write large', large), 1000, 'test');
     connection.send(['QUIT\r\n']);
-    const expected = Buffer.concat([Buffer.from('ONE\r\nTWO\r\n'), small, Buffer.from('THREE\r\n'), large, small, Buffer.from('FOUR\r\n'), ...many, large, Buffer.from('QUIT\r\n')]);
-    for (let i = 0; i < 200 && Buffer.concat(received).length < expected.length; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    const expected = Buffer.concat([
+      Buffer.from('ONE\r\nTWO\r\n'),
+      small,
+      Buffer.from('THREE\r\n'),
+      large,
+      small,
+      Buffer.from('FOUR\r\n'),
+      ...many,
+      large,
+      Buffer.from('QUIT\r\n'),
+    ]);
+    for (let i = 0; i < 200 && Buffer.concat(received).length < expected.length; i++)
+      await new Promise((resolve) => setTimeout(resolve, 10));
     assert.deepEqual(Buffer.concat(received), expected);
     assert.deepEqual(calls.sort(), ['large lent', 'small copied', 'write large']);
   } finally {

@@ -1,6 +1,3 @@
-import { SmtpProtocolError } from '../errors.js';
-import { SERVICES } from '../options.js';
-
 /**
  * The authinfo / netrc format with Emacs auth-source netrc semantics (SPEC §5).
  * Pure: text in, entries out; no file is read here (see credentials.ts).
@@ -8,6 +5,8 @@ import { SERVICES } from '../options.js';
  * Error messages name the file, the line and at most a key from a fixed list
  * of keywords: never a value, since any token may be a misplaced password.
  */
+import { SmtpProtocolError } from '../errors.js';
+import { SERVICES } from '../options.js';
 
 /** One `machine` (or `default`) entry, keys resolved through their aliases. */
 export interface AuthinfoEntry {
@@ -91,12 +90,21 @@ export function parseAuthinfo(text: string, file: string): AuthinfoEntry[] {
   const takeValue = (key: Item & { kind: 'word' }): string => {
     let next = items[index];
     if (next?.kind === 'comment' && next.line === key.line) {
-      throw configError(file, key.line, `the value of ${describeKey(key.text)} starts with '#', which begins a comment; quote the value`);
+      throw configError(
+        file,
+        key.line,
+        `the value of ${describeKey(key.text)} starts with '#', which begins a comment; quote the value`,
+      );
     }
     while (next?.kind === 'comment') next = items[++index];
-    if (next === undefined) throw configError(file, key.line, `${describeKey(key.text)} has no value at the end of the file`);
+    if (next === undefined)
+      throw configError(file, key.line, `${describeKey(key.text)} has no value at the end of the file`);
     if (!next.quoted && next.text === 'machine') {
-      throw configError(file, key.line, `"machine" where the value of ${describeKey(key.text)} was expected (a missing value?)`);
+      throw configError(
+        file,
+        key.line,
+        `"machine" where the value of ${describeKey(key.text)} was expected (a missing value?)`,
+      );
     }
     index++;
     return next.text;
@@ -113,7 +121,11 @@ export function parseAuthinfo(text: string, file: string): AuthinfoEntry[] {
       continue;
     }
     if (current === undefined) {
-      throw configError(file, item.line, 'text before the first "machine" or "default" belongs to no entry (probably a typo)');
+      throw configError(
+        file,
+        item.line,
+        'text before the first "machine" or "default" belongs to no entry (probably a typo)',
+      );
     }
     const value = takeValue(item);
     const field = FIELD_ALIASES.get(item.text);
@@ -131,7 +143,11 @@ export function parseAuthinfo(text: string, file: string): AuthinfoEntry[] {
  * are exact, case-sensitive strings unless the query opts in to more.
  */
 export function mismatch(entry: AuthinfoEntry, query: CredentialQuery): 'host' | 'port' | 'user' | undefined {
-  if (!entry.isDefault && entry.host !== undefined && !sameHost(entry.host, query.host, query.caseInsensitiveHosts === true)) {
+  if (
+    !entry.isDefault &&
+    entry.host !== undefined &&
+    !sameHost(entry.host, query.host, query.caseInsensitiveHosts === true)
+  ) {
     return 'host';
   }
   if (entry.port !== undefined && !samePort(entry.port, query.port, query.serviceAliases === true)) return 'port';
@@ -144,7 +160,10 @@ export function mismatch(entry: AuthinfoEntry, query: CredentialQuery): 'host' |
  * a later `machine`, as in Emacs), and for each entry before it why it did not
  * match (`line 3: port`): never a value, only the field.
  */
-export function findEntry(entries: readonly AuthinfoEntry[], query: CredentialQuery): { readonly entry: AuthinfoEntry | undefined; readonly reasons: readonly string[] } {
+export function findEntry(
+  entries: readonly AuthinfoEntry[],
+  query: CredentialQuery,
+): { readonly entry: AuthinfoEntry | undefined; readonly reasons: readonly string[] } {
   const reasons: string[] = [];
   for (const entry of entries) {
     const why = mismatch(entry, query);
@@ -210,7 +229,11 @@ function tokenize(text: string, file: string): Item[] {
       const close = text.indexOf(char, at + 1);
       const lineEnd = text.indexOf('\n', at + 1);
       if (close === -1 || (lineEnd !== -1 && lineEnd < close)) {
-        throw configError(file, line, `unterminated ${char === '"' ? 'double' : 'single'} quote (a quoted value ends on its line)`);
+        throw configError(
+          file,
+          line,
+          `unterminated ${char === '"' ? 'double' : 'single'} quote (a quoted value ends on its line)`,
+        );
       }
       items.push({ kind: 'word', text: text.slice(at + 1, close), quoted: true, line });
       at = close + 1;

@@ -48,7 +48,10 @@ export class Authorizer {
     return this.#mechanism;
   }
 
-  /** Who authenticated and where the credentials came from (file and line, `options`, `promptCredentials`); never the secret. */
+  /**
+   * Who authenticated and where the credentials came from (file and line, `options`, `promptCredentials`); never the
+   * secret.
+   */
   get login(): { readonly user: string; readonly source: string } | undefined {
     return this.#who;
   }
@@ -64,12 +67,17 @@ export class Authorizer {
     const host = this.#target.host;
     const required = this.#options.serversRequiringAuthorization?.test(host) === true;
     if (!session.capabilities.has('AUTH')) {
-      if (required) throw new SmtpProtocolError('EAUTH', `${host} matches serversRequiringAuthorization but does not offer AUTH`);
+      if (required)
+        throw new SmtpProtocolError('EAUTH', `${host} matches serversRequiringAuthorization but does not offer AUTH`);
       return;
     }
     const credentials = (await this.#resolve(session)) ?? (required ? await this.#prompt() : undefined);
     if (credentials === undefined) {
-      if (required) throw new SmtpProtocolError('EAUTH', `${host} requires authorization and no credentials were found for it (port ${this.#target.service})`);
+      if (required)
+        throw new SmtpProtocolError(
+          'EAUTH',
+          `${host} requires authorization and no credentials were found for it (port ${this.#target.service})`,
+        );
       return;
     }
     await this.#login(session, credentials);
@@ -94,11 +102,15 @@ export class Authorizer {
     const options = this.#options;
     const secret = await credentials.secret();
     try {
-      this.#mechanism = await authenticate(session, { user: credentials.user, secret }, {
-        preference: options.authMechanisms,
-        forced: options.authMechanism ?? credentials.forced,
-        allowInsecureAuth: options.allowInsecureAuth === true,
-      });
+      this.#mechanism = await authenticate(
+        session,
+        { user: credentials.user, secret },
+        {
+          preference: options.authMechanisms,
+          forced: options.authMechanism ?? credentials.forced,
+          allowInsecureAuth: options.allowInsecureAuth === true,
+        },
+      );
     } catch (error) {
       // 535 (RFC 4954): these credentials were refused; say which and where they came from, and try them no more.
       if (error instanceof SmtpProtocolError && error.reply?.code === 535) {
@@ -109,17 +121,29 @@ export class Authorizer {
       throw error;
     }
     this.#who = { user: credentials.user, source: credentials.source };
-    session.connection.note(`authenticated as ${credentials.user} with ${this.#mechanism} (credentials from ${credentials.source})`);
+    session.connection.note(
+      `authenticated as ${credentials.user} with ${this.#mechanism} (credentials from ${credentials.source})`,
+    );
     if (credentials.save) await this.#save(session, credentials.user, secret);
   }
 
-  /** Credentials given later (setCredentials, a new prompt answer), else from the options, else from the first authinfo entry that matches (looked up once). */
+  /**
+   * Credentials given later (setCredentials, a new prompt answer), else from the options, else from the first authinfo
+   * entry that matches (looked up once).
+   */
   #resolve(session: SmtpSession): Promise<Credentials | undefined> {
     const given = this.#gate.given;
     if (given !== undefined) {
       const { password } = given;
       const secret = async (): Promise<string> => (typeof password === 'string' ? password : await password());
-      return Promise.resolve({ user: given.user, generation: this.#gate.generation, secret, forced: undefined, source: given.source, save: given.save });
+      return Promise.resolve({
+        user: given.user,
+        generation: this.#gate.generation,
+        secret,
+        forced: undefined,
+        source: given.source,
+        save: given.save,
+      });
     }
     this.#resolved ??= this.#lookup(session);
     return this.#resolved;
@@ -128,7 +152,11 @@ export class Authorizer {
   async #lookup(session: SmtpSession): Promise<Credentials | undefined> {
     const { user, password } = this.#options;
     if (password !== undefined) {
-      if (user === undefined) throw new SmtpProtocolError('ECONFIG', `a password was given (${optionRef('password')}) without a user: set ${optionRef('user')}`);
+      if (user === undefined)
+        throw new SmtpProtocolError(
+          'ECONFIG',
+          `a password was given (${optionRef('password')}) without a user: set ${optionRef('user')}`,
+        );
       const secret = async (): Promise<string> => (typeof password === 'string' ? password : await password());
       return { user, generation: 0, secret, forced: undefined, source: 'options', save: false };
     }
@@ -148,11 +176,15 @@ export class Authorizer {
     if (found === undefined) return undefined;
     const source = `${found.file} line ${found.line}`;
     const login = found.user ?? user;
-    if (login === undefined) throw new SmtpProtocolError('ECONFIG', `${source}: the entry has no login (add "login USER")`);
+    if (login === undefined)
+      throw new SmtpProtocolError('ECONFIG', `${source}: the entry has no login (add "login USER")`);
     if (found.password === undefined) {
       const prompted = await this.#prompt(login);
       if (prompted === undefined) {
-        throw new SmtpProtocolError('EAUTH', `${source}: the entry has a login but no password, and no promptCredentials callback was given`);
+        throw new SmtpProtocolError(
+          'EAUTH',
+          `${source}: the entry has a login but no password, and no promptCredentials callback was given`,
+        );
       }
       return { ...prompted, forced: found.mechanism };
     }
@@ -166,7 +198,14 @@ export class Authorizer {
     const answer = await ask({ host: this.#target.host, port: this.#target.service, user });
     if (answer === undefined) return undefined;
     const password = answer.password;
-    return { user: answer.user, generation: this.#gate.generation, secret: async () => password, forced: undefined, source: 'promptCredentials', save: answer.save === true };
+    return {
+      user: answer.user,
+      generation: this.#gate.generation,
+      secret: async () => password,
+      forced: undefined,
+      source: 'promptCredentials',
+      save: answer.save === true,
+    };
   }
 
   /** Only after AUTH succeeded: into the first authinfo file that is not encrypted. */

@@ -64,7 +64,13 @@ export class CredentialGate {
     if (ask === undefined) throw refused;
     this.#asking ??= ask()
       .then((answer) => {
-        if (answer !== undefined) this.set({ user: answer.user, password: answer.password, source: 'promptCredentials', save: answer.save === true });
+        if (answer !== undefined)
+          this.set({
+            user: answer.user,
+            password: answer.password,
+            source: 'promptCredentials',
+            save: answer.save === true,
+          });
       })
       .finally(() => (this.#asking = undefined));
     await this.#asking;

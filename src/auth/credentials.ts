@@ -1,3 +1,8 @@
+/**
+ * The credential resolver: reads auth sources (decrypting `.gpg` ones with the
+ * `gpg` program), finds the entry for host/port/user (SPEC §5) and saves
+ * prompted credentials. The only module besides the queue that touches files.
+ */
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
@@ -6,12 +11,6 @@ import { findEntry, formatEntry, parseAuthinfo, type CredentialQuery } from './a
 import { writeAtomic } from '../durable.js';
 import { SmtpProtocolError } from '../errors.js';
 import type { SearchedFile } from '../hints.js';
-
-/**
- * The credential resolver: reads auth sources (decrypting `.gpg` ones with the
- * `gpg` program), finds the entry for host/port/user (SPEC §5) and saves
- * prompted credentials. The only module besides the queue that touches files.
- */
 
 /** Largest auth source read (plain or decrypted), in bytes: an authinfo file is small. */
 export const MAX_AUTH_SOURCE_BYTES = 1024 * 1024;
@@ -34,7 +33,6 @@ export interface FoundCredentials {
   readonly file: string;
   readonly line: number;
 }
-
 
 export interface LookupResult {
   readonly found: FoundCredentials | undefined;
@@ -97,7 +95,10 @@ export async function saveCredentials(
   const line = formatEntry(entry) + '\n';
   const target = await resolveLink(file);
   if (isEncrypted(file) || isEncrypted(target)) {
-    throw new SmtpProtocolError('ECONFIG', `Cannot save credentials to ${file}: cannot encrypt; save them to a plain authinfo file`);
+    throw new SmtpProtocolError(
+      'ECONFIG',
+      `Cannot save credentials to ${file}: cannot encrypt; save them to a plain authinfo file`,
+    );
   }
   // A byte order mark would no longer be at the start: drop it.
   const old = ((await readSource(target))?.text ?? '').replace(/^\uFEFF/, '');
@@ -146,7 +147,12 @@ async function readSource(file: string): Promise<Source | undefined> {
 function decrypt(file: string): Promise<string> {
   // '--' so that a file name starting with '-' is never read as an option.
   const args = ['--batch', '--quiet', '--decrypt', '--', file];
-  const options = { encoding: 'utf8' as const, maxBuffer: MAX_AUTH_SOURCE_BYTES, timeout: GPG_TIMEOUT_MS, windowsHide: true };
+  const options = {
+    encoding: 'utf8' as const,
+    maxBuffer: MAX_AUTH_SOURCE_BYTES,
+    timeout: GPG_TIMEOUT_MS,
+    windowsHide: true,
+  };
   return new Promise((resolve, reject) => {
     execFile('gpg', args, options, (error, stdout, stderr) => {
       if (error === null) {
@@ -157,7 +163,8 @@ function decrypt(file: string): Promise<string> {
       const code = error.code;
       let why: string;
       if (code === 'ENOENT') why = 'the gpg program was not found; install GnuPG or use a plain authinfo file';
-      else if (code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') why = `gpg output is larger than ${MAX_AUTH_SOURCE_BYTES} bytes`;
+      else if (code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER')
+        why = `gpg output is larger than ${MAX_AUTH_SOURCE_BYTES} bytes`;
       else if (error.killed === true) why = `gpg did not finish within ${GPG_TIMEOUT_MS / 1000} s`;
       else why = `gpg failed: ${firstLine(stderr) ?? `exit status ${String(code)}`}`;
       reject(new SmtpProtocolError('ECONFIG', `Cannot decrypt ${file}: ${why}`));
@@ -166,7 +173,10 @@ function decrypt(file: string): Promise<string> {
 }
 
 function firstLine(text: string): string | undefined {
-  return text.split(/\r?\n/).find((line) => line.trim() !== '')?.trim();
+  return text
+    .split(/\r?\n/)
+    .find((line) => line.trim() !== '')
+    ?.trim();
 }
 
 function isEncrypted(file: string): boolean {

@@ -44,19 +44,28 @@ interface Attempt {
 }
 
 /** Authenticates; resolves with the mechanism that succeeded, or rejects with EAUTH / EPOLICY. */
-export async function authenticate(session: SmtpSession, credentials: SaslCredentials, policy: AuthPolicy): Promise<MechanismName> {
+export async function authenticate(
+  session: SmtpSession,
+  credentials: SaslCredentials,
+  policy: AuthPolicy,
+): Promise<MechanismName> {
   const advertised = session.capabilities.authMechanisms;
   const candidates = selectMechanisms(advertised, policy.preference, policy.forced);
   if (candidates.length === 0) {
     const wanted = policy.forced ?? (policy.preference ?? DEFAULT_MECHANISMS).join(', ');
-    throw new SmtpProtocolError('EAUTH', `no usable authentication mechanism: the server offers ${advertised.join(' ') || 'none'}, the client allows ${wanted}`);
+    throw new SmtpProtocolError(
+      'EAUTH',
+      `no usable authentication mechanism: the server offers ${advertised.join(' ') || 'none'}, the client allows ` +
+        `${wanted}`,
+    );
   }
   const safe = session.tls !== undefined || session.connection.loopbackPeer || policy.allowInsecureAuth;
   const usable = safe ? candidates : candidates.filter((name) => !sendsSecretInClear(name));
   if (usable.length === 0) {
     throw new SmtpProtocolError(
       'EPOLICY',
-      `refusing to send the password with ${candidates.join(', ')} over an unencrypted connection to ${session.target.host}`,
+      `refusing to send the password with ${candidates.join(', ')} over an unencrypted connection to ` +
+        `${session.target.host}`,
       { hint: cleartextAuth() },
     );
   }
@@ -76,16 +85,21 @@ async function exchange(session: SmtpSession, mechanism: SaslMechanism): Promise
   const connection = session.connection;
   const timeout = session.timeouts.command;
   const initial = mechanism.start();
-  const command = initial === undefined
-    ? commands.auth(mechanism.name)
-    : commands.auth(mechanism.name, encodeBase64(initial));
-  connection.send([{ line: command, shown: initial === undefined ? `AUTH ${mechanism.name}` : `AUTH ${mechanism.name} ${OMITTED}` }]);
+  const command =
+    initial === undefined ? commands.auth(mechanism.name) : commands.auth(mechanism.name, encodeBase64(initial));
+  connection.send([
+    { line: command, shown: initial === undefined ? `AUTH ${mechanism.name}` : `AUTH ${mechanism.name} ${OMITTED}` },
+  ]);
   for (let round = 0; ; round++) {
     const reply = await connection.read(timeout, `the reply to AUTH ${mechanism.name}`);
     if (reply.code !== 334) return reply;
     if (round === MAX_SASL_ROUNDS) {
       await cancel(session);
-      throw new SmtpProtocolError('EAUTH', `AUTH ${mechanism.name}: the server sent more than ${MAX_SASL_ROUNDS} challenges`, { reply, command: `AUTH ${mechanism.name}` });
+      throw new SmtpProtocolError(
+        'EAUTH',
+        `AUTH ${mechanism.name}: the server sent more than ${MAX_SASL_ROUNDS} challenges`,
+        { reply, command: `AUTH ${mechanism.name}` },
+      );
     }
     let response: Buffer;
     try {
@@ -104,7 +118,11 @@ async function cancel(session: SmtpSession): Promise<Reply> {
   connection.send(['*\r\n']);
   const reply = await connection.read(session.timeouts.command, 'the reply to a cancelled AUTH');
   if (reply.code === 334) {
-    const error = new SmtpProtocolError('EPROTOCOL', 'the server went on challenging after the client cancelled AUTH with "*"', { reply, command: '*' });
+    const error = new SmtpProtocolError(
+      'EPROTOCOL',
+      'the server went on challenging after the client cancelled AUTH with "*"',
+      { reply, command: '*' },
+    );
     connection.fail(error);
     throw error;
   }

@@ -1,6 +1,3 @@
-import { createHmac } from 'node:crypto';
-import { SmtpProtocolError } from '../errors.js';
-
 /**
  * SASL mechanisms (RFC 4422) for SMTP AUTH (RFC 4954) as pure objects: they
  * turn challenges into responses and never touch a socket (the model is Go
@@ -9,6 +6,8 @@ import { SmtpProtocolError } from '../errors.js';
  * {@link decodeBase64}, bounds the rounds, and cancels with `*` when `step`
  * throws.
  */
+import { createHmac } from 'node:crypto';
+import { SmtpProtocolError } from '../errors.js';
 
 export const MECHANISMS = ['CRAM-MD5', 'PLAIN', 'LOGIN', 'XOAUTH2'] as const;
 export type MechanismName = (typeof MECHANISMS)[number];
@@ -29,11 +28,21 @@ export interface SaslCredentials {
 
 export interface SaslMechanism {
   readonly name: MechanismName;
-  /** The initial response (RFC 4954 §4) to send with AUTH, or undefined to wait for the first 334 challenge. An empty Buffer means an empty initial response (sent as '='). */
+  /**
+   * The initial response (RFC 4954 §4) to send with AUTH, or undefined to wait for the first 334 challenge. An empty
+   * Buffer means an empty initial response (sent as '=').
+   */
   start(): Buffer | undefined;
-  /** The response to one 334 challenge (already base64-decoded). Throws SmtpProtocolError('EAUTH', ...) when the challenge makes no sense for this mechanism (the caller then cancels with '*'). Never puts the secret in an error message. */
+  /**
+   * The response to one 334 challenge (already base64-decoded). Throws SmtpProtocolError('EAUTH', ...) when the
+   * challenge makes no sense for this mechanism (the caller then cancels with '*'). Never puts the secret in an error
+   * message.
+   */
   step(challenge: Buffer): Buffer;
-  /** XOAUTH2: the error the server explained in a 334 challenge (`status 401, scope ...`, or the raw JSON text when it cannot be parsed), else undefined. */
+  /**
+   * XOAUTH2: the error the server explained in a 334 challenge (`status 401, scope ...`, or the raw JSON text when it
+   * cannot be parsed), else undefined.
+   */
   readonly serverError: string | undefined;
 }
 
@@ -266,7 +275,8 @@ const BREAKS = /[\r\n\0]/;
 
 function refuseBreaks(mechanism: MechanismName, field: string, value: string): void {
   const found = BREAKS.exec(value)?.[0];
-  if (found !== undefined) refuse(mechanism, field, value, found, found === '\0' ? 'NUL' : found === '\r' ? 'CR' : 'LF');
+  if (found !== undefined)
+    refuse(mechanism, field, value, found, found === '\0' ? 'NUL' : found === '\r' ? 'CR' : 'LF');
 }
 
 function authError(message: string): SmtpProtocolError {

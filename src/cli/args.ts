@@ -67,7 +67,17 @@ export interface CliArgs {
 export const MAX_ARGUMENTS = 10_000;
 
 type StringField =
-  | 'server' | 'user' | 'localDomain' | 'sendtoDomain' | 'ca' | 'queueDir' | 'config' | 'account' | 'checkRecipient' | 'maildomain' | 'passwordeval';
+  | 'server'
+  | 'user'
+  | 'localDomain'
+  | 'sendtoDomain'
+  | 'ca'
+  | 'queueDir'
+  | 'config'
+  | 'account'
+  | 'checkRecipient'
+  | 'maildomain'
+  | 'passwordeval';
 
 const STRING_OPTIONS: ReadonlyMap<string, StringField> = new Map([
   ['--server', 'server'],
@@ -131,7 +141,8 @@ interface Draft {
  * @throws CliUsageError for any argument it cannot take as written.
  */
 export function parseCliArgs(argv: readonly string[]): CliArgs {
-  if (argv.length > MAX_ARGUMENTS) throw new CliUsageError(`too many arguments (${argv.length}; at most ${MAX_ARGUMENTS})`);
+  if (argv.length > MAX_ARGUMENTS)
+    throw new CliUsageError(`too many arguments (${argv.length}; at most ${MAX_ARGUMENTS})`);
   const draft: Draft = {
     action: 'send',
     actionOption: undefined,
@@ -178,7 +189,8 @@ function parseLong(draft: Draft, arg: string, takeNext: (option: string) => stri
     return;
   }
   const field = STRING_OPTIONS.get(option);
-  if (field === undefined && !OTHER_VALUE_OPTIONS.has(option)) throw new CliUsageError(`unknown option ${showOption(option)}`);
+  if (field === undefined && !OTHER_VALUE_OPTIONS.has(option))
+    throw new CliUsageError(`unknown option ${showOption(option)}`);
   const value = inline === undefined ? takeNext(option) : checkValue(option, inline);
   if (field !== undefined) draft.optional[field] = value;
   else if (option === '--port') draft.optional.port = parsePort(value);
@@ -224,11 +236,13 @@ function addRecipients(draft: Draft, arg: string): void {
   if (/[\r\n\0]/.test(arg)) throw new CliUsageError(`recipient ${quote(arg)} contains CR, LF or NUL`);
   if (arg.trim() === '' || /^[\s,]*$/.test(arg)) return;
   const addresses = parseAddressList(arg).map((mailbox) => mailbox.address);
-  if (addresses.length === 0 && !/:\s*;\s*$/.test(arg)) throw new CliUsageError(`recipient ${quote(arg)} is not an address`);
+  if (addresses.length === 0 && !/:\s*;\s*$/.test(arg))
+    throw new CliUsageError(`recipient ${quote(arg)} is not an address`);
   for (const recipient of addresses) {
     if (recipient.startsWith('-')) throw new CliUsageError(`recipient ${quote(recipient)} starts with '-'`);
     // Node decodes argv as UTF-8, bytes that are not become U+FFFD: that address is not the one given.
-    if (recipient.includes('\uFFFD')) throw new SmtpProtocolError('EINPUT', `recipient ${quote(recipient)} is not valid UTF-8`);
+    if (recipient.includes('\uFFFD'))
+      throw new SmtpProtocolError('EINPUT', `recipient ${quote(recipient)} is not valid UTF-8`);
     draft.recipients.push(recipient);
   }
 }
@@ -242,7 +256,8 @@ function finish(draft: Draft): CliArgs {
   }
   // Without --check the address would be silently dropped and a message sent instead.
   const informational = draft.action === 'check' || draft.action === 'help' || draft.action === 'version';
-  if (draft.optional.checkRecipient !== undefined && !informational) throw new CliUsageError('option --check-recipient needs --check');
+  if (draft.optional.checkRecipient !== undefined && !informational)
+    throw new CliUsageError('option --check-recipient needs --check');
   return {
     action: draft.action,
     recipients: draft.recipients,
@@ -266,14 +281,18 @@ function checkValue(option: string, value: string): string {
 function parsePort(value: string): number | string {
   const port = portNumber(value);
   if (port === undefined) {
-    throw new CliUsageError(`option --port needs a number from 1 to 65535 or a service name (${Object.keys(SERVICES).join(', ')}), not ${quote(value)}`);
+    throw new CliUsageError(
+      `option --port needs a number from 1 to 65535 or a service name (${Object.keys(SERVICES).join(', ')}), not ` +
+        `${quote(value)}`,
+    );
   }
   return /^[0-9]+$/.test(value) ? port : value; // a service name is kept: authinfo entries may name it
 }
 
 function parseStreamType(value: string): StreamType {
   const found = STREAM_TYPES.find((type) => type === value);
-  if (found === undefined) throw new CliUsageError(`option --stream-type needs one of ${STREAM_TYPES.join(', ')}, not ${quote(value)}`);
+  if (found === undefined)
+    throw new CliUsageError(`option --stream-type needs one of ${STREAM_TYPES.join(', ')}, not ${quote(value)}`);
   return found;
 }
 
@@ -281,7 +300,8 @@ function parseStreamType(value: string): StreamType {
 function parseMechanisms(value: string): string[] {
   return value.split(',').map((item) => {
     const mechanism = item.trim().toUpperCase();
-    if (!/^[A-Z0-9_-]+$/.test(mechanism)) throw new CliUsageError(`option --auth-mechanisms: bad mechanism name ${quote(item)}`);
+    if (!/^[A-Z0-9_-]+$/.test(mechanism))
+      throw new CliUsageError(`option --auth-mechanisms: bad mechanism name ${quote(item)}`);
     return mechanism;
   });
 }

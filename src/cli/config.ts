@@ -49,17 +49,37 @@ export interface CliConfig {
 type Kind = 'string' | 'port' | 'streamType' | 'strings' | 'boolean' | 'count' | 'from' | 'command';
 
 const KEYS: Readonly<Record<keyof AccountSettings, Kind>> = {
-  server: 'string', port: 'port', streamType: 'streamType', user: 'string', authSources: 'strings', authMechanisms: 'strings',
-  localDomain: 'string', sendtoDomain: 'string', clientName: 'string', envelopeFrom: 'string', userMailAddress: 'string',
-  userFullName: 'string', ca: 'string', queueDir: 'string', storeQueueVariables: 'boolean', portableNames: 'boolean',
-  retries: 'count', from: 'from', maildomain: 'string', passwordeval: 'command', queueOnTransientFailure: 'boolean',
+  server: 'string',
+  port: 'port',
+  streamType: 'streamType',
+  user: 'string',
+  authSources: 'strings',
+  authMechanisms: 'strings',
+  localDomain: 'string',
+  sendtoDomain: 'string',
+  clientName: 'string',
+  envelopeFrom: 'string',
+  userMailAddress: 'string',
+  userFullName: 'string',
+  ca: 'string',
+  queueDir: 'string',
+  storeQueueVariables: 'boolean',
+  portableNames: 'boolean',
+  retries: 'count',
+  from: 'from',
+  maildomain: 'string',
+  passwordeval: 'command',
+  queueOnTransientFailure: 'boolean',
 };
 
 const EMPTY: CliConfig = { defaults: {}, accounts: new Map() };
 
 /** `$XDG_CONFIG_HOME/smtpmail/config.json`, else `~/.config/smtpmail/config.json`. */
 export function defaultConfigPath(env: NodeJS.ProcessEnv): string {
-  const base = env['XDG_CONFIG_HOME'] !== undefined && env['XDG_CONFIG_HOME'] !== '' ? env['XDG_CONFIG_HOME'] : path.join(os.homedir(), '.config');
+  const base =
+    env['XDG_CONFIG_HOME'] !== undefined && env['XDG_CONFIG_HOME'] !== ''
+      ? env['XDG_CONFIG_HOME']
+      : path.join(os.homedir(), '.config');
   return path.join(base, 'smtpmail', 'config.json');
 }
 
@@ -96,7 +116,8 @@ function readBounded(file: string): string {
     if (stat.size > MAX_CONFIG_BYTES) throw new Error(`larger than ${MAX_CONFIG_BYTES} bytes`);
     const buffer = Buffer.alloc(MAX_CONFIG_BYTES + 1);
     let length = 0;
-    for (let read = 1; read > 0 && length < buffer.length; length += read) read = fs.readSync(fd, buffer, length, buffer.length - length, length);
+    for (let read = 1; read > 0 && length < buffer.length; length += read)
+      read = fs.readSync(fd, buffer, length, buffer.length - length, length);
     if (length > MAX_CONFIG_BYTES) throw new Error(`larger than ${MAX_CONFIG_BYTES} bytes`);
     return buffer.toString('utf8', 0, length);
   } finally {
@@ -107,7 +128,8 @@ function readBounded(file: string): string {
 export function parseConfig(value: unknown, file: string): CliConfig {
   if (!isObject(value)) throw configError(file, 'the top level must be an object with "defaults" and "accounts"');
   for (const key of Object.keys(value)) {
-    if (key !== 'defaults' && key !== 'accounts') throw configError(file, `unknown key "${key}" (expected "defaults" and "accounts")`);
+    if (key !== 'defaults' && key !== 'accounts')
+      throw configError(file, `unknown key "${key}" (expected "defaults" and "accounts")`);
   }
   const defaults = value['defaults'] === undefined ? {} : settings(value['defaults'], 'defaults', file);
   if ('from' in defaults) throw configError(file, '"from" belongs in an account, not in "defaults"');
@@ -124,7 +146,10 @@ function settings(raw: unknown, where: string, file: string): AccountSettings {
   for (const [key, item] of Object.entries(raw)) {
     const kind = (KEYS as Record<string, Kind | undefined>)[key];
     if (kind === undefined) {
-      const hint = key === 'password' ? ' (keep passwords out of the configuration: an authinfo file, or "passwordeval" with a password manager)' : '';
+      const hint =
+        key === 'password'
+          ? ' (keep passwords out of the configuration: an authinfo file, or "passwordeval" with a password manager)'
+          : '';
       throw configError(file, `unknown option "${key}" in ${where}${hint}`);
     }
     if (!fits(kind, item)) throw configError(file, `${where}.${key} must be ${KIND_TEXT[kind]}`);
@@ -135,7 +160,9 @@ function settings(raw: unknown, where: string, file: string): AccountSettings {
 
 const KIND_TEXT: Readonly<Record<Kind, string>> = {
   string: 'a string',
-  port: `a port number (1-65535) or one of ${Object.keys(SERVICES).map((name) => `"${name}"`).join(', ')}`,
+  port: `a port number (1-65535) or one of ${Object.keys(SERVICES)
+    .map((name) => `"${name}"`)
+    .join(', ')}`,
   streamType: `one of ${STREAM_TYPES.map((type) => `"${type}"`).join(', ')}`,
   strings: 'an array of strings',
   boolean: 'true or false',
@@ -161,7 +188,10 @@ function fits(kind: Kind, item: unknown): boolean {
     case 'from':
       return typeof item === 'string' || (Array.isArray(item) && item.every((s) => typeof s === 'string'));
     case 'command':
-      return (typeof item === 'string' && item.trim() !== '') || (Array.isArray(item) && item.length > 0 && item.every((s) => typeof s === 'string'));
+      return (
+        (typeof item === 'string' && item.trim() !== '') ||
+        (Array.isArray(item) && item.length > 0 && item.every((s) => typeof s === 'string'))
+      );
   }
 }
 
@@ -169,7 +199,11 @@ function fits(kind: Kind, item: unknown): boolean {
  * The account to use: the named one (unknown → ECONFIG), else the one whose
  * `from` matches the From: address (case-insensitive), else none.
  */
-export function selectAccount(config: CliConfig, name: string | undefined, fromAddress: string | undefined): { name: string; settings: AccountSettings } | undefined {
+export function selectAccount(
+  config: CliConfig,
+  name: string | undefined,
+  fromAddress: string | undefined,
+): { name: string; settings: AccountSettings } | undefined {
   if (name !== undefined) {
     const found = config.accounts.get(name);
     if (found === undefined) {
@@ -181,7 +215,8 @@ export function selectAccount(config: CliConfig, name: string | undefined, fromA
   if (fromAddress === undefined) return undefined;
   const wanted = fromAddress.toLowerCase();
   for (const [accountName, account] of config.accounts) {
-    const addresses = account.from === undefined ? [] : typeof account.from === 'string' ? [account.from] : account.from;
+    const addresses =
+      account.from === undefined ? [] : typeof account.from === 'string' ? [account.from] : account.from;
     if (addresses.some((address) => address.toLowerCase() === wanted)) return { name: accountName, settings: account };
   }
   return undefined;

@@ -42,8 +42,10 @@ export function exitCodeFor(error: unknown): number {
   // A 4xx reply, a timeout, a busy queue: the same command may work later.
   if (error.code === 'ETIMEOUT' || (code !== undefined && code >= 400 && code < 500)) return EXIT.tempFail;
   if (error.code === 'EQUEUE' && error.transient) return EXIT.tempFail;
-  // "Relay denied" / "authentication required" is a permission problem, not an unknown user (mutt shows 67 as "User unknown").
-  if ((error.code === 'ERECIPIENT' || error.code === 'ESENDER') && asksForAuth(error) && refusesForAuth(error)) return EXIT.noPerm;
+  // "Relay denied" / "authentication required" is a permission problem, not an unknown user (mutt shows 67 as "User
+  // unknown").
+  if ((error.code === 'ERECIPIENT' || error.code === 'ESENDER') && asksForAuth(error) && refusesForAuth(error))
+    return EXIT.noPerm;
   switch (error.code) {
     case 'ECONFIG':
     case 'EQUEUE':

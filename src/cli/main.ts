@@ -44,7 +44,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     return await run(args, io);
   } catch (error) {
     io.stderr.write(`${errorLine(error)}\n`);
-    if (args?.debug === true && error instanceof Error && error.stack !== undefined) io.stderr.write(`${error.stack}\n`);
+    if (args?.debug === true && error instanceof Error && error.stack !== undefined)
+      io.stderr.write(`${error.stack}\n`);
     return exitCodeFor(error);
   }
 }
@@ -58,7 +59,8 @@ async function run(args: CliArgs, io: CliIo): Promise<number> {
     io.stdout.write(`smtpmail ${version()}\n`);
     return EXIT.ok;
   }
-  if (args.debug) for (const flag of args.ignored) io.stderr.write(`smtpmail: ignoring ${flag}: ${ignoredBecause(flag)}\n`);
+  if (args.debug)
+    for (const flag of args.ignored) io.stderr.write(`smtpmail: ignoring ${flag}: ${ignoredBecause(flag)}\n`);
   const config = loadConfig(args.config ?? defaultConfigPath(io.env), args.config !== undefined);
   if (args.action === 'check') {
     const account = selectAccount(config, args.account, undefined);
@@ -66,7 +68,8 @@ async function run(args: CliArgs, io: CliIo): Promise<number> {
   }
   if (args.action === 'flush') return flush(args, config, io);
   if (args.action === 'list') return list(options(args, config.defaults, undefined, io), io);
-  if (!args.fromHeaders && args.recipients.length === 0) throw new CliUsageError('no recipients: give addresses as arguments, or -t to read them from the headers');
+  if (!args.fromHeaders && args.recipients.length === 0)
+    throw new CliUsageError('no recipients: give addresses as arguments, or -t to read them from the headers');
   // Held whole (in memory, or a temporary file beyond 32 MB) so that SIZE and BODY are known before MAIL.
   const spooled = await readInput(args, io);
   try {
@@ -83,7 +86,8 @@ async function run(args: CliArgs, io: CliIo): Promise<number> {
     if (args.action === 'queue') await sendMail(spooled.message, { ...sendOptions, queueMail: true });
     else {
       const result = await sendMail(spooled.message, sendOptions as SendOptions & { queueOnTransientFailure: true });
-      if ('queued' in result && args.debug) io.stderr.write(`smtpmail: queued ${result.path}: ${result.error?.message ?? ''}\n`);
+      if ('queued' in result && args.debug)
+        io.stderr.write(`smtpmail: queued ${result.path}: ${result.error?.message ?? ''}\n`);
     }
     return EXIT.ok;
   } finally {
@@ -111,7 +115,12 @@ async function readInput(args: CliArgs, io: CliIo): Promise<Spooled> {
 }
 
 /** defaults, then the account, then the command line; an option not given anywhere is left to the library. */
-function options(args: CliArgs, defaults: AccountSettings, account: AccountSettings | undefined, io: CliIo): SendOptions {
+function options(
+  args: CliArgs,
+  defaults: AccountSettings,
+  account: AccountSettings | undefined,
+  io: CliIo,
+): SendOptions {
   const merged: AccountSettings = { ...defaults, ...account };
   const { ca, from: _from, maildomain, passwordeval, ...rest } = merged;
   const caFile = args.ca ?? ca;
@@ -141,7 +150,8 @@ function options(args: CliArgs, defaults: AccountSettings, account: AccountSetti
     tls: caFile === undefined ? undefined : { ca: readCa(caFile) },
     onTrace: args.debug ? (event) => io.stderr.write(`${formatTrace(event)}\n`) : undefined,
   };
-  if (result.server === undefined && (io.env['SMTPSERVER'] ?? '') !== '') return { ...result, server: io.env['SMTPSERVER'] };
+  if (result.server === undefined && (io.env['SMTPSERVER'] ?? '') !== '')
+    return { ...result, server: io.env['SMTPSERVER'] };
   return result;
 }
 
@@ -160,17 +170,26 @@ function readCa(file: string): Buffer {
   }
 }
 
-async function dryRun(message: MessageInput, options: SendOptions, account: string | undefined, io: CliIo): Promise<number> {
+async function dryRun(
+  message: MessageInput,
+  options: SendOptions,
+  account: string | undefined,
+  io: CliIo,
+): Promise<number> {
   const prepared = await prepareMessage(message, options);
-  const where = options.server ?? '(no server configured)';
-  io.stdout.write([
-    `Envelope-From: ${prepared.envelope.from}`,
-    `Envelope-To: ${prepared.envelope.to.join(', ')}`,
-    `Server: ${where}${options.port === undefined ? '' : ` port ${options.port}`}${options.streamType === undefined ? '' : ` (${options.streamType})`}`,
-    ...(account === undefined ? [] : [`Account: ${account}`]),
-    '',
-    '',
-  ].join('\n'));
+  const port = options.port === undefined ? '' : ` port ${options.port}`;
+  const streamType = options.streamType === undefined ? '' : ` (${options.streamType})`;
+  const where = `${options.server ?? '(no server configured)'}${port}${streamType}`;
+  io.stdout.write(
+    [
+      `Envelope-From: ${prepared.envelope.from}`,
+      `Envelope-To: ${prepared.envelope.to.join(', ')}`,
+      `Server: ${where}`,
+      ...(account === undefined ? [] : [`Account: ${account}`]),
+      '',
+      '',
+    ].join('\n'),
+  );
   // With LF line ends, as a text file (and the queue) holds it; CRLF is for the wire.
   for await (const chunk of unixLines(prepared.head, prepared.body)) io.stdout.write(chunk);
   return EXIT.ok;
@@ -190,7 +209,10 @@ async function flush(args: CliArgs, config: CliConfig, io: CliIo): Promise<numbe
   };
   const report = await sendQueuedMail({ ...flushOptions, queuedOptions });
   for (const { path, result, stillListed } of report.sent) {
-    io.stdout.write(`sent ${path}: ${result.reply.code} ${result.reply.lines.join(' ')}${stillListed === undefined ? '' : ` (${stillListed})`}\n`);
+    io.stdout.write(
+      `sent ${path}: ${result.reply.code} ` +
+        `${result.reply.lines.join(' ')}${stillListed === undefined ? '' : ` (${stillListed})`}\n`,
+    );
   }
   for (const { path, reason } of report.dropped) io.stdout.write(`dropped ${path}: ${reason}\n`);
   for (const { path, error } of report.failed) io.stdout.write(`failed ${path}: ${error.message}\n`);
@@ -205,7 +227,8 @@ async function flush(args: CliArgs, config: CliConfig, io: CliIo): Promise<numbe
 /** An account for the server, port and user a queued message was stored with. */
 function sameRouting(account: AccountSettings, stored: StoredRouting): boolean {
   if (account.server !== stored.server) return false;
-  if (stored.port !== undefined && account.port !== undefined && portNumber(account.port) !== portNumber(stored.port)) return false;
+  if (stored.port !== undefined && account.port !== undefined && portNumber(account.port) !== portNumber(stored.port))
+    return false;
   return stored.user === undefined || account.user === undefined || account.user === stored.user;
 }
 
@@ -216,22 +239,34 @@ async function list(options: SendOptions, io: CliIo): Promise<number> {
     const where = entry.server === undefined ? '' : ` (via ${entry.server})`;
     io.stdout.write(`${entry.path}${where}\n    ${entry.problem ?? entry.recipients.join(', ')}\n`);
   }
-  io.stdout.write(entries.length === 0 ? 'The queue is empty.\n' : `${entries.length} message${entries.length === 1 ? '' : 's'} queued.\n`);
+  io.stdout.write(
+    entries.length === 0
+      ? 'The queue is empty.\n'
+      : `${entries.length} message${entries.length === 1 ? '' : 's'} queued.\n`,
+  );
   return EXIT.ok;
 }
 
 async function check(args: CliArgs, sendOptions: SendOptions, io: CliIo): Promise<number> {
-  const report = await checkServer({ ...sendOptions, tryAlternatives: args.checkAll, checkRecipient: args.checkRecipient });
+  const report = await checkServer({
+    ...sendOptions,
+    tryAlternatives: args.checkAll,
+    checkRecipient: args.checkRecipient,
+  });
   io.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : formatCheckReport(report));
   if (report.ok) return EXIT.ok;
   const first = report.attempts[0];
   if (first?.auth?.ok === false) return EXIT.noPerm;
   if (first?.recipient?.ok === false) return EXIT.noUser;
   const error = first?.error;
-  return error === undefined ? EXIT.unavailable : exitCodeFor(new SmtpProtocolError(error.code as SmtpErrorCode, error.message));
+  return error === undefined
+    ? EXIT.unavailable
+    : exitCodeFor(new SmtpProtocolError(error.code as SmtpErrorCode, error.message));
 }
 
 function version(): string {
-  const pkg = JSON.parse(fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+  const pkg = JSON.parse(fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version?: string;
+  };
   return pkg.version ?? 'unknown';
 }

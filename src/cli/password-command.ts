@@ -64,17 +64,36 @@ export function passwordFromCommand(argv: readonly string[]): () => Promise<stri
 function run(argv: readonly string[]): Promise<string> {
   const [program, ...args] = argv as [string, ...string[]];
   return new Promise((resolve, reject) => {
-    execFile(program, args, { timeout: PASSWORDEVAL_TIMEOUT_MS, maxBuffer: MAX_OUTPUT_BYTES, encoding: 'utf8', windowsHide: true }, (error, stdout, stderr) => {
-      if (error !== null) {
-        const status = typeof error.code === 'number' ? `exited with status ${error.code}` : error.killed ? 'was stopped (time limit or signal)' : error.message;
-        const said = stderr.trim().split('\n')[0]?.slice(0, 200);
-        reject(commandError(`${JSON.stringify(program)} ${status}${said === undefined || said === '' ? '' : `: ${JSON.stringify(said)}`}`));
-        return;
-      }
-      const password = stdout.endsWith('\r\n') ? stdout.slice(0, -2) : stdout.endsWith('\n') ? stdout.slice(0, -1) : stdout;
-      if (password === '') reject(commandError(`${JSON.stringify(program)} printed no password`));
-      else resolve(password);
-    });
+    execFile(
+      program,
+      args,
+      { timeout: PASSWORDEVAL_TIMEOUT_MS, maxBuffer: MAX_OUTPUT_BYTES, encoding: 'utf8', windowsHide: true },
+      (error, stdout, stderr) => {
+        if (error !== null) {
+          const status =
+            typeof error.code === 'number'
+              ? `exited with status ${error.code}`
+              : error.killed
+                ? 'was stopped (time limit or signal)'
+                : error.message;
+          const said = stderr.trim().split('\n')[0]?.slice(0, 200);
+          reject(
+            commandError(
+              `${JSON.stringify(program)} ` +
+                `${status}${said === undefined || said === '' ? '' : `: ${JSON.stringify(said)}`}`,
+            ),
+          );
+          return;
+        }
+        const password = stdout.endsWith('\r\n')
+          ? stdout.slice(0, -2)
+          : stdout.endsWith('\n')
+            ? stdout.slice(0, -1)
+            : stdout;
+        if (password === '') reject(commandError(`${JSON.stringify(program)} printed no password`));
+        else resolve(password);
+      },
+    );
   });
 }
 

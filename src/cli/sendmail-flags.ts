@@ -30,15 +30,39 @@ export const SENDMAIL_FLAGS: readonly FlagDoc[] = [
   { flags: '-q', treatment: 'implemented', note: 'send the queue now (same as --flush-queue)' },
   { flags: '-bV', treatment: 'implemented', note: 'print the version (Exim)' },
   { flags: '-a ACCOUNT', treatment: 'implemented', note: 'use this account of the configuration (msmtp)' },
-  { flags: '-N DSN, -R RET, -V ENVID', treatment: 'ignored', note: 'delivery status notification parameters: checked, then ignored until DSN is supported' },
+  {
+    flags: '-N DSN, -R RET, -V ENVID',
+    treatment: 'ignored',
+    note: 'delivery status notification parameters: checked, then ignored until DSN is supported',
+  },
   { flags: '-B TYPE', treatment: 'ignored', note: 'body type (7BIT, 8BITMIME): declared from the message itself' },
-  { flags: '-oXXX (-oem, -odb, -odi, -om, -oQ...)', treatment: 'ignored', note: 'delivery, error and queue modes: this program sends at once and reports by its exit status' },
+  {
+    flags: '-oXXX (-oem, -odb, -odi, -om, -oQ...)',
+    treatment: 'ignored',
+    note: 'delivery, error and queue modes: this program sends at once and reports by its exit status',
+  },
   { flags: '-v', treatment: 'ignored', note: 'verbose: --debug shows the SMTP transcript' },
-  { flags: '-h N, -L LABEL, -p PROTO, -O OPT=VALUE, -X FILE, -A c or m', treatment: 'ignored', note: 'hop count, log label, protocol, MTA options, log file, configuration choice' },
-  { flags: '-n, -m, -G, -U', treatment: 'ignored', note: 'aliasing, me-too, gateway and initial-submission marks: the server decides' },
+  {
+    flags: '-h N, -L LABEL, -p PROTO, -O OPT=VALUE, -X FILE, -A c or m',
+    treatment: 'ignored',
+    note: 'hop count, log label, protocol, MTA options, log file, configuration choice',
+  },
+  {
+    flags: '-n, -m, -G, -U',
+    treatment: 'ignored',
+    note: 'aliasing, me-too, gateway and initial-submission marks: the server decides',
+  },
   { flags: '-bs', treatment: 'refused', note: 'SMTP on standard input: this program is an SMTP client, not a server' },
-  { flags: '-bd, -bD, -bh, -bH, -bi, -bl, -bP, -bt, -bv, -I', treatment: 'refused', note: 'daemon, alias, address-test and configuration modes of an MTA' },
-  { flags: '-qINTERVAL, -qR..., -qS..., -qI..., -qf', treatment: 'refused', note: 'queue daemons and selective queue runs: run smtpmail -q from cron or a timer' },
+  {
+    flags: '-bd, -bD, -bh, -bH, -bi, -bl, -bP, -bt, -bv, -I',
+    treatment: 'refused',
+    note: 'daemon, alias, address-test and configuration modes of an MTA',
+  },
+  {
+    flags: '-qINTERVAL, -qR..., -qS..., -qI..., -qf',
+    treatment: 'refused',
+    note: 'queue daemons and selective queue runs: run smtpmail -q from cron or a timer',
+  },
   { flags: '-C FILE', treatment: 'refused', note: "another MTA's configuration file: use --config FILE (JSON)" },
   { flags: '-d..., -M...', treatment: 'refused', note: 'MTA debugging and message administration' },
 ];
@@ -60,7 +84,7 @@ const REFUSED_MODES: Readonly<Record<string, string>> = {
   '-bD': 'daemon mode is not supported: smtpmail sends and exits',
   '-bh': 'SMTP session testing is not supported',
   '-bH': 'SMTP session testing is not supported',
-  '-bi': 'alias databases are the server\'s business (newaliases)',
+  '-bi': "alias databases are the server's business (newaliases)",
   '-bl': 'listening is not supported: smtpmail sends and exits',
   '-bP': 'there is no MTA configuration to print: see --check',
   '-bt': 'address testing is not supported',
@@ -71,7 +95,11 @@ const REFUSED_MODES: Readonly<Record<string, string>> = {
  * Reads the flag `arg` (it starts with one `-`); `takeNext` yields the next
  * argument as its value. Throws CliUsageError for a refused or unknown flag.
  */
-export function readSendmailFlag(arg: string, takeNext: (option: string) => string, checkValue: (option: string, value: string) => string): SendmailFlag {
+export function readSendmailFlag(
+  arg: string,
+  takeNext: (option: string) => string,
+  checkValue: (option: string, value: string) => string,
+): SendmailFlag {
   if (/^-[ti]+$/.test(arg)) return { kind: 'switches', fromHeaders: arg.includes('t'), ignoreDots: arg.includes('i') };
   const letter = arg.slice(0, 2);
   const attached = arg.length > 2 ? checkValue(letter, arg.slice(2)) : undefined;
@@ -92,7 +120,10 @@ export function readSendmailFlag(arg: string, takeNext: (option: string) => stri
       return mode(arg);
     case '-q':
       if (arg === '-q') return { kind: 'action', action: 'flush' };
-      throw new CliUsageError(`option ${arg} is not supported: smtpmail runs no queue daemon and sends the whole queue; run "smtpmail -q" from cron or a timer`);
+      throw new CliUsageError(
+        `option ${arg} is not supported: smtpmail runs no queue daemon and sends the whole queue; run "smtpmail -q" ` +
+          `from cron or a timer`,
+      );
     case '-B':
       return { kind: 'ignored', flag: `-B${checkChoice('-B', value(), ['7BIT', '8BITMIME'])}` };
     case '-N':
@@ -102,11 +133,15 @@ export function readSendmailFlag(arg: string, takeNext: (option: string) => stri
     case '-V':
       return { kind: 'ignored', flag: `-V ${value()}` };
     case '-C':
-      throw new CliUsageError(`option -C (another MTA's configuration) is not supported: use --config FILE, a JSON configuration`);
+      throw new CliUsageError(
+        `option -C (another MTA's configuration) is not supported: use --config FILE, a JSON configuration`,
+      );
     case '-d':
     case '-M':
     case '-I':
-      throw new CliUsageError(`option ${letter} (MTA debugging, message administration or newaliases) is not supported by smtpmail`);
+      throw new CliUsageError(
+        `option ${letter} (MTA debugging, message administration or newaliases) is not supported by smtpmail`,
+      );
     default:
       if (IGNORED_WITH_VALUE.has(letter)) return { kind: 'ignored', flag: `${letter} ${value()}` };
       if (IGNORED_ALONE.has(arg)) return { kind: 'ignored', flag: arg };
@@ -127,24 +162,32 @@ function mode(arg: string): SendmailFlag {
 /** Why an ignored flag has no effect, for --debug. */
 export function ignoredBecause(flag: string): string {
   const letter = flag.slice(0, 2);
-  if (letter === '-N' || letter === '-R' || letter === '-V') return 'delivery status notifications (DSN) are not supported yet';
+  if (letter === '-N' || letter === '-R' || letter === '-V')
+    return 'delivery status notifications (DSN) are not supported yet';
   if (letter === '-B') return 'the body type is declared from the message itself';
-  if (letter === '-o') return 'delivery and error modes are this program\'s own';
+  if (letter === '-o') return "delivery and error modes are this program's own";
   if (flag === '-v') return 'use --debug for the SMTP transcript';
   return 'it has no meaning for an SMTP client';
 }
 
 function checkChoice(option: string, value: string, choices: readonly string[]): string {
   const upper = value.toUpperCase();
-  if (!choices.includes(upper)) throw new CliUsageError(`option ${option} needs one of ${choices.join(', ')}, not ${showArgument(value)}`);
+  if (!choices.includes(upper))
+    throw new CliUsageError(`option ${option} needs one of ${choices.join(', ')}, not ${showArgument(value)}`);
   return upper;
 }
 
 /** `-N`: `never`, or a comma list of `success`, `failure`, `delay` (RFC 3461 NOTIFY). */
 function checkNotify(value: string): string {
-  const items = value.toLowerCase().split(',').map((item) => item.trim());
-  const valid = items.length === 1 && items[0] === 'never' ? true : items.every((item) => item === 'success' || item === 'failure' || item === 'delay');
-  if (!valid) throw new CliUsageError(`option -N needs "never" or a list of success, failure, delay, not ${showArgument(value)}`);
+  const items = value
+    .toLowerCase()
+    .split(',')
+    .map((item) => item.trim());
+  const valid =
+    items.length === 1 && items[0] === 'never'
+      ? true
+      : items.every((item) => item === 'success' || item === 'failure' || item === 'delay');
+  if (!valid)
+    throw new CliUsageError(`option -N needs "never" or a list of success, failure, delay, not ${showArgument(value)}`);
   return items.join(',');
 }
-

@@ -51,7 +51,15 @@ export interface CheckAttempt {
   readonly tls: TlsInfo | undefined;
   readonly capabilitiesAfterTls: CapabilitySummary | undefined;
   /** Undefined when no credentials resolved (AUTH not tried). */
-  readonly auth: { readonly ok: boolean; readonly mechanism?: string; readonly user?: string; readonly source?: string; readonly error?: string } | undefined;
+  readonly auth:
+    | {
+        readonly ok: boolean;
+        readonly mechanism?: string;
+        readonly user?: string;
+        readonly source?: string;
+        readonly error?: string;
+      }
+    | undefined;
   readonly recipient: { readonly address: string; readonly ok: boolean; readonly reply: string } | undefined;
   readonly error: { readonly code: string; readonly message: string; readonly hint: string | undefined } | undefined;
 }
@@ -62,7 +70,9 @@ export interface CheckReport {
   readonly ok: boolean;
   readonly verdict: string;
   /** The first settings that worked, as options and as command-line flags. */
-  readonly working: { readonly server: string; readonly port: number; readonly streamType: StreamType | null; readonly flags: string } | undefined;
+  readonly working:
+    | { readonly server: string; readonly port: number; readonly streamType: StreamType | null; readonly flags: string }
+    | undefined;
 }
 
 /** Shorter than sending's RFC timeouts: a check should answer within seconds. */
@@ -80,17 +90,22 @@ export async function checkServer(options: CheckOptions): Promise<CheckReport> {
   const plans = [{ port: given.port, streamType: options.streamType }];
   if (options.tryAlternatives === true) {
     for (const alternative of ALTERNATIVES) {
-      if (!plans.some((p) => p.port === alternative.port && p.streamType === alternative.streamType)) plans.push(alternative);
+      if (!plans.some((p) => p.port === alternative.port && p.streamType === alternative.streamType))
+        plans.push(alternative);
     }
   }
   const attempts: CheckAttempt[] = [];
   for (const plan of plans) attempts.push(await attempt({ ...options, port: plan.port, streamType: plan.streamType }));
   const first = attempts[0] as CheckAttempt;
   const working = attempts.find((a) => a.ok);
-  const settings = working === undefined ? undefined : { server: working.server, port: working.port, streamType: working.streamType, flags: flagsFor(working) };
+  const settings =
+    working === undefined
+      ? undefined
+      : { server: working.server, port: working.port, streamType: working.streamType, flags: flagsFor(working) };
   let verdict: string;
   if (first.ok) verdict = `the settings work: ${settings?.flags ?? ''}`;
-  else if (settings !== undefined) verdict = `the settings given fail (${first.error?.message ?? 'see above'}); these work: ${settings.flags}`;
+  else if (settings !== undefined)
+    verdict = `the settings given fail (${first.error?.message ?? 'see above'}); these work: ${settings.flags}`;
   else verdict = `no setting worked: ${first.error?.hint ?? first.error?.message ?? 'see above'}`;
   return { attempts, ok: first.ok, verdict, working: settings };
 }
@@ -99,8 +114,19 @@ async function attempt(options: CheckOptions): Promise<CheckAttempt> {
   const target = resolveTarget({ ...options, timeouts: { ...CHECK_TIMEOUTS, ...options.timeouts } });
   const name = ehloName(options);
   const record: { -readonly [K in keyof CheckAttempt]: CheckAttempt[K] } = {
-    server: target.host, port: target.port, streamType: options.streamType ?? null, ok: false, connectMs: undefined, remoteAddress: undefined,
-    greeting: undefined, capabilities: undefined, tls: undefined, capabilitiesAfterTls: undefined, auth: undefined, recipient: undefined, error: undefined,
+    server: target.host,
+    port: target.port,
+    streamType: options.streamType ?? null,
+    ok: false,
+    connectMs: undefined,
+    remoteAddress: undefined,
+    greeting: undefined,
+    capabilities: undefined,
+    tls: undefined,
+    capabilitiesAfterTls: undefined,
+    auth: undefined,
+    recipient: undefined,
+    error: undefined,
   };
   const started = performance.now();
   let session: SmtpSession | undefined;
@@ -121,27 +147,36 @@ async function attempt(options: CheckOptions): Promise<CheckAttempt> {
     const authorizer = new Authorizer(options, target);
     try {
       await authorizer.start(session);
-      if (authorizer.mechanism !== undefined) record.auth = { ok: true, mechanism: authorizer.mechanism, ...authorizer.login };
+      if (authorizer.mechanism !== undefined)
+        record.auth = { ok: true, mechanism: authorizer.mechanism, ...authorizer.login };
     } catch (error) {
       record.auth = { ok: false, error: (error as Error).message };
     }
-    if (options.checkRecipient !== undefined && record.auth?.ok !== false) record.recipient = await tryRecipient(session, options);
+    if (options.checkRecipient !== undefined && record.auth?.ok !== false)
+      record.recipient = await tryRecipient(session, options);
     record.ok = record.auth?.ok !== false && record.recipient?.ok !== false;
     await session.quit();
   } catch (error) {
-    const failure = error instanceof SmtpProtocolError ? error : new SmtpProtocolError('ECONNECTION', (error as Error).message, { cause: error });
+    const failure =
+      error instanceof SmtpProtocolError
+        ? error
+        : new SmtpProtocolError('ECONNECTION', (error as Error).message, { cause: error });
     record.error = { code: failure.code, message: failure.detail, hint: failure.hint };
     session?.connection.close();
   }
   return record;
 }
 
-async function tryRecipient(session: SmtpSession, options: CheckOptions): Promise<NonNullable<CheckAttempt['recipient']>> {
+async function tryRecipient(
+  session: SmtpSession,
+  options: CheckOptions,
+): Promise<NonNullable<CheckAttempt['recipient']>> {
   const address = options.checkRecipient as string;
   try {
     await session.mail(commands.mailFrom(options.envelopeFrom ?? '', {}));
   } catch (error) {
-    if (error instanceof SmtpProtocolError && error.reply !== undefined) return { address, ok: false, reply: `MAIL: ${replyText(error.reply)}` };
+    if (error instanceof SmtpProtocolError && error.reply !== undefined)
+      return { address, ok: false, reply: `MAIL: ${replyText(error.reply)}` };
     throw error;
   }
   const rcpt = await session.rcpt(commands.rcptTo(address));

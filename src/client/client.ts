@@ -12,10 +12,34 @@ import { Deadline } from '../deadline.js';
 import { explainFailure } from './diagnose.js';
 import { SmtpProtocolError, withAttempts, type RefusedRecipient } from '../errors.js';
 import { smtputf8Missing } from '../hints.js';
-import { DEFAULT_TIMEOUTS, resolveTarget, type AuthOptions, type ConnectionOptions, type PromptedCredentials, type Target } from '../options.js';
-import { isBytes, isPrepared, prepareBytes, prepareMessage, type Envelope, type MessageInput, type Prepared, type PrepareOptions } from '../message/prepare.js';
+import {
+  DEFAULT_TIMEOUTS,
+  resolveTarget,
+  type AuthOptions,
+  type ConnectionOptions,
+  type PromptedCredentials,
+  type Target,
+} from '../options.js';
+import {
+  isBytes,
+  isPrepared,
+  prepareBytes,
+  prepareMessage,
+  type Envelope,
+  type MessageInput,
+  type Prepared,
+  type PrepareOptions,
+} from '../message/prepare.js';
 import type { Reply } from '../wire/reply.js';
-import { DEFAULT_RETRIES, freshProgress, isRetryable, retryDelay, sleep, type Progress, type RetryOptions } from './retry.js';
+import {
+  DEFAULT_RETRIES,
+  freshProgress,
+  isRetryable,
+  retryDelay,
+  sleep,
+  type Progress,
+  type RetryOptions,
+} from './retry.js';
 import type { SmtpSession } from '../smtp/session.js';
 import { ehloName, openSession } from '../smtp/session-open.js';
 import type { TransactionResult } from '../smtp/plan.js';
@@ -80,12 +104,20 @@ export interface ClientLinks {
  * Internal: a send that runs under a deadline the caller already started
  * (sendMail starts it before reading the message). Not part of the public API.
  */
-export let sendWithin: (client: SmtpClient, message: Prepared, options: ClientOptions, deadline: Deadline, seen: SendProgress) => Promise<SendResult>;
+export let sendWithin: (
+  client: SmtpClient,
+  message: Prepared,
+  options: ClientOptions,
+  deadline: Deadline,
+  seen: SendProgress,
+) => Promise<SendResult>;
 
 /** Internal: QUIT under the deadline of the send that used the client (sendMail). */
 export let quitWithin: (client: SmtpClient, deadline: Deadline) => Promise<void>;
 
-/** What a caller of sendWithin learns of a failed send: whether message data started to flow (a stream is then spent). */
+/**
+ * What a caller of sendWithin learns of a failed send: whether message data started to flow (a stream is then spent).
+ */
 export interface SendProgress {
   dataStarted: boolean;
 }
@@ -175,7 +207,10 @@ export class SmtpClient {
     return this.#quit(undefined);
   }
 
-  /** QUIT; with a deadline, its passing (or the caller's abort) closes at once: nothing after the final reply is worth waiting for. */
+  /**
+   * QUIT; with a deadline, its passing (or the caller's abort) closes at once: nothing after the final reply is worth
+   * waiting for.
+   */
   async #quit(deadline: Deadline | undefined): Promise<void> {
     while (this.#pending > 0) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
     await this.#opening?.catch(() => undefined);
@@ -190,12 +225,21 @@ export class SmtpClient {
     }
   }
 
-  async #send(message: MessageInput | Prepared, options: ClientOptions, outer: Deadline | undefined, seen?: SendProgress): Promise<SendResult> {
+  async #send(
+    message: MessageInput | Prepared,
+    options: ClientOptions,
+    outer: Deadline | undefined,
+    seen?: SendProgress,
+  ): Promise<SendResult> {
     this.#pending++;
     const deadline = outer ?? new Deadline(totalMs(options), options.signal);
     let prepared: Prepared | undefined;
     try {
-      prepared = isPrepared(message) ? message : isBytes(message) ? prepareBytes(message, options) : await prepareMessage(message, options);
+      prepared = isPrepared(message)
+        ? message
+        : isBytes(message)
+          ? prepareBytes(message, options)
+          : await prepareMessage(message, options);
       if (prepared.method !== undefined) checkMethod(prepared, this.#target);
       commands.mailFrom(prepared.envelope.from); // CR/LF/NUL refused before anything is written
       for (const to of prepared.envelope.to) commands.rcptTo(to);
@@ -209,7 +253,12 @@ export class SmtpClient {
   }
 
   /** Attempts until one succeeds, a failure that retrying cannot cure, `retries`, or the deadline. */
-  async #attempts(prepared: Prepared, options: ClientOptions, deadline: Deadline, seen: SendProgress | undefined): Promise<SendResult> {
+  async #attempts(
+    prepared: Prepared,
+    options: ClientOptions,
+    deadline: Deadline,
+    seen: SendProgress | undefined,
+  ): Promise<SendResult> {
     const attempts = options.retries ?? DEFAULT_RETRIES;
     for (let attempt = 1; ; attempt++) {
       const progress = freshProgress(this.#session !== undefined);
@@ -217,7 +266,8 @@ export class SmtpClient {
         if (deadline.reason !== undefined) throw deadline.reason;
         if (this.#gate.refusal !== undefined) await this.#gate.pass(this.#askAgain(options));
         const session = this.#ready() ?? (await this.#ensureSession(progress, deadline));
-        // Checked before the connection is touched: a deadline that passed while waiting must not fail a shared session.
+        // Checked before the connection is touched: a deadline that passed while waiting must not fail a shared
+        // session.
         if (deadline.reason !== undefined) throw deadline.reason;
         const unwatch = session.connection.watch(deadline);
         let outcome: TransactionResult;
@@ -238,7 +288,10 @@ export class SmtpClient {
         if (deadline.wouldPass(wait)) {
           throw withAttempts(explained, attempt, `another attempt would pass timeouts.total (${deadline.totalMs} ms)`);
         }
-        this.#options.onTrace?.({ direction: 'info', line: `attempt ${attempt} failed (${explained.message}); trying again in ${wait} ms` });
+        this.#options.onTrace?.({
+          direction: 'info',
+          line: `attempt ${attempt} failed (${explained.message}); trying again in ${wait} ms`,
+        });
         try {
           await sleep(wait, deadline);
         } catch (stopped) {
@@ -256,7 +309,12 @@ export class SmtpClient {
   }
 
   /** One attempt on `session` (the caller watches the deadline meanwhile). */
-  #transact(session: SmtpSession, prepared: Prepared, options: ClientOptions, progress: Progress): Promise<TransactionResult> {
+  #transact(
+    session: SmtpSession,
+    prepared: Prepared,
+    options: ClientOptions,
+    progress: Progress,
+  ): Promise<TransactionResult> {
     const authorizer = this.#authorizer;
     return transact(session, prepared.envelope, prepared, {
       params: (size) => mailParameters(session, prepared, size),
@@ -274,7 +332,9 @@ export class SmtpClient {
   /** The open session when it can be used at once: working, and not idle long enough to need a NOOP first. */
   #ready(): SmtpSession | undefined {
     const session = this.#session;
-    return session === undefined || session.connection.failure !== undefined || this.#idleTooLong() ? undefined : session;
+    return session === undefined || session.connection.failure !== undefined || this.#idleTooLong()
+      ? undefined
+      : session;
   }
 
   /** The session sat unused long enough that the server may have dropped it (never while other sends use it). */
@@ -310,7 +370,10 @@ export class SmtpClient {
     }
   }
 
-  /** Connects: greeting, EHLO, STARTTLS (session-open.ts), then AUTH and ONEX/VERB/XUSR. `progress` is the starting send's. */
+  /**
+   * Connects: greeting, EHLO, STARTTLS (smtp/session-open.ts), then AUTH and ONEX/VERB/XUSR. `progress` is the starting
+   * send's.
+   */
   async #open(deadline: Deadline, progress: Progress): Promise<SmtpSession> {
     // Once per connection: connecting and TLS take an AbortSignal.
     const session = await openSession(this.#target, this.#name, this.#options.onTrace, deadline, deadline.signal, {
@@ -393,15 +456,22 @@ function mailParameters(session: SmtpSession, prepared: Prepared, size: number |
   const inMemory = Buffer.isBuffer(body);
   const limit = caps.sizeLimit;
   if (size !== undefined && limit !== undefined && size > limit) {
-    throw new SmtpProtocolError('ESIZE', `the message is ${size} octets, more than the ${limit} octets the server accepts (SIZE ${limit})`);
+    throw new SmtpProtocolError(
+      'ESIZE',
+      `the message is ${size} octets, more than the ${limit} octets the server accepts (SIZE ${limit})`,
+    );
   }
   const { from, to } = prepared.envelope;
   const needsUtf8 = NON_ASCII.test(from) || to.some((address) => NON_ASCII.test(address));
   if (needsUtf8 && !caps.has('SMTPUTF8')) {
-    throw new SmtpProtocolError('EPOLICY', 'an envelope address is not ASCII and the server does not offer SMTPUTF8 (RFC 6531)', { hint: smtputf8Missing() });
+    throw new SmtpProtocolError(
+      'EPOLICY',
+      'an envelope address is not ASCII and the server does not offer SMTPUTF8 (RFC 6531)',
+      { hint: smtputf8Missing() },
+    );
   }
   // A stream not measured beforehand may hold 8-bit octets: declared when the server offers 8BITMIME (harmless for
-  // 7-bit text, RFC 6152); without it, the writer stops at the first 8-bit octet (message-writer.ts).
+  // 7-bit text, RFC 6152); without it, the writer stops at the first 8-bit octet (smtp/message-data.ts).
   const eightBit = has8bit(prepared.head) || (inMemory ? has8bit(body) : (prepared.bodyEightBit ?? true));
   return {
     size: caps.has('SIZE') ? size : undefined,
@@ -414,6 +484,14 @@ function mailParameters(session: SmtpSession, prepared: Prepared, size: number |
 function checkMethod(prepared: Prepared, target: Target): void {
   const method = prepared.method;
   if (method === undefined) return;
-  if (method.kind === 'smtp' && method.host === target.host && (method.port === undefined || Number(method.port) === target.port)) return;
-  throw new SmtpProtocolError('ECONFIG', 'X-Message-SMTP-Method names another server or sendmail: use sendMail() for such messages, not an SmtpClient');
+  if (
+    method.kind === 'smtp' &&
+    method.host === target.host &&
+    (method.port === undefined || Number(method.port) === target.port)
+  )
+    return;
+  throw new SmtpProtocolError(
+    'ECONFIG',
+    'X-Message-SMTP-Method names another server or sendmail: use sendMail() for such messages, not an SmtpClient',
+  );
 }

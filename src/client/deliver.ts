@@ -3,7 +3,15 @@
  * the options) say: to a sendmail program, or over an SMTP connection of its
  * own (ONEX allowed: it carries this one message), within one deadline.
  */
-import { quitWithin, sendWithin, SmtpClient, totalMs, type ClientOptions, type SendProgress, type SendResult } from './client.js';
+import {
+  quitWithin,
+  sendWithin,
+  SmtpClient,
+  totalMs,
+  type ClientOptions,
+  type SendProgress,
+  type SendResult,
+} from './client.js';
 import { Deadline } from '../deadline.js';
 import { routeByMethod } from '../message/smtp-method.js';
 import type { Prepared } from '../message/prepare.js';
@@ -25,7 +33,12 @@ export async function deliverPrepared(prepared: Prepared, options: DeliverOption
 }
 
 /** Under `deadline`, which the caller started; `seen` tells it whether message data started to flow. */
-export async function deliver(prepared: Prepared, options: DeliverOptions, deadline: Deadline, seen: SendProgress): Promise<SendResult> {
+export async function deliver(
+  prepared: Prepared,
+  options: DeliverOptions,
+  deadline: Deadline,
+  seen: SendProgress,
+): Promise<SendResult> {
   if (prepared.method?.kind === 'sendmail') return sendWithSendmail(prepared, options.sendmailProgram, deadline.signal);
   const client = new SmtpClient(routeByMethod(prepared.method, options), { oneMessage: true });
   try {

@@ -29,15 +29,24 @@ export function explainFailure(error: unknown, context: FailureContext): unknown
     const hint = context.offersAuth
       ? needsAuthentication(context.host, context.service, context.user, context.searched)
       : `the server refuses to relay for an unauthenticated client and offers no AUTH on this connection: ` +
-        `use the submission port: ${setting('port', 587)} with ${setting('streamType', 'starttls')} (servers often offer AUTH only there, after STARTTLS)`;
+        `use the submission port: ${setting('port', 587)} with ${setting('streamType', 'starttls')} (servers often ` +
+        `offer AUTH only there, after STARTTLS)`;
     return withHint(error, hint);
   }
   if (error.code === 'ESIZE') return withHint(error, sizeExceeded(context.sizeLimit));
-  return error.reply !== undefined && waitsForMinutes(error.reply) ? withHint(error, comeBackLater(error.reply)) : error;
+  return error.reply !== undefined && waitsForMinutes(error.reply)
+    ? withHint(error, comeBackLater(error.reply))
+    : error;
 }
 
 /** 530, or a 550-554 whose text or enhanced code (5.7.x: policy) says relay or authentication, not "no such user". */
 export function refusesForAuth(error: SmtpProtocolError): boolean {
-  const replies: Reply[] = error.code === 'ERECIPIENT' ? error.rejected.map((r) => r.reply) : error.reply === undefined ? [] : [error.reply];
-  return replies.some((reply) => reply.code === 530 || reply.enhancedCode?.startsWith('5.7.') === true || /relay|auth/i.test(reply.lines.join(' ')));
+  const replies: Reply[] =
+    error.code === 'ERECIPIENT' ? error.rejected.map((r) => r.reply) : error.reply === undefined ? [] : [error.reply];
+  return replies.some(
+    (reply) =>
+      reply.code === 530 ||
+      reply.enhancedCode?.startsWith('5.7.') === true ||
+      /relay|auth/i.test(reply.lines.join(' ')),
+  );
 }

@@ -28,7 +28,9 @@ export interface PoolOptions extends ClientOptions {
 
 export interface SmtpPool {
   send(message: MessageInput, options?: MessageOptions): Promise<SendResult>;
-  /** New credentials for the connections opened from now on (after a refusal, sends fail at once until this is called). */
+  /**
+   * New credentials for the connections opened from now on (after a refusal, sends fail at once until this is called).
+   */
   setCredentials(credentials: NewCredentials): void;
   /** Waits for the messages under way, then QUIT on every connection. */
   close(): Promise<void>;
@@ -88,7 +90,12 @@ export function createPool(options: PoolOptions): SmtpPool {
     if (members.length < maxConnections) {
       // Until one connection has opened, a second would only repeat its failure (and its login attempts).
       if (members.length > 0 && !proven) return undefined;
-      const member: Member = { client: new SmtpClient(options, { gate, onEstablished: established }), used: 0, active: 0, idleTimer: undefined };
+      const member: Member = {
+        client: new SmtpClient(options, { gate, onEstablished: established }),
+        used: 0,
+        active: 0,
+        idleTimer: undefined,
+      };
       members.push(member);
       return member;
     }

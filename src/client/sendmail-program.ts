@@ -12,8 +12,15 @@ export const DEFAULT_SENDMAIL_PROGRAM = 'sendmail';
 const SENDMAIL_ARGS = ['-oi', '-t'];
 const STDERR_LIMIT = 4096;
 
-export async function sendWithSendmail(prepared: Prepared, program = DEFAULT_SENDMAIL_PROGRAM, signal?: AbortSignal): Promise<SendResult> {
-  const child = spawn(program, SENDMAIL_ARGS, { stdio: ['pipe', 'ignore', 'pipe'], ...(signal === undefined ? {} : { signal }) });
+export async function sendWithSendmail(
+  prepared: Prepared,
+  program = DEFAULT_SENDMAIL_PROGRAM,
+  signal?: AbortSignal,
+): Promise<SendResult> {
+  const child = spawn(program, SENDMAIL_ARGS, {
+    stdio: ['pipe', 'ignore', 'pipe'],
+    ...(signal === undefined ? {} : { signal }),
+  });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (text: string) => {
     if (stderr.length < STDERR_LIMIT) stderr += text;
@@ -35,7 +42,8 @@ export async function sendWithSendmail(prepared: Prepared, program = DEFAULT_SEN
     const write = async (chunk: Buffer): Promise<void> => {
       if (ended) return;
       size += chunk.length;
-      if (!child.stdin.write(chunk)) await Promise.race([new Promise((resolve) => child.stdin.once('drain', resolve)), settled]);
+      if (!child.stdin.write(chunk))
+        await Promise.race([new Promise((resolve) => child.stdin.once('drain', resolve)), settled]);
     };
     await write(prepared.sendmailHead ?? prepared.head);
     const body = prepared.body;
@@ -55,7 +63,11 @@ export async function sendWithSendmail(prepared: Prepared, program = DEFAULT_SEN
   }
   if (code !== 0) {
     const detail = stderr.trim().split('\n')[0] ?? '';
-    throw new SmtpProtocolError('ESENDMAIL', `${program} exited with status ${String(code)}${detail === '' ? '' : `: ${detail}`}`, { transient: code === 75 });
+    throw new SmtpProtocolError(
+      'ESENDMAIL',
+      `${program} exited with status ${String(code)}${detail === '' ? '' : `: ${detail}`}`,
+      { transient: code === 75 },
+    );
   }
   return {
     envelope: prepared.envelope,
@@ -73,6 +85,11 @@ export async function sendWithSendmail(prepared: Prepared, program = DEFAULT_SEN
 function failure(program: string, error: unknown): SmtpProtocolError {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'ABORT_ERR') return new SmtpProtocolError('EABORT', 'sending was aborted', { cause: error });
-  if (code === 'ENOENT') return new SmtpProtocolError('ECONFIG', `the sendmail program ${JSON.stringify(program)} was not found (set sendmailProgram)`, { cause: error });
+  if (code === 'ENOENT')
+    return new SmtpProtocolError(
+      'ECONFIG',
+      `the sendmail program ${JSON.stringify(program)} was not found (set sendmailProgram)`,
+      { cause: error },
+    );
   return new SmtpProtocolError('ESENDMAIL', `${program} failed: ${(error as Error).message}`, { cause: error });
 }

@@ -24,20 +24,37 @@ type Check = (value: unknown) => string | undefined;
 const string: Check = (v) => (typeof v === 'string' ? undefined : 'a string');
 const nonEmpty: Check = (v) => (typeof v === 'string' && v !== '' ? undefined : 'a non-empty string');
 /** Text that goes into a command or a SASL exchange: a line break or NUL there is an injection. */
-const line: Check = (v) => (typeof v === 'string' && !/[\r\n\0]/.test(v) ? undefined : 'a string without CR, LF or NUL');
+const line: Check = (v) =>
+  typeof v === 'string' && !/[\r\n\0]/.test(v) ? undefined : 'a string without CR, LF or NUL';
 const boolean: Check = (v) => (typeof v === 'boolean' ? undefined : 'true or false');
 const func: Check = (v) => (typeof v === 'function' ? undefined : 'a function');
-const strings: Check = (v) => (Array.isArray(v) && v.every((s) => typeof s === 'string') ? undefined : 'an array of strings');
-const count: Check = (v) => (Number.isSafeInteger(v) && (v as number) >= 1 ? undefined : 'a whole number of at least 1');
-const milliseconds: Check = (v) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? undefined : 'a positive number of milliseconds');
-const delay: Check = (v) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? undefined : 'a number of milliseconds, 0 or more');
-const oneOf = (values: readonly string[], note = ''): Check => (v) =>
-  typeof v === 'string' && values.includes(v) ? undefined : `one of ${values.map((x) => `'${x}'`).join(', ')}${note}`;
-const mechanism: Check = (v) => (typeof v === 'string' && (MECHANISMS as readonly string[]).includes(v.toUpperCase()) ? undefined : `one of ${MECHANISMS.join(', ')}`);
+const strings: Check = (v) =>
+  Array.isArray(v) && v.every((s) => typeof s === 'string') ? undefined : 'an array of strings';
+const count: Check = (v) =>
+  Number.isSafeInteger(v) && (v as number) >= 1 ? undefined : 'a whole number of at least 1';
+const milliseconds: Check = (v) =>
+  typeof v === 'number' && Number.isFinite(v) && v > 0 ? undefined : 'a positive number of milliseconds';
+const delay: Check = (v) =>
+  typeof v === 'number' && Number.isFinite(v) && v >= 0 ? undefined : 'a number of milliseconds, 0 or more';
+const oneOf =
+  (values: readonly string[], note = ''): Check =>
+  (v) =>
+    typeof v === 'string' && values.includes(v) ? undefined : `one of ${values.map((x) => `'${x}'`).join(', ')}${note}`;
+const mechanism: Check = (v) =>
+  typeof v === 'string' && (MECHANISMS as readonly string[]).includes(v.toUpperCase())
+    ? undefined
+    : `one of ${MECHANISMS.join(', ')}`;
 const mechanisms: Check = (v) =>
-  Array.isArray(v) && v.length > 0 && v.every((m) => mechanism(m) === undefined) ? undefined : `a non-empty array of ${MECHANISMS.join(', ')}`;
+  Array.isArray(v) && v.length > 0 && v.every((m) => mechanism(m) === undefined)
+    ? undefined
+    : `a non-empty array of ${MECHANISMS.join(', ')}`;
 
-const port: Check = (v) => (portNumber(v) !== undefined ? undefined : `a number from 1 to 65535 or one of ${Object.keys(SERVICES).map((s) => `'${s}'`).join(', ')}`);
+const port: Check = (v) =>
+  portNumber(v) !== undefined
+    ? undefined
+    : `a number from 1 to 65535 or one of ${Object.keys(SERVICES)
+        .map((s) => `'${s}'`)
+        .join(', ')}`;
 
 const TIMEOUT_KEYS = ['connect', 'greeting', 'command', 'dataBlock', 'dataEnd', 'total'];
 const timeouts: Check = (v) => {
@@ -46,14 +63,16 @@ const timeouts: Check = (v) => {
   for (const [key, value] of Object.entries(v as object)) {
     if (value === undefined) continue;
     const wrong = key === 'total' ? delay(value) : milliseconds(value);
-    if (wrong !== undefined) return `an object whose ${key} is ${key === 'total' ? 'a number of milliseconds, 0 (none) or more' : wrong}`;
+    if (wrong !== undefined)
+      return `an object whose ${key} is ${key === 'total' ? 'a number of milliseconds, 0 (none) or more' : wrong}`;
   }
   return undefined;
 };
 
 const pem: Check = (v) => (typeof v === 'string' || Buffer.isBuffer(v) ? undefined : 'a PEM string or Buffer');
 const TLS: Readonly<Record<string, Check>> = {
-  ca: (v) => (Array.isArray(v) ? (v.every((x) => pem(x) === undefined) ? undefined : 'PEM strings or Buffers') : pem(v)),
+  ca: (v) =>
+    Array.isArray(v) ? (v.every((x) => pem(x) === undefined) ? undefined : 'PEM strings or Buffers') : pem(v),
   cert: pem,
   key: pem,
   servername: nonEmpty,
@@ -94,7 +113,7 @@ const MESSAGE_OPTIONS: Readonly<Record<string, Check>> = {
 const ALL_OPTIONS: Readonly<Record<string, Check>> = {
   ...MESSAGE_OPTIONS,
   // Connection
-  server: (v) => (nonEmpty(v) ?? line(v)),
+  server: (v) => nonEmpty(v) ?? line(v),
   port,
   streamType: oneOf(STREAM_TYPES, ' (or leave it unset for STARTTLS when offered)'),
   tls,
@@ -106,7 +125,10 @@ const ALL_OPTIONS: Readonly<Record<string, Check>> = {
   traceData: boolean,
   // Authentication
   user: line,
-  password: (v) => (typeof v === 'function' || line(v) === undefined ? undefined : 'a string without CR, LF or NUL, or a function returning one'),
+  password: (v) =>
+    typeof v === 'function' || line(v) === undefined
+      ? undefined
+      : 'a string without CR, LF or NUL, or a function returning one',
   authSources: strings,
   authMechanisms: mechanisms,
   authMechanism: mechanism,
@@ -183,14 +205,21 @@ export function validateOptions(options: unknown, kind: OptionsKind = 'options')
     if (value === undefined) continue;
     const accepts = check(value);
     if (accepts !== undefined) {
-      throw new SmtpProtocolError('ECONFIG', `invalid option ${name}: ${describeValue(value)}; ${name} must be ${accepts}`);
+      throw new SmtpProtocolError(
+        'ECONFIG',
+        `invalid option ${name}: ${describeValue(value)}; ${name} must be ${accepts}`,
+      );
     }
   }
 }
 
 function unknownOption(name: string, kind: OptionsKind): SmtpProtocolError {
   if (kind === 'message options' && name in ALL_OPTIONS) {
-    return new SmtpProtocolError('ECONFIG', `option ${name} cannot change per message: give it when creating the client or pool (per message: ${Object.keys(MESSAGE_OPTIONS).join(', ')})`);
+    return new SmtpProtocolError(
+      'ECONFIG',
+      `option ${name} cannot change per message: give it when creating the client or pool (per message: ` +
+        `${Object.keys(MESSAGE_OPTIONS).join(', ')})`,
+    );
   }
   const other = OTHER_NAMES[name];
   const advice = other === undefined ? '' : ` (this library calls it ${other})`;

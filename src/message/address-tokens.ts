@@ -27,7 +27,9 @@ export interface Token {
    * a domain-literal with its brackets but without whitespace.
    */
   readonly text: string;
-  /** The token as it reads in a display name: a quoted-string's content with quoted-pairs resolved; otherwise `text`. */
+  /**
+   * The token as it reads in a display name: a quoted-string's content with quoted-pairs resolved; otherwise `text`.
+   */
   readonly value: string;
   /** True when whitespace or a comment came before this token. */
   readonly spaceBefore: boolean;

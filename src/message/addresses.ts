@@ -1,5 +1,3 @@
-import { AddressTokenizer, type Token } from './address-tokens.js';
-
 /**
  * Address lists as a mail sender needs them (RFC 5322 §3.4): the envelope
  * addresses behind To, Cc, Bcc, Resent-* and From. Pure functions over
@@ -7,6 +5,7 @@ import { AddressTokenizer, type Token } from './address-tokens.js';
  * {@link AddressTokenizer}); an element that cannot be an address is skipped
  * and parsing goes on at the next `,` or `;`.
  */
+import { AddressTokenizer, type Token } from './address-tokens.js';
 
 /** One mailbox (RFC 5322 §3.4). */
 export interface Mailbox {
@@ -211,7 +210,10 @@ function displayName(tokens: readonly Token[]): string | undefined {
     if (token.spaceBefore && parts.length > 0) parts.push(' ');
     parts.push(token.value);
   }
-  const name = parts.join('').replace(/[ \t]+/g, ' ').trim();
+  const name = parts
+    .join('')
+    .replace(/[ \t]+/g, ' ')
+    .trim();
   return name === '' ? undefined : name;
 }
 

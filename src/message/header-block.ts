@@ -1,12 +1,15 @@
 /**
  * The header block of an RFC 5322 message (RFC 5322 §2.2, §3.6), on bytes and
  * without I/O: where it ends, lookups, new fields, serialising (the fields
- * themselves are found by parse-headers.ts). Only the header block is ever
+ * themselves are found by header-fields.ts). Only the header block is ever
  * parsed; the body is streamed through untouched by the caller (SPEC §6).
  */
 import { SmtpProtocolError } from '../errors.js';
 
-/** Emacs's mail-header-separator: a line equal to this ends the headers like an empty line, and is transmitted as an empty line. */
+/**
+ * Emacs's mail-header-separator: a line equal to this ends the headers like an empty line, and is transmitted as an
+ * empty line.
+ */
 export const MAIL_HEADER_SEPARATOR = '--text follows this line--';
 
 /** Most header bytes accepted before the end of the header block (16 MiB). */
@@ -15,9 +18,15 @@ export const MAX_HEADER_BYTES = 16 * 1024 * 1024;
 export interface HeaderEnd {
   /** Bytes [0, headerEnd) are the header fields, each with its line end. */
   readonly headerEnd: number;
-  /** Where the body starts (after the empty line or the separator line with its line end; equal to headerEnd when the headers ended at a line that is not a header field, or at the end of input). */
+  /**
+   * Where the body starts (after the empty line or the separator line with its line end; equal to headerEnd when the
+   * headers ended at a line that is not a header field, or at the end of input).
+   */
   readonly bodyStart: number;
-  /** How the block ended: an empty line, the Emacs separator, a line that is not a field (sendmail -t behaviour: the body starts there and nothing is removed), or the end of the message. */
+  /**
+   * How the block ended: an empty line, the Emacs separator, a line that is not a field (sendmail -t behaviour: the
+   * body starts there and nothing is removed), or the end of the message.
+   */
   readonly kind: 'blank' | 'separator' | 'not-a-field' | 'end';
 }
 
@@ -26,7 +35,10 @@ export interface HeaderField {
   readonly name: string;
   /** Lower-cased name, for case-insensitive lookups. */
   readonly key: string;
-  /** The value, unfolded: line ends removed (the whitespace after them kept), the one optional space after the colon removed, decoded as UTF-8 (RFC 6532). */
+  /**
+   * The value, unfolded: line ends removed (the whitespace after them kept), the one optional space after the colon
+   * removed, decoded as UTF-8 (RFC 6532).
+   */
   readonly value: string;
   /** The field's exact bytes as given, every line of it with its line end (a view of the input: no copy). */
   readonly raw: Buffer;
@@ -42,7 +54,10 @@ const SEPARATOR = Buffer.from(MAIL_HEADER_SEPARATOR, 'latin1');
 /** The separator line with the CR of its CRLF: the longest line that can still end the block. */
 const SEPARATOR_CR = Buffer.from(`${MAIL_HEADER_SEPARATOR}\r`, 'latin1');
 
-/** makeField folds before this column where a space allows: RFC 5322 §2.1.1 asks for 78, RFC 2047 §2 for 76 on lines with encoded words. */
+/**
+ * makeField folds before this column where a space allows: RFC 5322 §2.1.1 asks for 78, RFC 2047 §2 for 76 on lines
+ * with encoded words.
+ */
 const FOLD_COLUMN = 76;
 /** RFC 5322 §2.1.1: a line MUST NOT be longer than 998 octets, line end excluded. */
 const MAX_LINE_OCTETS = 998;
@@ -93,7 +108,8 @@ export function findHeaderEnd(buf: Buffer, complete: boolean, from = 0): HeaderE
   if (complete && buf.length <= MAX_HEADER_BYTES) {
     if (tail.length === 0) return { headerEnd: pos, bodyStart: pos, kind: 'end' };
     const kind = classify(withoutCR(tail), pos > 0);
-    if (kind === 'field' || kind === 'continuation') return { headerEnd: buf.length, bodyStart: buf.length, kind: 'end' };
+    if (kind === 'field' || kind === 'continuation')
+      return { headerEnd: buf.length, bodyStart: buf.length, kind: 'end' };
     return ending(kind, pos, buf.length);
   }
   if (cannotEndBlock(tail, pos > 0)) return ending('other', pos, pos);
@@ -163,7 +179,8 @@ export function hasField(fields: readonly HeaderField[], name: string): boolean 
  * octets (§2.1.1).
  */
 export function makeField(name: string, value: string): HeaderField {
-  if (!FIELD_NAME.test(name)) throw new SmtpProtocolError('EINPUT', `invalid header field name: ${JSON.stringify(name)}`);
+  if (!FIELD_NAME.test(name))
+    throw new SmtpProtocolError('EINPUT', `invalid header field name: ${JSON.stringify(name)}`);
   if (CR_LF_NUL.test(value)) {
     throw new SmtpProtocolError('EINPUT', `the value of header field ${name} contains CR, LF or NUL`);
   }

@@ -165,7 +165,10 @@ function scan(value: string): Segment[] {
 const MAX_WORD = 75;
 const PREFIX_B = '=?utf-8?B?';
 const PREFIX_Q = '=?utf-8?Q?';
-/** Characters Q may leave as they are (RFC 2047 §4.2, §5): in text, any printable but `=`, `?`, `_`; in a phrase or comment, fewer. */
+/**
+ * Characters Q may leave as they are (RFC 2047 §4.2, §5): in text, any printable but `=`, `?`, `_`; in a phrase or
+ * comment, fewer.
+ */
 const Q_LITERAL: Readonly<Record<Context, RegExp>> = {
   text: /[!-<>@-^`-~]/,
   phrase: /[A-Za-z0-9!*+\-/]/,
@@ -200,7 +203,9 @@ function split(text: string, encode: (chunk: string) => string, prefix: string):
   return words;
 }
 
-/** The encoded length of `chunk`, computed without encoding it (a chunk stays under 75 characters, so this is cheap). */
+/**
+ * The encoded length of `chunk`, computed without encoding it (a chunk stays under 75 characters, so this is cheap).
+ */
 function encodedLength(chunk: string, encode: (chunk: string) => string, prefix: string): number {
   if (prefix === PREFIX_B) return Math.ceil(Buffer.byteLength(chunk, 'utf8') / 3) * 4;
   return encode(chunk).length;

@@ -87,7 +87,12 @@ class ParsedField implements HeaderField {
     const from = text.charCodeAt(colon + 1) === SPACE ? colon + 2 : colon + 1;
     // Unfolding removes the line ends, keeping the whitespace after them; the one space after the colon goes.
     const folded = text.indexOf('\n', colon + 1);
-    const value = from >= stop ? '' : folded === -1 || folded >= stop ? text.slice(from, stop) : unfold(text.slice(colon + 1, stop));
+    const value =
+      from >= stop
+        ? ''
+        : folded === -1 || folded >= stop
+          ? text.slice(from, stop)
+          : unfold(text.slice(colon + 1, stop));
     return this.#utf8 ? Buffer.from(value, 'latin1').toString('utf8') : value;
   }
 
@@ -100,4 +105,3 @@ function unfold(latin1: string): string {
   const joined = latin1.replace(/\r?\n/g, '');
   return joined.charCodeAt(0) === SPACE ? joined.slice(1) : joined;
 }
-

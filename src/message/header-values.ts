@@ -6,13 +6,16 @@
 import { randomBytes } from 'node:crypto';
 import { SmtpProtocolError } from '../errors.js';
 
-/** UTF-8 bytes per RFC 2047 encoded word: 56 base64 characters, a 68-character word, so `From: ` plus one word fits 76. */
+/**
+ * UTF-8 bytes per RFC 2047 encoded word: 56 base64 characters, a 68-character word, so `From: ` plus one word fits 76.
+ */
 const ENCODED_WORD_BYTES = 42;
 // RFC 5322 §3.2.3 atext, plus the spaces between the words of a phrase.
 const ATEXT_PHRASE = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~ ]+$/;
 const PRINTABLE = /^[\x20-\x7e\t]+$/;
 // RFC 5322 §3.6.4 id-right: dot-atom-text (atext widened by RFC 6532 §3.2) or no-fold-literal.
-const DOT_ATOM = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\u{10ffff}]+(?:\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\u{10ffff}]+)*$/u;
+const DOT_ATOM =
+  /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\u{10ffff}]+(?:\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\u{10ffff}]+)*$/u;
 const DOMAIN_LITERAL = /^\[[\x21-\x5a\x5e-\x7e]*\]$/;
 const CR_LF_NUL = /[\r\n\0]/;
 

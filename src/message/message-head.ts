@@ -35,7 +35,9 @@ export interface Head {
   readonly kind: LineEndKind;
 }
 
-/** How the first line ends; undefined while `buf` ends before that shows (no line end yet, or a CR as the last byte). */
+/**
+ * How the first line ends; undefined while `buf` ends before that shows (no line end yet, or a CR as the last byte).
+ */
 export function firstLineEnd(buf: Buffer, complete: boolean): LineEndKind | undefined {
   const lf = buf.indexOf(LF);
   // A CR before the first LF (looked for on the first line only: an LF message of 20 MB is not scanned for CR).
@@ -61,7 +63,8 @@ export function headOf(bytes: Buffer): Head {
 function crOrNot(original: Buffer, converted: Buffer): Head {
   const end = findHeaderEnd(converted, true);
   const lf = original.indexOf(LF);
-  if (end === undefined || lf === -1 || (lf >= end.bodyStart && end.kind !== 'not-a-field')) return { bytes: converted, kind: 'cr' };
+  if (end === undefined || lf === -1 || (lf >= end.bodyStart && end.kind !== 'not-a-field'))
+    return { bytes: converted, kind: 'cr' };
   return { bytes: original, kind: lf > 0 && original[lf - 1] === CR ? 'crlf' : 'lf' };
 }
 
@@ -149,13 +152,15 @@ export async function readHead(iterator: AsyncIterator<Buffer>): Promise<Head> {
       }
     }
     if (kind === undefined) {
-      if (original.length >= MAX_HEADER_BYTES) throw new SmtpProtocolError('EINPUT', `the message headers do not end within ${MAX_HEADER_BYTES} bytes`);
+      if (original.length >= MAX_HEADER_BYTES)
+        throw new SmtpProtocolError('EINPUT', `the message headers do not end within ${MAX_HEADER_BYTES} bytes`);
       continue;
     }
     const view = converted?.crToLf() ?? original.view;
     // A long unfinished line is decided only by its line end: no rescan of it for every chunk (linear time).
     if (view.length - scanFrom > LONG_LINE && view.indexOf(LF, Math.max(scanFrom, before)) === -1) {
-      if (view.length >= MAX_HEADER_BYTES) throw new SmtpProtocolError('EINPUT', `the message headers do not end within ${MAX_HEADER_BYTES} bytes`);
+      if (view.length >= MAX_HEADER_BYTES)
+        throw new SmtpProtocolError('EINPUT', `the message headers do not end within ${MAX_HEADER_BYTES} bytes`);
       continue;
     }
     const end = findHeaderEnd(view, false, scanFrom);

@@ -8,13 +8,7 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import { domainOf, looksLikeAddress, parseAddressList, parseMailbox } from './addresses.js';
 import { SmtpProtocolError } from '../errors.js';
-import {
-  findHeaderEnd,
-  hasField,
-  makeField,
-  serializeHeaders,
-  type HeaderField,
-} from './header-block.js';
+import { findHeaderEnd, hasField, makeField, serializeHeaders, type HeaderField } from './header-block.js';
 import { parseHeaders } from './header-fields.js';
 import { encodeField } from './header-encoding.js';
 import { formatDate, formatFrom, makeMessageId } from './header-values.js';
@@ -73,7 +67,10 @@ export interface PrepareOptions {
 
 export interface Prepared {
   readonly envelope: Envelope;
-  /** The transmitted header block with its ending empty line (empty when the message has no headers and none were added). */
+  /**
+   * The transmitted header block with its ending empty line (empty when the message has no headers and none were
+   * added).
+   */
   readonly head: Buffer;
   /** The body, untouched. */
   readonly body: MessageBody;
@@ -191,18 +188,28 @@ function prepareSplit(
   // RFC 6532 allows raw UTF-8 in headers only in an SMTPUTF8 transaction, which a non-ASCII address needs anyway:
   // otherwise non-ASCII header text goes out as RFC 2047 encoded words, as Emacs sends it.
   const utf8Headers = NON_ASCII.test(envelope.from) || envelope.to.some((to) => NON_ASCII.test(to));
-  const encode = utf8Headers || (isAscii(raw.subarray(0, end.headerEnd)) && added.every((field) => isAscii(field.raw)))
-    ? undefined
-    : encodeField;
+  const encode =
+    utf8Headers || (isAscii(raw.subarray(0, end.headerEnd)) && added.every((field) => isAscii(field.raw)))
+      ? undefined
+      : encodeField;
   const transmitted = (field: HeaderField): boolean => !HIDDEN_KEYS.includes(field.key) && !isBlankSubject(field);
   const kept = hidden ? fields.filter(transmitted) : fields;
-  const outgoing = encode !== undefined ? [...kept, ...added].map(encode) : added.length === 0 ? kept : [...kept, ...added];
+  const outgoing =
+    encode !== undefined ? [...kept, ...added].map(encode) : added.length === 0 ? kept : [...kept, ...added];
   const noHeaders = fields.length === 0 && added.length === 0;
   // Nothing removed, added or encoded and a real empty line: the header block goes as given, uncopied.
   const untouched = end.kind === 'blank' && outgoing === fields;
-  /** The header block with Bcc kept, for a sendmail program (its -t needs it) or an Fcc copy (a record of who got it). */
+  /**
+   * The header block with Bcc kept, for a sendmail program (its -t needs it) or an Fcc copy (a record of who got it).
+   */
   const withBcc = (): Buffer =>
-    noHeaders ? Buffer.alloc(0) : serializeHeaders([...fields.filter((f) => f.key !== METHOD_KEY && f.key !== FCC_KEY && !isBlankSubject(f)), ...added].map((f) => encode?.(f) ?? f));
+    noHeaders
+      ? Buffer.alloc(0)
+      : serializeHeaders(
+          [...fields.filter((f) => f.key !== METHOD_KEY && f.key !== FCC_KEY && !isBlankSubject(f)), ...added].map(
+            (f) => encode?.(f) ?? f,
+          ),
+        );
   return new PreparedMessage({
     envelope,
     head: untouched ? raw.subarray(0, end.bodyStart) : noHeaders ? Buffer.alloc(0) : serializeHeaders(outgoing),
@@ -213,7 +220,8 @@ function prepareSplit(
     method,
     inMemory,
     // The header block read so far ends with a line end, so sizes add up across it.
-    bodyWireSize: measured === undefined ? undefined : measured.wireSize - normalizedSize(raw.subarray(0, end.bodyStart)),
+    bodyWireSize:
+      measured === undefined ? undefined : measured.wireSize - normalizedSize(raw.subarray(0, end.bodyStart)),
     bodyEightBit: measured?.eightBit,
     dispose,
   });
@@ -233,7 +241,11 @@ function isBlankSubject(field: HeaderField): boolean {
  */
 function mimeHeaders(fields: readonly HeaderField[], body: Buffer): HeaderField[] {
   if (isAscii(body) || !isUtf8(body) || hasField(fields, 'mime-version') || hasField(fields, 'content-type')) return [];
-  return [makeField('MIME-Version', '1.0'), makeField('Content-Type', 'text/plain; charset=utf-8'), makeField('Content-Transfer-Encoding', '8bit')];
+  return [
+    makeField('MIME-Version', '1.0'),
+    makeField('Content-Type', 'text/plain; charset=utf-8'),
+    makeField('Content-Transfer-Encoding', '8bit'),
+  ];
 }
 
 /**
@@ -244,12 +256,20 @@ function mimeHeaders(fields: readonly HeaderField[], body: Buffer): HeaderField[
 function envelopeSender(options: PrepareOptions, fields: readonly HeaderField[]): string {
   const from = options.envelopeFrom ?? fromAddress(fields) ?? configuredSender(options);
   if (from === undefined) {
-    throw new SmtpProtocolError('ECONFIG', `no envelope sender: the message has no From: address; set ${optionRef('envelopeFrom')} or ${optionRef('userMailAddress')}`);
+    throw new SmtpProtocolError(
+      'ECONFIG',
+      `no envelope sender: the message has no From: address; set ${optionRef('envelopeFrom')} or ` +
+        `${optionRef('userMailAddress')}`,
+    );
   }
   if (from === '' || domainOf(from) !== undefined) return from;
   const domain = options.mailDomain ?? (options.localDomain === '' ? undefined : options.localDomain);
   if (domain === undefined) {
-    throw new SmtpProtocolError('ECONFIG', `the envelope sender ${JSON.stringify(from)} has no domain, which servers refuse: set ${optionRef('mailDomain')} to complete it, or give a whole address`);
+    throw new SmtpProtocolError(
+      'ECONFIG',
+      `the envelope sender ${JSON.stringify(from)} has no domain, which servers refuse: set ` +
+        `${optionRef('mailDomain')} to complete it, or give a whole address`,
+    );
   }
   return `${from}@${domain}`;
 }
@@ -276,7 +296,10 @@ function fromAddress(fields: readonly HeaderField[]): string | undefined {
 function addressText(field: HeaderField): string {
   const value = field.value;
   if (value.includes('\uFFFD') && !isUtf8(field.raw)) {
-    throw new SmtpProtocolError('EINPUT', `the ${field.name} field is not valid UTF-8: its addresses cannot be read as written`);
+    throw new SmtpProtocolError(
+      'EINPUT',
+      `the ${field.name} field is not valid UTF-8: its addresses cannot be read as written`,
+    );
   }
   return value;
 }
@@ -287,13 +310,19 @@ function recipients(fields: readonly HeaderField[], options: PrepareOptions): st
   const domain = options.sendtoDomain;
   const qualified = domain === undefined ? found : found.map((a) => (a.includes('@') ? a : `${a}@${domain}`));
   const unique = qualified.length < 2 ? qualified : [...new Set(qualified)];
-  if (unique.length === 0) throw new SmtpProtocolError('EINPUT', 'no recipients: the message has no To, Cc or Bcc address and no `recipients` were given');
+  if (unique.length === 0)
+    throw new SmtpProtocolError(
+      'EINPUT',
+      'no recipients: the message has no To, Cc or Bcc address and no `recipients` were given',
+    );
   return unique;
 }
 
 function headerRecipients(fields: readonly HeaderField[]): string[] {
   const names = fields.some((field) => RESENT_FIELDS.includes(field.key)) ? RESENT_FIELDS : RECIPIENT_FIELDS;
-  return fields.filter((field) => names.includes(field.key)).flatMap((field) => parseAddressList(addressText(field)).map((m) => m.address));
+  return fields
+    .filter((field) => names.includes(field.key))
+    .flatMap((field) => parseAddressList(addressText(field)).map((m) => m.address));
 }
 
 export interface Peeked {
@@ -305,13 +334,19 @@ export interface Peeked {
   readonly message: MessageInput;
 }
 
-/** Reads only the header block, for a caller that chooses options by it (the command line picks an account by From:). */
+/**
+ * Reads only the header block, for a caller that chooses options by it (the command line picks an account by From:).
+ */
 export async function peekMessage(input: MessageInput): Promise<Peeked> {
   const { head, body } = isBytes(input) ? { head: headOf(bytesOf(input)), body: undefined } : await splitStream(input);
   const end = findHeaderEnd(head.bytes, true);
   if (end !== undefined) checkHeaderLineEnds(head, end.bodyStart);
   const fields = end === undefined ? [] : parseHeaders(head.bytes, end.headerEnd);
-  return { from: fromAddress(fields), recipients: headerRecipients(fields), message: body === undefined ? head.bytes : prepend(head.bytes, body) };
+  return {
+    from: fromAddress(fields),
+    recipients: headerRecipients(fields),
+    message: body === undefined ? head.bytes : prepend(head.bytes, body),
+  };
 }
 
 function missingHeaders(fields: readonly HeaderField[], options: PrepareOptions, sender: string): HeaderField[] {
@@ -340,7 +375,12 @@ const disposeNothing = async (): Promise<void> => {};
 
 /** A message in memory as bytes, refused when it holds a NUL. */
 function bytesOf(input: string | Uint8Array): Buffer {
-  const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  const bytes =
+    typeof input === 'string'
+      ? Buffer.from(input, 'utf8')
+      : Buffer.isBuffer(input)
+        ? input
+        : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   refuseNul(bytes);
   return bytes;
 }

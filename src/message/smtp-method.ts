@@ -10,7 +10,12 @@ import { portNumber, type StreamType } from '../options.js';
 export const METHOD_HEADER = 'X-Message-SMTP-Method';
 
 export type Method =
-  | { readonly kind: 'smtp'; readonly host: string; readonly port: string | undefined; readonly user: string | undefined }
+  | {
+      readonly kind: 'smtp';
+      readonly host: string;
+      readonly port: string | undefined;
+      readonly user: string | undefined;
+    }
   | { readonly kind: 'sendmail' };
 
 /** Parses the header's value; anything but the two forms is an error (ECONFIG). */
@@ -18,10 +23,19 @@ export function parseMethod(value: string): Method {
   const words = value.trim().split(/\s+/);
   const [kind, host, port, user, ...extra] = words;
   if (kind === 'sendmail' && words.length === 1) return { kind: 'sendmail' };
-  if (kind === 'smtp' && host !== undefined && extra.length === 0 && (port === undefined || (/^\d+$/.test(port) && portNumber(port) !== undefined))) {
+  if (
+    kind === 'smtp' &&
+    host !== undefined &&
+    extra.length === 0 &&
+    (port === undefined || (/^\d+$/.test(port) && portNumber(port) !== undefined))
+  ) {
     return { kind: 'smtp', host, port, user };
   }
-  throw new SmtpProtocolError('ECONFIG', `${METHOD_HEADER}: expected "smtp HOST [PORT [USER]]" or "sendmail", got ${JSON.stringify(value.trim().slice(0, 80))}`);
+  throw new SmtpProtocolError(
+    'ECONFIG',
+    `${METHOD_HEADER}: expected "smtp HOST [PORT [USER]]" or "sendmail", got ` +
+      `${JSON.stringify(value.trim().slice(0, 80))}`,
+  );
 }
 
 /** The options that say where a message goes, as X-Message-SMTP-Method can change them. */
@@ -51,7 +65,13 @@ export function routeByMethod<T extends Routing>(method: Method | undefined, opt
   };
 }
 
-/** The `password` option only for the server it was given for: never sent to another one (credentials then come from authinfo). */
-export function passwordFor<P>(server: string | undefined, options: { readonly server?: string | undefined; readonly password?: P }): P | undefined {
+/**
+ * The `password` option only for the server it was given for: never sent to another one (credentials then come from
+ * authinfo).
+ */
+export function passwordFor<P>(
+  server: string | undefined,
+  options: { readonly server?: string | undefined; readonly password?: P },
+): P | undefined {
   return server === options.server ? options.password : undefined;
 }

@@ -198,7 +198,12 @@ export class Connection {
     this.#throwIfFailed();
     if (this.hasUnreadInput) {
       // RFC 3207 §5 (and CVE-2011-0411): bytes sent before the handshake must not be trusted.
-      this.fail(new SmtpProtocolError('EPROTOCOL', 'the server sent data after its reply to STARTTLS, before TLS began (possible response injection)'));
+      this.fail(
+        new SmtpProtocolError(
+          'EPROTOCOL',
+          'the server sent data after its reply to STARTTLS, before TLS began (possible response injection)',
+        ),
+      );
       this.#throwIfFailed();
     }
     this.#writer.endTurn(); // anything written before STARTTLS goes out in the clear now, not into TLS
@@ -243,7 +248,9 @@ export class Connection {
   #wait(kind: 'reply' | 'drain', timeoutMs: number, what: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.fail(new SmtpProtocolError('ETIMEOUT', `timed out after ${timeoutMs} ms waiting for ${what}`, { transient: true }));
+        this.fail(
+          new SmtpProtocolError('ETIMEOUT', `timed out after ${timeoutMs} ms waiting for ${what}`, { transient: true }),
+        );
       }, timeoutMs);
       const waiter: Waiter = {
         resolve: () => {
@@ -292,14 +299,26 @@ export class Connection {
     }
     // RFC 5321 §3.8: after 421 the server closes the channel. Replies already here can still be read;
     // nothing more is written (no further RCPT, no RSET, no QUIT) and nothing more is waited for.
-    if (closing !== undefined) this.fail(new SmtpProtocolError('ECONNECTION', `the server is closing the connection: ${replyText(closing)}`, { reply: closing, transient: true }));
+    if (closing !== undefined)
+      this.fail(
+        new SmtpProtocolError('ECONNECTION', `the server is closing the connection: ${replyText(closing)}`, {
+          reply: closing,
+          transient: true,
+        }),
+      );
   };
 
   /** A reply nobody asked for: the replies queued can no longer be matched to commands. */
   #stray(what: string): void {
     this.#replies.length = 0;
     const shown = what.length > 80 ? `${what.slice(0, 80)}...` : what;
-    this.fail(new SmtpProtocolError('EPROTOCOL', `the server sent a reply that no command asked for (${shown}; a desynchronised server or response injection): the connection was closed`));
+    this.fail(
+      new SmtpProtocolError(
+        'EPROTOCOL',
+        `the server sent a reply that no command asked for (${shown}; a desynchronised server or response ` +
+          `injection): the connection was closed`,
+      ),
+    );
   }
 
   readonly #onDrain = (): void => {
@@ -313,7 +332,9 @@ export class Connection {
   };
 
   readonly #onError = (error: Error): void => {
-    this.fail(new SmtpProtocolError('ECONNECTION', `connection error: ${error.message}`, { cause: error, transient: true }));
+    this.fail(
+      new SmtpProtocolError('ECONNECTION', `connection error: ${error.message}`, { cause: error, transient: true }),
+    );
   };
 
   #traceReply(reply: Reply): void {

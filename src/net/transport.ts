@@ -49,7 +49,15 @@ export function connect(options: ConnectOptions): Promise<Opened> {
   const what = `connecting to ${host} port ${port}`;
   if (options.implicitTls) {
     // One timer covers the TCP connection and the handshake.
-    return secure({ host, port, autoSelectFamily: true }, host, options.tls, options.timeoutMs, what, options.signal, port);
+    return secure(
+      { host, port, autoSelectFamily: true },
+      host,
+      options.tls,
+      options.timeoutMs,
+      what,
+      options.signal,
+      port,
+    );
   }
   const socket = net.connect({ host, port, autoSelectFamily: true });
   socket.setNoDelay(true);
@@ -62,7 +70,13 @@ export function connect(options: ConnectOptions): Promise<Opened> {
 }
 
 /** Upgrades a connected plain socket after `220` to STARTTLS. */
-export function upgrade(stream: Duplex, host: string, options: TlsOptions | undefined, timeoutMs: number, signal?: AbortSignal): Promise<Opened> {
+export function upgrade(
+  stream: Duplex,
+  host: string,
+  options: TlsOptions | undefined,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<Opened> {
   if (!(stream instanceof net.Socket)) {
     return Promise.reject(new SmtpProtocolError('ETLS', 'STARTTLS needs a TCP socket to upgrade'));
   }
@@ -107,7 +121,12 @@ function secure(
     return {
       stream: secured,
       remoteAddress: secured.remoteAddress,
-      tls: { protocol: secured.getProtocol(), cipher: secured.getCipher().name, authorized: secured.authorized, certificate: certificateOf(secured) },
+      tls: {
+        protocol: secured.getProtocol(),
+        cipher: secured.getCipher().name,
+        authorized: secured.authorized,
+        certificate: certificateOf(secured),
+      },
     };
   });
 }
@@ -115,7 +134,10 @@ function secure(
 /** The error for a certificate that failed verification (chain or name), with what it was for and who issued it. */
 function refusedCertificate(socket: tls.TLSSocket, servername: string, what: string): SmtpProtocolError {
   const code = String(socket.authorizationError ?? 'CERT_UNTRUSTED');
-  const identity = code === 'ERR_TLS_CERT_ALTNAME_INVALID' ? tls.checkServerIdentity(servername, socket.getPeerCertificate()) : undefined;
+  const identity =
+    code === 'ERR_TLS_CERT_ALTNAME_INVALID'
+      ? tls.checkServerIdentity(servername, socket.getPeerCertificate())
+      : undefined;
   const reason = identity?.message ?? `${VERIFY_ERRORS[code] ?? 'the certificate was not accepted'} (${code})`;
   return new SmtpProtocolError('ETLS', `${what} failed: ${reason}`, {
     cause: identity ?? Object.assign(new Error(reason), { code }),
@@ -150,7 +172,13 @@ function waitFor(
     };
     const onError = (error: Error): void => fail(classify(error, what));
     const onClose = (): void =>
-      fail(new SmtpProtocolError(event === 'connect' ? 'ECONNECTION' : 'ETLS', `${what}: connection closed by the server`, { transient: true }));
+      fail(
+        new SmtpProtocolError(
+          event === 'connect' ? 'ECONNECTION' : 'ETLS',
+          `${what}: connection closed by the server`,
+          { transient: true },
+        ),
+      );
     const onDone = (): void => {
       cleanup();
       resolve();
@@ -191,14 +219,20 @@ const CANNOT_CONNECT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', '
 function connectHint(error: SmtpProtocolError, host: string, port: number): string | undefined {
   const cause = (error.cause as NodeJS.ErrnoException | undefined)?.code ?? '';
   if (cause === 'ENOTFOUND' || cause === 'EAI_AGAIN') return `the name ${host} does not resolve: check the server name`;
-  if (error.code === 'ETIMEOUT' || CANNOT_CONNECT.has(cause)) return connectFailed(host, port, error.code === 'ETIMEOUT' || cause === 'ETIMEDOUT');
+  if (error.code === 'ETIMEOUT' || CANNOT_CONNECT.has(cause))
+    return connectFailed(host, port, error.code === 'ETIMEOUT' || cause === 'ETIMEDOUT');
   return undefined;
 }
 
-/** Implicit TLS: a handshake that read plain text means a plain SMTP port; a failed connection, the usual port advice. */
+/**
+ * Implicit TLS: a handshake that read plain text means a plain SMTP port; a failed connection, the usual port advice.
+ */
 function implicitTlsHint(error: SmtpProtocolError, host: string, port: number): string | undefined {
   const cause = error.cause as Error | undefined;
-  if (error.code === 'ETLS' && /wrong version number|packet length too long|unknown protocol|http request/i.test(cause?.message ?? '')) {
+  if (
+    error.code === 'ETLS' &&
+    /wrong version number|packet length too long|unknown protocol|http request/i.test(cause?.message ?? '')
+  ) {
     return plainTextOnTlsPort(port);
   }
   return connectHint(error, host, port);
@@ -214,7 +248,10 @@ function certificateOf(socket: tls.TLSSocket): CertificateSummary | undefined {
   };
   return {
     subject: first(cert.subject?.CN),
-    altNames: (cert.subjectaltname ?? '').split(', ').filter((name) => name !== '').map((name) => escapeControls(name.replace(/^(DNS|IP Address):/, ''))),
+    altNames: (cert.subjectaltname ?? '')
+      .split(', ')
+      .filter((name) => name !== '')
+      .map((name) => escapeControls(name.replace(/^(DNS|IP Address):/, ''))),
     issuer: first(cert.issuer?.CN) ?? first(cert.issuer?.O),
     validTo: cert.valid_to,
   };

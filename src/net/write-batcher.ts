@@ -38,7 +38,8 @@ export class WriteBatcher {
    */
   put(text: string, parts: readonly Part[]): boolean {
     this.#gather();
-    if (text !== '') this.#length += this.#room(text.length * 3).write(text, this.#length); // a UTF-16 unit: at most 3 bytes
+    // a UTF-16 unit: at most 3 bytes
+    if (text !== '') this.#length += this.#room(text.length * 3).write(text, this.#length);
     let room = true;
     for (const part of parts) {
       const bytes = bytesOf(part);

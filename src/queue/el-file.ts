@@ -1,10 +1,7 @@
-import { SmtpProtocolError } from '../errors.js';
-import { portNumber, STREAM_TYPES as OPTION_STREAM_TYPES } from '../options.js';
-
 /**
  * The `BASE.el` file Emacs smtpmail keeps beside each queued message: one
  * `(setq ...)` form that Emacs `load`s when it flushes the queue. Pure: text
- * in, text out; queue-write.ts and queue-flush.ts do the file I/O.
+ * in, text out; write.ts and flush.ts do the file I/O.
  *
  * We write it byte for byte as smtpmail-queue-mail does, so Emacs and this
  * library can share a queue. We read it without evaluating anything: a
@@ -12,6 +9,8 @@ import { portNumber, STREAM_TYPES as OPTION_STREAM_TYPES } from '../options.js';
  * strings), because a queue directory is an easy place to plant a file that
  * `load` would run as code.
  */
+import { SmtpProtocolError } from '../errors.js';
+import { portNumber, STREAM_TYPES as OPTION_STREAM_TYPES } from '../options.js';
 
 export type StreamTypeSymbol = 'nil' | 'network' | 'plain' | 'starttls' | 'ssl' | 'tls';
 
@@ -55,7 +54,9 @@ export function lispString(value: string): string {
  * symbol, so an unchecked one could inject code into a file Emacs loads).
  */
 export function formatQueueEl(settings: QueuedSettings, stored: boolean): string {
-  const lines: [string, string][] = [[RECIPIENTS, settings.recipients.length === 0 ? 'nil' : `(${settings.recipients.map(lispString).join(' ')})`]];
+  const lines: [string, string][] = [
+    [RECIPIENTS, settings.recipients.length === 0 ? 'nil' : `(${settings.recipients.map(lispString).join(' ')})`],
+  ];
   if (stored) {
     lines.push(
       ['smtpmail-smtp-server', printOptionalString(settings.server)],
@@ -72,12 +73,14 @@ function printOptionalString(value: string | undefined): string {
 }
 
 function printStreamType(value: string | undefined): string {
-  if (value !== undefined && !STREAM_TYPES.includes(value)) throw new SmtpProtocolError('EQUEUE', `Cannot queue: ${show(value)} is not a stream type`);
+  if (value !== undefined && !STREAM_TYPES.includes(value))
+    throw new SmtpProtocolError('EQUEUE', `Cannot queue: ${show(value)} is not a stream type`);
   return value ?? 'nil';
 }
 
 function printService(value: number | string | undefined): string {
-  if (typeof value === 'number' && !isPort(value)) throw new SmtpProtocolError('EQUEUE', `Cannot queue: ${value} is not a port number (1..65535)`);
+  if (typeof value === 'number' && !isPort(value))
+    throw new SmtpProtocolError('EQUEUE', `Cannot queue: ${value} is not a port number (1..65535)`);
   return typeof value === 'string' ? lispString(value) : String(value ?? 'nil');
 }
 
@@ -99,7 +102,16 @@ type Datum =
 const SYMBOL = /[A-Za-z0-9_+*/<>=!?$%&~^:.-]+/y;
 const BLANKS = /(?:[ \t\r\n]|;[^\n]*)*/y;
 /** The escapes accepted in a string; backslash-newline is dropped, as in Emacs. */
-const ESCAPES: ReadonlyMap<string, string> = new Map([['"', '"'], ['\\', '\\'], ['n', '\n'], ['t', '\t'], ['r', '\r'], ['e', '\x1b'], ['s', ' '], ['\n', '']]);
+const ESCAPES: ReadonlyMap<string, string> = new Map([
+  ['"', '"'],
+  ['\\', '\\'],
+  ['n', '\n'],
+  ['t', '\t'],
+  ['r', '\r'],
+  ['e', '\x1b'],
+  ['s', ' '],
+  ['\n', ''],
+]);
 
 /** Splits Lisp text into tokens, each with its 1-based line; refuses every syntax but data. */
 class Lexer {
@@ -127,7 +139,8 @@ class Lexer {
     SYMBOL.lastIndex = this.#at;
     const text = char === '?' ? undefined : SYMBOL.exec(this.#text)?.[0];
     // `#`, backquote, comma, `[`, `?` (a character literal), `\` and the rest are code or non-data syntax.
-    if (text === undefined) throw this.#refuse(line, `${showChar(char)} is not accepted: only strings, integers, symbols and lists are read`);
+    if (text === undefined)
+      throw this.#refuse(line, `${showChar(char)} is not accepted: only strings, integers, symbols and lists are read`);
     if (text === '.') throw this.#refuse(line, 'dotted pair syntax is not accepted');
     this.#at += text.length;
     return /^-?\d+$/.test(text) ? { kind: 'integer', value: Number(text), text, line } : { kind: 'symbol', text, line };
@@ -158,7 +171,8 @@ class Lexer {
       const escaped = this.#text[this.#at];
       if (char === undefined || escaped === undefined) throw this.#refuse(line, 'unterminated string');
       const replacement = ESCAPES.get(escaped);
-      if (replacement === undefined) throw this.#refuse(this.#line, `unknown escape in a string: backslash before ${showChar(escaped)}`);
+      if (replacement === undefined)
+        throw this.#refuse(this.#line, `unknown escape in a string: backslash before ${showChar(escaped)}`);
       this.#advance(escaped);
       text += replacement;
     }
@@ -173,7 +187,8 @@ function readDatum(lexer: Lexer, token: Token, depth: number, refuse: Refuse): D
       const items: Datum[] = [];
       for (let next = lexer.next(); next.kind !== ')'; next = lexer.next()) {
         if (next.kind === 'end') throw refuse(next.line, `the list opened on line ${token.line} is not closed`);
-        if (items.length === MAX_LIST_ITEMS) throw refuse(next.line, `more than ${MAX_LIST_ITEMS} items in one list (recipients)`);
+        if (items.length === MAX_LIST_ITEMS)
+          throw refuse(next.line, `more than ${MAX_LIST_ITEMS} items in one list (recipients)`);
         items.push(readDatum(lexer, next, depth + 1, refuse));
       }
       return { kind: 'list', items, line: token.line };
@@ -181,7 +196,8 @@ function readDatum(lexer: Lexer, token: Token, depth: number, refuse: Refuse): D
     case "'": {
       const next = lexer.next();
       // `''x` is refused too: it is never data Emacs writes, and unbounded quotes would be unbounded recursion.
-      if (next.kind === ')' || next.kind === 'end' || next.kind === "'") throw refuse(next.line, 'a quote must be followed by a value');
+      if (next.kind === ')' || next.kind === 'end' || next.kind === "'")
+        throw refuse(next.line, 'a quote must be followed by a value');
       return { kind: 'quote', datum: readDatum(lexer, next, depth, refuse), line: token.line };
     }
     case ')':
@@ -205,7 +221,8 @@ function readDatum(lexer: Lexer, token: Token, depth: number, refuse: Refuse): D
 export function parseQueueEl(text: string, file: string): QueuedSettings {
   const refuse: Refuse = (line, problem) => new SmtpProtocolError('EQUEUE', `${file}:${line}: ${problem}`);
   // Checked before any reading; text.length first so that a huge text is not measured in full.
-  if (text.length > MAX_BYTES || Buffer.byteLength(text, 'utf8') > MAX_BYTES) throw refuse(1, 'longer than 1 MiB; not read');
+  if (text.length > MAX_BYTES || Buffer.byteLength(text, 'utf8') > MAX_BYTES)
+    throw refuse(1, 'longer than 1 MiB; not read');
   // Emacs decodes a file whose every line ends in CRLF as DOS text, which drops the CRs, even inside strings.
   const decoded = text.includes('\r\n') && !/(^|[^\r])\n/.test(text) ? text.replaceAll('\r\n', '\n') : text;
   const lexer = new Lexer(decoded, refuse);
@@ -262,13 +279,15 @@ function settingsOf(items: readonly Datum[], line: number, refuse: Refuse): Queu
 function unquote(name: string, value: Datum, refuse: Refuse): Datum {
   if (value.kind === 'quote') return value.datum;
   const head = value.kind === 'list' ? value.items[0] : undefined;
-  if (head?.kind === 'symbol') throw refuse(value.line, `the value of ${name} is a call to ${show(head.text)}; nothing is evaluated`);
+  if (head?.kind === 'symbol')
+    throw refuse(value.line, `the value of ${name} is a call to ${show(head.text)}; nothing is evaluated`);
   return value;
 }
 
 function recipientsOf(value: Datum, refuse: Refuse): string[] {
   if (isNil(value)) return [];
-  if (value.kind !== 'list') throw refuse(value.line, `${RECIPIENTS} must be a list of strings or nil, not ${describe(value)}`);
+  if (value.kind !== 'list')
+    throw refuse(value.line, `${RECIPIENTS} must be a list of strings or nil, not ${describe(value)}`);
   const recipients: string[] = [];
   for (const item of value.items) {
     if (item.kind !== 'string') throw refuse(item.line, `${RECIPIENTS} must hold only strings, not ${describe(item)}`);
@@ -294,7 +313,10 @@ function serviceOf(value: Datum, refuse: Refuse): QueuedSettings['service'] {
   if (value.kind === 'integer' && isPort(value.value)) return value.value;
   if (value.kind === 'string') return value.text;
   if (isNil(value)) return undefined;
-  throw refuse(value.line, `smtpmail-smtp-service must be a port (1..65535), a service name string or nil, not ${describe(value)}`);
+  throw refuse(
+    value.line,
+    `smtpmail-smtp-service must be a port (1..65535), a service name string or nil, not ${describe(value)}`,
+  );
 }
 
 /** `nil` and `()` are the same object in Lisp. */
@@ -316,5 +338,7 @@ function show(text: string): string {
 
 /** A character for a message: printable ASCII in quotes, anything else as its code point. */
 function showChar(char: string): string {
-  return /^[!-~]$/.test(char) ? `'${char}'` : `U+${(char.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+  return /^[!-~]$/.test(char)
+    ? `'${char}'`
+    : `U+${(char.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
 }

@@ -17,7 +17,16 @@ import { passwordFor, routeByMethod } from '../message/smtp-method.js';
 import type { StreamType } from '../options.js';
 import { configuredSender, prepareMessage, type Prepared } from '../message/prepare.js';
 import { parseQueueEl, type QueuedSettings } from './el-file.js';
-import { checkQueueDirectory, cleanTemporaryFiles, type QueueOptions, indexPath, queueDirectory, readIndex, removeIndexLine, withLock } from './store.js';
+import {
+  checkQueueDirectory,
+  cleanTemporaryFiles,
+  type QueueOptions,
+  indexPath,
+  queueDirectory,
+  readIndex,
+  removeIndexLine,
+  withLock,
+} from './store.js';
 import { deliverPrepared, type DeliverOptions } from '../client/deliver.js';
 import { validateOptions } from '../client/validate-options.js';
 
@@ -81,7 +90,10 @@ export async function sendQueuedMail(options: FlushOptions): Promise<QueueReport
         }
         if (!(await exists(dataPath))) {
           await removeIndexLine(index, line);
-          report.dropped.push({ path: dataPath, reason: 'the data file does not exist (left by an interrupted flush?)' });
+          report.dropped.push({
+            path: dataPath,
+            reason: 'the data file does not exist (left by an interrupted flush?)',
+          });
           continue;
         }
         let result: SendResult;
@@ -102,7 +114,9 @@ export async function sendQueuedMail(options: FlushOptions): Promise<QueueReport
           await syncDirectory(directory);
           report.sent.push({ path: dataPath, result });
         } catch (error) {
-          const reason = `sent, but not removed from the queue (${(error as Error).message}): it may be sent again by a later flush`;
+          const reason =
+            `sent, but not removed from the queue (${(error as Error).message}): it may be sent again ` +
+            `by a later flush`;
           report.sent.push({ path: dataPath, result, stillListed: reason });
         }
       }
@@ -149,16 +163,21 @@ async function sendOne(dataPath: string, options: FlushOptions, connections: Con
     throw new SmtpProtocolError('EQUEUE', `Cannot read ${elPath}: ${(error as Error).message}`, { cause: error });
   }
   const settings = parseQueueEl(text, elPath);
-  if (settings.recipients.length === 0) throw new SmtpProtocolError('EQUEUE', `${elPath}: no recipients; the message stays queued`);
+  if (settings.recipients.length === 0)
+    throw new SmtpProtocolError('EQUEUE', `${elPath}: no recipients; the message stays queued`);
   const message = await fs.readFile(dataPath);
   const flushOptions = withStoredSettings(options, settings);
-  // Already prepared when queued: nothing is added now; the envelope sender is the configured one (as in Emacs), else From:.
+  // Already prepared when queued: nothing is added now; the envelope sender is the configured one (as in Emacs), else
+  // From:.
   const prepared = await prepareMessage(message, { ...flushOptions, addMissingHeaders: false });
   if (prepared.method?.kind === 'sendmail') return deliverPrepared(prepared, flushOptions);
   return connections.send(prepared, flushOptions);
 }
 
-/** Stored settings win over the options (and over the account they name); a password meant for another server is not sent. */
+/**
+ * Stored settings win over the options (and over the account they name); a password meant for another server is not
+ * sent.
+ */
 function withStoredSettings(options: FlushOptions, settings: QueuedSettings): DeliverOptions {
   const { queuedOptions, ...base } = options;
   const stored: StoredRouting = {

@@ -4,7 +4,7 @@
  * with LF line ends, every line starting with `From ` quoted as `>From `, and
  * an empty line. Only with `honorFcc: true`: a program that sends messages it
  * did not write must not append to whatever files they name. The field itself
- * is never transmitted (prepare.ts removes it).
+ * is never transmitted (message/prepare.ts removes it).
  *
  * Written before the message is sent, as Emacs does, so that a failure here
  * sends nothing; the copy stays when sending then fails. Crash-safe as the
@@ -24,7 +24,10 @@ const LF = 0x0a;
 export async function writeFcc(prepared: Prepared, date = new Date()): Promise<void> {
   if (prepared.fcc.length === 0) return;
   if (!Buffer.isBuffer(prepared.body) || prepared.fccHead === undefined) {
-    throw new SmtpProtocolError('EINPUT', 'Fcc needs the whole message in memory: give it as a string or Buffer, not a stream');
+    throw new SmtpProtocolError(
+      'EINPUT',
+      'Fcc needs the whole message in memory: give it as a string or Buffer, not a stream',
+    );
   }
   const entry = mboxEntry(prepared.envelope.from, prepared.fccHead, prepared.body, date);
   for (const name of prepared.fcc) await appendTo(expand(name), entry);
@@ -40,16 +43,24 @@ async function appendTo(file: string, entry: string): Promise<void> {
     await withLock(`${file}.lock`, INDEX_LOCK_WAIT_MS, async () => {
       const before = await lastBytes(file);
       // Messages are separated by an empty line; a copy cut short by a crash is ended first.
-      const separator = before === undefined ? '' : before.endsWith('\n\n') ? '' : before.endsWith('\n') ? '\n' : '\n\n';
+      const separator =
+        before === undefined ? '' : before.endsWith('\n\n') ? '' : before.endsWith('\n') ? '\n' : '\n\n';
       await appendDurably(file, separator + entry);
     });
   } catch (error) {
     if (error instanceof SmtpProtocolError) throw error;
-    throw new SmtpProtocolError('EINPUT', `Fcc: cannot append to ${file}: ${(error as Error).message}; nothing was sent`, { cause: error });
+    throw new SmtpProtocolError(
+      'EINPUT',
+      `Fcc: cannot append to ${file}: ${(error as Error).message}; nothing was sent`,
+      { cause: error },
+    );
   }
 }
 
-/** The file's last two bytes as text; undefined for a file that is missing or empty. Anything but a regular file is refused. */
+/**
+ * The file's last two bytes as text; undefined for a file that is missing or empty. Anything but a regular file is
+ * refused.
+ */
 async function lastBytes(file: string): Promise<string | undefined> {
   let handle;
   try {

@@ -1,8 +1,8 @@
 /**
  * The queue directory on disk (SPEC §7), in Emacs's layout: data files, their
  * `.el` files and an index of data-file paths, one per line. This module owns
- * the directory check, file names, the index and the locks; queue-write.ts
- * and queue-flush.ts build on it.
+ * the directory check, file names, the index and the locks; write.ts
+ * and flush.ts build on it.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -49,12 +49,17 @@ export async function checkQueueDirectory(directory: string, create: boolean): P
     stat = await fs.stat(directory);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw new SmtpProtocolError('EQUEUE', `Cannot use the queue directory ${directory}: ${(error as Error).message}`, { cause: error });
+    throw new SmtpProtocolError('EQUEUE', `Cannot use the queue directory ${directory}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   if (!stat.isDirectory()) throw new SmtpProtocolError('EQUEUE', `The queue directory ${directory} is not a directory`);
   if (process.platform !== 'win32' && (stat.mode & 0o022) !== 0) {
     const mode = (stat.mode & 0o777).toString(8);
-    throw new SmtpProtocolError('EQUEUE', `The queue directory ${directory} is writable by others (mode ${mode}): run chmod 700 on it`);
+    throw new SmtpProtocolError(
+      'EQUEUE',
+      `The queue directory ${directory} is writable by others (mode ${mode}): run chmod 700 on it`,
+    );
   }
   return true;
 }
@@ -80,12 +85,16 @@ export async function readIndex(file: string): Promise<string[]> {
     text = await fs.readFile(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw new SmtpProtocolError('EQUEUE', `Cannot read the queue index ${file}: ${(error as Error).message}`, { cause: error });
+    throw new SmtpProtocolError('EQUEUE', `Cannot read the queue index ${file}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   return text.split('\n').filter((line) => line !== '');
 }
 
-/** Adds a data-file path at the end of the index, durably; a line left unfinished by a crash stays a line of its own. */
+/**
+ * Adds a data-file path at the end of the index, durably; a line left unfinished by a crash stays a line of its own.
+ */
 export async function appendIndexLine(file: string, dataPath: string): Promise<void> {
   await withLock(`${file}.lock`, INDEX_LOCK_WAIT_MS, async () => {
     const unfinished = await endsMidLine(file);
@@ -93,7 +102,9 @@ export async function appendIndexLine(file: string, dataPath: string): Promise<v
   });
 }
 
-/** Removes the first line equal to `line` from the index, rewriting it atomically (a line appended meanwhile is kept). */
+/**
+ * Removes the first line equal to `line` from the index, rewriting it atomically (a line appended meanwhile is kept).
+ */
 export async function removeIndexLine(file: string, line: string): Promise<void> {
   await withLock(`${file}.lock`, INDEX_LOCK_WAIT_MS, async () => {
     const lines = await readIndex(file);
@@ -148,7 +159,11 @@ export async function withLock<T>(lockFile: string, waitMs: number, work: () => 
     }
     if (Date.now() >= deadline) {
       const pid = holder?.split(' ')[0] || '?';
-      throw new SmtpProtocolError('EQUEUE', `The queue is busy: process ${pid} holds ${lockFile}; try again when it is done`, { transient: true });
+      throw new SmtpProtocolError(
+        'EQUEUE',
+        `The queue is busy: process ${pid} holds ${lockFile}; try again when it is done`,
+        { transient: true },
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
   }
@@ -169,7 +184,9 @@ async function tryLock(lockFile: string, content: string): Promise<boolean> {
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw new SmtpProtocolError('EQUEUE', `Cannot create the lock ${lockFile}: ${(error as Error).message}`, { cause: error });
+    throw new SmtpProtocolError('EQUEUE', `Cannot create the lock ${lockFile}: ${(error as Error).message}`, {
+      cause: error,
+    });
   } finally {
     await fs.rm(temp, { force: true });
   }
@@ -209,7 +226,10 @@ async function takeOver(lockFile: string, stale: string): Promise<void> {
 
 /** A temporary name beside the lock, recognised by cleanTemporaryFiles. */
 function lockTempName(lockFile: string): string {
-  return path.join(path.dirname(lockFile), `.${path.basename(lockFile)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  return path.join(
+    path.dirname(lockFile),
+    `.${path.basename(lockFile)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`,
+  );
 }
 
 export function isAlive(pid: number): boolean {
@@ -237,6 +257,7 @@ export async function cleanTemporaryFiles(directory: string): Promise<void> {
   }
   for (const name of names) {
     const pid = Number(TEMPORARY.exec(name)?.[1] ?? Number.NaN);
-    if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && !isAlive(pid)) await fs.rm(path.join(directory, name), { force: true });
+    if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && !isAlive(pid))
+      await fs.rm(path.join(directory, name), { force: true });
   }
 }

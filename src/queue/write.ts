@@ -12,7 +12,15 @@ import { syncDirectory, writeAtomic } from '../durable.js';
 import { routeByMethod, type Routing } from '../message/smtp-method.js';
 import type { Envelope, MessageBody, Prepared } from '../message/prepare.js';
 import { formatQueueEl, type QueuedSettings } from './el-file.js';
-import { appendIndexLine, checkQueueDirectory, cleanTemporaryFiles, indexPath, queueDirectory, queueFileName, type QueueOptions } from './store.js';
+import {
+  appendIndexLine,
+  checkQueueDirectory,
+  cleanTemporaryFiles,
+  indexPath,
+  queueDirectory,
+  queueFileName,
+  type QueueOptions,
+} from './store.js';
 import type { SmtpProtocolError } from '../errors.js';
 
 /** What `sendMail(message, { queueMail: true })` resolves with. */
@@ -26,7 +34,11 @@ export interface QueuedMail {
   readonly error?: SmtpProtocolError | undefined;
 }
 
-export async function queueMessage(prepared: Prepared, options: QueueOptions & Routing, checkpoint?: Checkpoint): Promise<QueuedMail> {
+export async function queueMessage(
+  prepared: Prepared,
+  options: QueueOptions & Routing,
+  checkpoint?: Checkpoint,
+): Promise<QueuedMail> {
   const directory = queueDirectory(options);
   await checkQueueDirectory(directory, true);
   await cleanTemporaryFiles(directory);

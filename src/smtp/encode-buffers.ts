@@ -27,7 +27,12 @@ export class ScratchPool {
     const pooled = inputBytes >= MIN_POOLED_BYTES && this.#lent < MAX_BUFFERS;
     const scratch = pooled ? this.#pool.take(outputCapacity(inputBytes)) : undefined;
     const bytes = encode(scratch);
-    if (scratch === undefined || bytes === undefined || bytes.buffer !== scratch.buffer || bytes.byteOffset !== scratch.byteOffset) {
+    if (
+      scratch === undefined ||
+      bytes === undefined ||
+      bytes.buffer !== scratch.buffer ||
+      bytes.byteOffset !== scratch.byteOffset
+    ) {
       if (scratch !== undefined) this.#pool.give(scratch); // not used: the chunk went through unchanged, or was small
       return bytes;
     }

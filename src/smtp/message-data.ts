@@ -33,7 +33,12 @@ const WAIT_FOR_WRITE = 'the server to accept message data';
  * message in memory, its MessageEncoder (made for SIZE before MAIL). Returns
  * the octets read from the message.
  */
-export async function writeData(session: SmtpSession, content: MessageContent, traceData: boolean, encoder?: MessageEncoder): Promise<number> {
+export async function writeData(
+  session: SmtpSession,
+  content: MessageContent,
+  traceData: boolean,
+  encoder?: MessageEncoder,
+): Promise<number> {
   const connection = session.connection;
   const tracer = traceData ? new DataTracer((event) => connection.trace(event)) : undefined;
   const timeout = session.timeouts.dataBlock;
@@ -52,7 +57,11 @@ export async function writeData(session: SmtpSession, content: MessageContent, t
  * LAST. Returns how many replies are owed before the last one (with
  * PIPELINING, one per earlier chunk; without, none: each was read at once).
  */
-export async function writeChunks(session: SmtpSession, content: MessageContent, traceData: boolean): Promise<{ earlier: number; bytesIn: number }> {
+export async function writeChunks(
+  session: SmtpSession,
+  content: MessageContent,
+  traceData: boolean,
+): Promise<{ earlier: number; bytesIn: number }> {
   const connection = session.connection;
   const tracer = traceData ? new DataTracer((event) => connection.trace(event)) : undefined;
   const timeout = session.timeouts.dataBlock;
@@ -114,9 +123,10 @@ async function pump(
     }
     return await pumpStream(session, content.head, content.body, new DataEncoder({ dotStuffing }), scratch, put);
   } catch (error) {
-    const failure = error instanceof SmtpProtocolError
-      ? error
-      : new SmtpProtocolError('EINPUT', `reading the message failed: ${(error as Error).message}`, { cause: error });
+    const failure =
+      error instanceof SmtpProtocolError
+        ? error
+        : new SmtpProtocolError('EINPUT', `reading the message failed: ${(error as Error).message}`, { cause: error });
     connection.fail(failure);
     throw failure;
   }
@@ -141,8 +151,12 @@ async function pumpStream(
       const next = await connection.orFailure(source.next());
       if (next.done === true) break;
       if (sevenBitOnly && !isAscii(next.value)) {
-        throw new SmtpProtocolError('EPOLICY', 'the message has 8-bit content and the server does not offer 8BITMIME (RFC 6152): ' +
-          'it was stopped before its end, so nothing is delivered; encode it as 7-bit MIME (quoted-printable or base64) or use another server');
+        throw new SmtpProtocolError(
+          'EPOLICY',
+          'the message has 8-bit content and the server does not offer 8BITMIME (RFC 6152): ' +
+            'it was stopped before its end, so nothing is delivered; encode it as 7-bit MIME (quoted-printable or ' +
+            'base64) or use another server',
+        );
       }
       const chunk = next.value;
       await put(scratch.lend(chunk.length, (buffer) => encoder.push(chunk, buffer)) as Part, false);
@@ -175,7 +189,12 @@ export async function finalReply(session: SmtpSession, command: string, earlier 
 
 /** The error for a connection lost after the message went out, before its reply came. */
 export function unknownDelivery(cause: Error): SmtpProtocolError {
-  return new SmtpProtocolError('EUNKNOWN_DELIVERY', `the connection failed after the message was sent, before the server confirmed it; it may or may not have been delivered (${cause.message})`, { cause, transient: false });
+  return new SmtpProtocolError(
+    'EUNKNOWN_DELIVERY',
+    `the connection failed after the message was sent, before the server confirmed it; it may or may not have been ` +
+      `delivered (${cause.message})`,
+    { cause, transient: false },
+  );
 }
 
 /** The final reply when it accepts the message (250); a refusal is EDATA, or ESIZE for 552. */

@@ -11,13 +11,19 @@
  */
 import * as commands from '../wire/commands.js';
 import { MessageEncoder } from '../wire/data-encoder.js';
-import { record, refuseUnlessDeliverable, type EnvelopeOutcome, type Plan, type TransactionOptions, type TransactionResult } from './plan.js';
+import {
+  record,
+  refuseUnlessDeliverable,
+  type EnvelopeOutcome,
+  type Plan,
+  type TransactionOptions,
+  type TransactionResult,
+} from './plan.js';
 import { SmtpProtocolError } from '../errors.js';
 import { accepted, unknownDelivery } from './message-data.js';
 import type { Reply } from '../wire/reply.js';
 import { matches, shown, type SmtpSession } from './session.js';
 import type { Turn } from './pipeline-turns.js';
-
 
 /** A message held in memory: the prepared header block and the body. */
 export interface EagerContent {
@@ -26,7 +32,13 @@ export interface EagerContent {
 }
 
 /** Runs the transaction with `turn` held; releases it. */
-export async function eagerTransaction(session: SmtpSession, turn: Turn, plan: Plan, content: EagerContent, options: TransactionOptions): Promise<TransactionResult> {
+export async function eagerTransaction(
+  session: SmtpSession,
+  turn: Turn,
+  plan: Plan,
+  content: EagerContent,
+  options: TransactionOptions,
+): Promise<TransactionResult> {
   const connection = session.connection;
   const timeout = session.timeouts.command;
   try {

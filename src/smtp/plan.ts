@@ -32,13 +32,20 @@ export interface EnvelopeOutcome {
 export function record(outcome: EnvelopeOutcome, recipient: string, reply: Reply, command: string): void {
   if (matches(reply, 25)) outcome.accepted.push(recipient);
   else if (reply.code === 421) {
-    const refused = outcome.rejected.length === 0 ? '' : `; refused before it: ${outcome.rejected.map((r) => `<${r.recipient}> (${replyText(r.reply)})`).join('; ')}`;
-    throw new SmtpProtocolError('ERECIPIENT', `Sending failed: ${replyText(reply)} in response to ${shown(command)}${refused}`, {
-      reply,
-      command: shown(command),
-      rejected: [...outcome.rejected],
-      transient: true,
-    });
+    const refused =
+      outcome.rejected.length === 0
+        ? ''
+        : `; refused before it: ${outcome.rejected.map((r) => `<${r.recipient}> (${replyText(r.reply)})`).join('; ')}`;
+    throw new SmtpProtocolError(
+      'ERECIPIENT',
+      `Sending failed: ${replyText(reply)} in response to ${shown(command)}${refused}`,
+      {
+        reply,
+        command: shown(command),
+        rejected: [...outcome.rejected],
+        transient: true,
+      },
+    );
   } else outcome.rejected.push({ recipient, reply });
 }
 
@@ -49,9 +56,10 @@ export function refuseUnlessDeliverable(outcome: EnvelopeOutcome, partial: boole
   const first = rejected[0] as RefusedRecipient;
   const command = shown(plan.rcpts[plan.to.indexOf(first.recipient)] ?? '');
   const list = rejected.map((r) => `<${r.recipient}> (${replyText(r.reply)})`).join('; ');
-  const message = rejected.length === 1 && accepted.length === 0
-    ? `Sending failed: ${replyText(first.reply)} in response to ${command}`
-    : `Sending failed: ${rejected.length} of ${plan.to.length} recipients refused: ${list}`;
+  const message =
+    rejected.length === 1 && accepted.length === 0
+      ? `Sending failed: ${replyText(first.reply)} in response to ${command}`
+      : `Sending failed: ${rejected.length} of ${plan.to.length} recipients refused: ${list}`;
   throw new SmtpProtocolError('ERECIPIENT', message, {
     reply: first.reply,
     command,
@@ -68,7 +76,9 @@ export interface TransactionOptions {
   readonly traceData: boolean;
   /** Use BDAT when the server offers CHUNKING. */
   readonly chunking: boolean;
-  /** Set as the transaction goes: data started (a streamed body cannot be sent again), final dot or BDAT LAST written. */
+  /**
+   * Set as the transaction goes: data started (a streamed body cannot be sent again), final dot or BDAT LAST written.
+   */
   readonly progress: { dataStarted: boolean; finalSent: boolean };
   /**
    * Called, alone on the session, after a refused envelope: true when it

@@ -20,7 +20,8 @@ import { SmtpSession } from './session.js';
 export function ehloName(options: Pick<ConnectionOptions, 'clientName' | 'localDomain'>): string {
   const host = os.hostname();
   const local = options.localDomain;
-  const name = options.clientName ?? commands.clientName(local === undefined || local === '' ? host : `${host}.${local}`);
+  const name =
+    options.clientName ?? commands.clientName(local === undefined || local === '' ? host : `${host}.${local}`);
   commands.ehlo(name);
   return name;
 }
@@ -38,7 +39,14 @@ export interface OpeningSteps {
  * when it passes (or the caller aborts); on any failure the session is ended
  * (QUIT when it still works) and the error thrown.
  */
-export async function openSession(target: Target, name: string, trace: ConnectionOptions['onTrace'], deadline: Deadline | undefined, signal: AbortSignal | undefined, steps: OpeningSteps = {}): Promise<SmtpSession> {
+export async function openSession(
+  target: Target,
+  name: string,
+  trace: ConnectionOptions['onTrace'],
+  deadline: Deadline | undefined,
+  signal: AbortSignal | undefined,
+  steps: OpeningSteps = {},
+): Promise<SmtpSession> {
   const session = await SmtpSession.open(target, trace, signal);
   steps.connected?.(session);
   const unwatch = deadline === undefined ? undefined : session.connection.watch(deadline);

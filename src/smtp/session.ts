@@ -33,7 +33,7 @@ export class SmtpSession {
   readonly connection: Connection;
   readonly target: Target;
   #capabilities = Capabilities.none();
-  /** Write and read turns shared by the transactions on this session (turns.ts). */
+  /** Write and read turns shared by the transactions on this session (pipeline-turns.ts). */
   readonly #writes = new Turns();
   readonly #reads = new Turns();
   /** A refused transaction may have left state behind: RSET before the next MAIL. */
@@ -47,7 +47,10 @@ export class SmtpSession {
 
   /** Opens the transport (no bytes exchanged yet); the caller reads the greeting. */
   static async open(target: Target, trace: TraceListener | undefined, signal?: AbortSignal): Promise<SmtpSession> {
-    trace?.({ direction: 'info', line: `connecting to ${target.host} port ${target.port}${target.implicitTls ? ' (TLS)' : ''}` });
+    trace?.({
+      direction: 'info',
+      line: `connecting to ${target.host} port ${target.port}${target.implicitTls ? ' (TLS)' : ''}`,
+    });
     const opened = await connect({
       host: target.host,
       port: target.port,
@@ -74,7 +77,7 @@ export class SmtpSession {
     return this.connection.tls;
   }
 
-  /** A transaction's turn (turns.ts), once the transactions before it have written. */
+  /** A transaction's turn (pipeline-turns.ts), once the transactions before it have written. */
   turn(): Promise<Turn> {
     return Turn.take(this.#writes, this.#reads);
   }
@@ -111,7 +114,9 @@ export class SmtpSession {
       const noGreeting = (code === 'ETIMEOUT' || code === 'ECONNECTION') && !this.connection.heard;
       if (!noGreeting && code !== 'EPROTOCOL') throw failure;
       // Silence, or bytes that are no reply, where a greeting belongs: a port that waits for a TLS handshake.
-      const hint = this.target.implicitTls ? undefined : tlsExpected(this.target.port, noGreeting ? 'silence' : 'binary');
+      const hint = this.target.implicitTls
+        ? undefined
+        : tlsExpected(this.target.port, noGreeting ? 'silence' : 'binary');
       throw withHint(withDetails(failure, { transient: false }), hint);
     }
     if (reply.code === 220) return reply;
@@ -142,9 +147,14 @@ export class SmtpSession {
     const required = streamType === 'starttls';
     if (!this.#capabilities.has('STARTTLS')) {
       if (required) {
-        throw new SmtpProtocolError('ETLS', `the server does not offer STARTTLS on port ${this.target.port}, and ${setting('streamType', 'starttls')} requires it`, {
-          hint: starttlsUnavailable(this.target.port, false),
-        });
+        throw new SmtpProtocolError(
+          'ETLS',
+          `the server does not offer STARTTLS on port ${this.target.port}, and ${setting('streamType', 'starttls')} ` +
+            `requires it`,
+          {
+            hint: starttlsUnavailable(this.target.port, false),
+          },
+        );
       }
       this.connection.note('STARTTLS not offered: continuing without TLS');
       return;
@@ -152,7 +162,10 @@ export class SmtpSession {
     const command = commands.starttls();
     const reply = await this.#command(command);
     if (reply.code !== 220) {
-      if (required) throw SmtpProtocolError.fromReply('ETLS', reply, 'STARTTLS', { hint: starttlsUnavailable(this.target.port, true) });
+      if (required)
+        throw SmtpProtocolError.fromReply('ETLS', reply, 'STARTTLS', {
+          hint: starttlsUnavailable(this.target.port, true),
+        });
       this.connection.note('STARTTLS refused: continuing without TLS');
       return;
     }
@@ -244,5 +257,8 @@ export function shown(command: string): string {
 }
 
 function describeTls(tls: TlsInfo): string {
-  return `TLS established: ${tls.protocol ?? 'unknown protocol'}, ${tls.cipher}${tls.authorized ? ', certificate verified' : ', certificate NOT verified'}`;
+  return (
+    `TLS established: ${tls.protocol ?? 'unknown protocol'}, ` +
+    `${tls.cipher}${tls.authorized ? ', certificate verified' : ', certificate NOT verified'}`
+  );
 }

@@ -3,14 +3,21 @@
  * message, or BDAT chunks (RFC 3030). With PIPELINING (RFC 2920) MAIL, every
  * RCPT and DATA go in one write and their replies are matched in order, and
  * the next transaction's commands may follow this one's final dot before its
- * reply arrives (turns.ts keeps the replies in order). Without PIPELINING,
+ * reply arrives (pipeline-turns.ts keeps the replies in order). Without PIPELINING,
  * strictly one command at a time.
  */
 import * as commands from '../wire/commands.js';
 import { MessageEncoder } from '../wire/data-encoder.js';
 import { normalizedSize } from '../wire/line-ends.js';
 import { eagerTransaction, type EagerContent } from './one-write-bdat.js';
-import { record, refuseUnlessDeliverable, type EnvelopeOutcome, type Plan, type TransactionOptions, type TransactionResult } from './plan.js';
+import {
+  record,
+  refuseUnlessDeliverable,
+  type EnvelopeOutcome,
+  type Plan,
+  type TransactionOptions,
+  type TransactionResult,
+} from './plan.js';
 import { SmtpProtocolError } from '../errors.js';
 import { finalReply, writeChunks, writeData, type MessageContent } from './message-data.js';
 import type { Envelope } from '../message/prepare.js';
@@ -26,7 +33,12 @@ export type { MessageContent } from './message-data.js';
  * already accepted (pipelined refusals), the connection is dropped without the
  * final dot, so that nothing is delivered.
  */
-export function transact(session: SmtpSession, envelope: Envelope, content: MessageContent, options: TransactionOptions): Promise<TransactionResult> {
+export function transact(
+  session: SmtpSession,
+  envelope: Envelope,
+  content: MessageContent,
+  options: TransactionOptions,
+): Promise<TransactionResult> {
   let plan: Plan;
   try {
     const caps = session.capabilities;
@@ -45,23 +57,49 @@ export function transact(session: SmtpSession, envelope: Envelope, content: Mess
   return session.turn().then((turn) => withTurn(session, turn, plan, content, options));
 }
 
-/** With the turn held (each path releases it): in one write when nothing could need the message called back, else step by step. */
-function withTurn(session: SmtpSession, turn: Turn, plan: Plan, content: MessageContent, options: TransactionOptions): Promise<TransactionResult> {
+/**
+ * With the turn held (each path releases it): in one write when nothing could need the message called back, else step
+ * by step.
+ */
+function withTurn(
+  session: SmtpSession,
+  turn: Turn,
+  plan: Plan,
+  content: MessageContent,
+  options: TransactionOptions,
+): Promise<TransactionResult> {
   // After BDAT LAST nothing can call a message back: only when no refusal could need that (and no RSET is owed).
-  const eager = plan.pipelining && plan.chunking && Buffer.isBuffer(content.body) && options.recover === undefined &&
-    !session.needsReset && (options.partial || plan.to.length === 1);
-  return eager ? eagerTransaction(session, turn, plan, content as EagerContent, options) : stepByStep(session, turn, plan, content, options);
+  const eager =
+    plan.pipelining &&
+    plan.chunking &&
+    Buffer.isBuffer(content.body) &&
+    options.recover === undefined &&
+    !session.needsReset &&
+    (options.partial || plan.to.length === 1);
+  return eager
+    ? eagerTransaction(session, turn, plan, content as EagerContent, options)
+    : stepByStep(session, turn, plan, content, options);
 }
 
-async function stepByStep(session: SmtpSession, turn: Turn, plan: Plan, content: MessageContent, options: TransactionOptions): Promise<TransactionResult> {
+async function stepByStep(
+  session: SmtpSession,
+  turn: Turn,
+  plan: Plan,
+  content: MessageContent,
+  options: TransactionOptions,
+): Promise<TransactionResult> {
   try {
     // A message in memory whose line ends need no repair goes as it is (the encoder's module decides); SIZE either way.
     // A message in memory is measured once, by its encoder: SIZE before MAIL, and whether its line ends need repair.
     const body = Buffer.isBuffer(content.body) ? content.body : undefined;
     const encoder = body !== undefined && !plan.chunking ? new MessageEncoder(content.head, body) : undefined;
-    const size = encoder?.size ?? (body !== undefined
-      ? normalizedSize(content.head) + normalizedSize(body)
-      : content.bodyWireSize === undefined ? undefined : normalizedSize(content.head) + content.bodyWireSize);
+    const size =
+      encoder?.size ??
+      (body !== undefined
+        ? normalizedSize(content.head) + normalizedSize(body)
+        : content.bodyWireSize === undefined
+          ? undefined
+          : normalizedSize(content.head) + content.bodyWireSize);
     const mail = commands.mailFrom(plan.from, options.params(size));
     const outcome = await envelopeWithRecovery(session, turn, mail, plan, options);
     options.progress.dataStarted = true;
@@ -85,10 +123,23 @@ async function stepByStep(session: SmtpSession, turn: Turn, plan: Plan, content:
   }
 }
 
-async function envelopeWithRecovery(session: SmtpSession, turn: Turn, mail: string, plan: Plan, options: TransactionOptions): Promise<EnvelopeOutcome> {
+async function envelopeWithRecovery(
+  session: SmtpSession,
+  turn: Turn,
+  mail: string,
+  plan: Plan,
+  options: TransactionOptions,
+): Promise<EnvelopeOutcome> {
   for (let round = 0; ; round++) {
     try {
-      return await sendEnvelope(session, turn, mail, plan, options.partial, round === 0 && options.recover !== undefined);
+      return await sendEnvelope(
+        session,
+        turn,
+        mail,
+        plan,
+        options.partial,
+        round === 0 && options.recover !== undefined,
+      );
     } catch (error) {
       if (session.connection.failure !== undefined) throw error;
       // Whatever the refusal left open is reset before the next transaction (lazily: not before QUIT).
@@ -99,7 +150,14 @@ async function envelopeWithRecovery(session: SmtpSession, turn: Turn, mail: stri
 }
 
 /** MAIL, RCPTs and (unless BDAT follows) DATA; pipelined when offered. */
-async function sendEnvelope(session: SmtpSession, turn: Turn, mail: string, plan: Plan, partial: boolean, recoverable: boolean): Promise<EnvelopeOutcome> {
+async function sendEnvelope(
+  session: SmtpSession,
+  turn: Turn,
+  mail: string,
+  plan: Plan,
+  partial: boolean,
+  recoverable: boolean,
+): Promise<EnvelopeOutcome> {
   const connection = session.connection;
   const timeout = session.timeouts.command;
   const outcome: EnvelopeOutcome = { accepted: [], rejected: [] };
@@ -131,7 +189,8 @@ async function sendEnvelope(session: SmtpSession, turn: Turn, mail: string, plan
   try {
     if (!matches(mailReply, 250)) throw SmtpProtocolError.fromReply('ESENDER', mailReply, shown(mail));
     refuseUnlessDeliverable(outcome, partial, plan);
-    if (dataReply !== undefined && dataReply.code !== 354) throw SmtpProtocolError.fromReply('EDATA', dataReply, 'DATA');
+    if (dataReply !== undefined && dataReply.code !== 354)
+      throw SmtpProtocolError.fromReply('EDATA', dataReply, 'DATA');
   } catch (error) {
     // The server is waiting for the message: leaving without the final dot delivers nothing.
     if (dataReply?.code === 354) connection.fail(error as SmtpProtocolError);
@@ -140,4 +199,3 @@ async function sendEnvelope(session: SmtpSession, turn: Turn, mail: string, plan
   if (!pipelineData && !plan.chunking) await session.data();
   return outcome;
 }
-

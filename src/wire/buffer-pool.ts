@@ -38,7 +38,10 @@ export class BufferPool {
     this.#keep = keep;
   }
 
-  /** A buffer of at least `size` bytes: a free one that is big enough, else a new one of its own (never a slice of Node's shared pool). */
+  /**
+   * A buffer of at least `size` bytes: a free one that is big enough, else a new one of its own (never a slice of
+   * Node's shared pool).
+   */
   take(size: number): Buffer {
     const free = this.#free.pop();
     if (free !== undefined && free.length >= size) return free;
@@ -47,7 +50,8 @@ export class BufferPool {
 
   /** A buffer the socket is done with (the whole of it, even if a view of its start was written). */
   give(buffer: Buffer): void {
-    if (this.#free.length < this.#keep) this.#free.push(Buffer.from(buffer.buffer, buffer.byteOffset, buffer.buffer.byteLength - buffer.byteOffset));
+    if (this.#free.length < this.#keep)
+      this.#free.push(Buffer.from(buffer.buffer, buffer.byteOffset, buffer.buffer.byteLength - buffer.byteOffset));
   }
 
   clear(): void {

@@ -1,5 +1,3 @@
-import { SmtpProtocolError } from '../errors.js';
-
 /**
  * Command encoding, one encoder per verb (RFC 5321 §4.1.1). Each returns the
  * complete command line, ending in CRLF, ready to write.
@@ -9,6 +7,7 @@ import { SmtpProtocolError } from '../errors.js';
  * message names the argument and never echoes the raw characters. That closes
  * command injection, the classic SMTP client bug.
  */
+import { SmtpProtocolError } from '../errors.js';
 
 /**
  * Longest address accepted, in octets. RFC 5321 §4.5.3.1 allows 64 + 1 + 255
@@ -172,7 +171,8 @@ function checkAddress(address: string, what: string): string {
   checkText(address, what);
   // U+FFFD is what undecodable bytes became (a header or an argument that was not UTF-8), a lone surrogate what
   // UTF-8 cannot encode: either would name another mailbox than the one written.
-  if (NOT_UTF8.test(address)) throw new SmtpProtocolError('EINPUT', `${what} is not valid UTF-8 (it holds U+FFFD or a lone surrogate)`);
+  if (NOT_UTF8.test(address))
+    throw new SmtpProtocolError('EINPUT', `${what} is not valid UTF-8 (it holds U+FFFD or a lone surrogate)`);
   if (address.includes('<') || address.includes('>')) {
     throw new SmtpProtocolError('EINPUT', `${what} contains "<" or ">"`);
   }

@@ -51,7 +51,8 @@ class Output {
     this.#source = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
     const capacityBytes = outputCapacity(chunk.length);
     // A caller's reusable buffer when it is big enough (it grows into a new one if the chunk needs more).
-    const storage = scratch !== undefined && scratch.length >= capacityBytes ? scratch : Buffer.allocUnsafe(capacityBytes);
+    const storage =
+      scratch !== undefined && scratch.length >= capacityBytes ? scratch : Buffer.allocUnsafe(capacityBytes);
     this.#bytes = new Uint8Array(storage.buffer, storage.byteOffset, capacityBytes);
   }
 
@@ -138,7 +139,8 @@ export class DataEncoder {
     const stuff = this.#stuff;
 
     if (this.#lfOwed) {
-      if (chunk[0] === LF) pos = 1; // completes the CRLF: passes through
+      if (chunk[0] === LF)
+        pos = 1; // completes the CRLF: passes through
       else out().byte(LF);
     }
     if (pos < length) {
@@ -322,7 +324,9 @@ export class MessageEncoder {
     return output.result();
   }
 
-  /** What ends a clean message: CRLF "." CRLF (the CRLF only when its last line lacks one); for BDAT, that CRLF alone. */
+  /**
+   * What ends a clean message: CRLF "." CRLF (the CRLF only when its last line lacks one); for BDAT, that CRLF alone.
+   */
   #terminator(): Buffer {
     if (this.#stuff) return Buffer.from(this.#atLineStart ? TERMINATOR_AT_LINE_START : TERMINATOR_AFTER_TEXT);
     return this.#atLineStart ? EMPTY : Buffer.from('\r\n', 'latin1');

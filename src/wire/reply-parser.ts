@@ -29,7 +29,6 @@ const DIGIT_0 = 0x30;
 const DOT = 0x2e;
 const QUOTE_LIMIT = 60;
 
-
 // RFC 3463 §2: class "." subject (1-3 digits) "." detail (1-3 digits).
 // Applied to the start of one line only, never to a whole reply.
 const ENHANCED_CODE = /^([245])\.(\d{1,3})\.(\d{1,3})(?: |$)/;
@@ -127,8 +126,12 @@ export class ReplyParser {
       const end = lf > start && text.charCodeAt(lf - 1) === CR ? lf - 1 : lf;
       const code = codeAt(text, start);
       const separator = text.charCodeAt(start + 3); // CR or LF when the line is only the code
-      const plain = code !== 0 && end - start <= MAX_LINE_BYTES && (end - start === 3 || separator === HYPHEN || separator === SPACE) &&
-        (this.#pendingLines.length === 0 || code === this.#pendingCode) && this.#pendingLines.length < MAX_REPLY_LINES &&
+      const plain =
+        code !== 0 &&
+        end - start <= MAX_LINE_BYTES &&
+        (end - start === 3 || separator === HYPHEN || separator === SPACE) &&
+        (this.#pendingLines.length === 0 || code === this.#pendingCode) &&
+        this.#pendingLines.length < MAX_REPLY_LINES &&
         this.#pendingBytes + lf + 1 - start <= MAX_REPLY_BYTES;
       let reply: Reply | undefined;
       if (!plain) {

@@ -38,4 +38,3 @@ const ALL_CONTROLS = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/g;
 export function escapeControls(text: string): string {
   return text.replace(ALL_CONTROLS, (char) => `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
-

@@ -7,7 +7,14 @@ import assert from 'node:assert/strict';
 import { sendMail, type SendOptions, type SendResult, type MessageInput } from '../../src/index.js';
 import { SmtpProtocolError } from '../../src/errors.js';
 import { formatTrace } from '../../src/wire/trace.js';
-import { clientBytes, fixture, startFakeServer, type FakeServerOptions, type Outcome, type Step } from './fake-server.js';
+import {
+  clientBytes,
+  fixture,
+  startFakeServer,
+  type FakeServerOptions,
+  type Outcome,
+  type Step,
+} from './fake-server.js';
 
 export interface Conversation {
   readonly result: SendResult | undefined;

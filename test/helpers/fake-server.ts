@@ -47,15 +47,20 @@ export function script(strings: TemplateStringsArray, ...values: unknown[]): Ste
 }
 
 function parseLine(line: string): Step {
-  if (line === '!tls' || line === '!close' || line === '!hang') return { kind: line.slice(1) as 'tls' | 'close' | 'hang' };
+  if (line === '!tls' || line === '!close' || line === '!hang')
+    return { kind: line.slice(1) as 'tls' | 'close' | 'hang' };
   const match = /^(S|S1|S~|C):(?: (.*))?$/.exec(line);
   if (match === null) throw new Error(`bad script line: ${line}`);
   const text = match[2] ?? '';
   switch (match[1]) {
-    case 'S': return { kind: 'send', text: `${text}\r\n`, chunkSize: Infinity };
-    case 'S1': return { kind: 'send', text: `${text}\r\n`, chunkSize: 1 };
-    case 'S~': return { kind: 'send', text, chunkSize: Infinity };
-    default: return { kind: 'expect', text: `${text}\r\n` };
+    case 'S':
+      return { kind: 'send', text: `${text}\r\n`, chunkSize: Infinity };
+    case 'S1':
+      return { kind: 'send', text: `${text}\r\n`, chunkSize: 1 };
+    case 'S~':
+      return { kind: 'send', text, chunkSize: Infinity };
+    default:
+      return { kind: 'expect', text: `${text}\r\n` };
   }
 }
 
@@ -64,7 +69,8 @@ export function clientBytes(steps: readonly Step[]): string {
   return steps.map((step) => (step.kind === 'expect' ? step.text : '')).join('');
 }
 
-export const fixture = (name: string): Buffer => readFileSync(new URL(`../../../test/fixtures/${name}`, import.meta.url));
+export const fixture = (name: string): Buffer =>
+  readFileSync(new URL(`../../../test/fixtures/${name}`, import.meta.url));
 
 export interface Outcome {
   /** Every byte the client sent, as UTF-8 text. */
@@ -99,7 +105,8 @@ export async function startFakeServer(steps: readonly Step[], options: FakeServe
     server.close();
     void play(socket, steps, credentials).then(resolveDone);
   };
-  const server = options.implicitTls === true ? tls.createServer(credentials, onConnection) : net.createServer(onConnection);
+  const server =
+    options.implicitTls === true ? tls.createServer(credentials, onConnection) : net.createServer(onConnection);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const safety = setTimeout(() => server.close(), SAFETY_MS);
   // Raw TCP sockets, so that a TLS handshake that never completed leaves nothing open.
@@ -120,7 +127,11 @@ export async function startFakeServer(steps: readonly Step[], options: FakeServe
   return { host: '127.0.0.1', port: (server.address() as net.AddressInfo).port, done, stop };
 }
 
-async function play(first: net.Socket, steps: readonly Step[], credentials: tls.SecureContextOptions): Promise<Outcome> {
+async function play(
+  first: net.Socket,
+  steps: readonly Step[],
+  credentials: tls.SecureContextOptions,
+): Promise<Outcome> {
   let socket = first;
   const chunks: Buffer[] = [];
   let receivedBytes = 0;

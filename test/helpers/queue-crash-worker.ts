@@ -15,11 +15,20 @@ const first = Number(firstText);
 const count = Number(countText);
 
 for (let id = first; id < first + count; id++) {
-  const message = `From: a@example.org\nTo: b@example.net\nSubject: id-${id}\nMessage-ID: <id-${id}@example.org>\nDate: Mon, 23 Nov 2026 10:00:00 +0000\n\nbody ${id}\n`;
+  const message =
+    `From: a@example.org\nTo: b@example.net\nSubject: id-${id}\nMessage-ID: ` +
+    `<id-${id}@example.org>\nDate: Mon, 23 Nov 2026 10:00:00 +0000\n\nbody ${id}\n`;
   await sendMail(message, { queueMail: true, queueDir });
   writeSync(1, `queued id-${id}\n`);
   if (id % 3 === 2) {
-    const report = await sendQueuedMail({ queueDir, server: '127.0.0.1', port, streamType: 'plain', authSources: [], retries: 1 });
+    const report = await sendQueuedMail({
+      queueDir,
+      server: '127.0.0.1',
+      port,
+      streamType: 'plain',
+      authSources: [],
+      retries: 1,
+    });
     writeSync(1, `flushed ${report.sent.length}\n`);
   }
 }

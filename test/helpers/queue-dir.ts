@@ -27,7 +27,11 @@ export interface FixtureMessage {
 }
 
 /** Writes the messages and an index listing them in order; returns their data paths. */
-export async function writeEmacsQueue(directory: string, messages: readonly FixtureMessage[], extraIndexLines: readonly string[] = []): Promise<string[]> {
+export async function writeEmacsQueue(
+  directory: string,
+  messages: readonly FixtureMessage[],
+  extraIndexLines: readonly string[] = [],
+): Promise<string[]> {
   await fs.mkdir(directory, { recursive: true, mode: 0o700 });
   await fs.chmod(directory, 0o700);
   const paths: string[] = [];
@@ -53,7 +57,10 @@ export async function listing(directory: string): Promise<string[]> {
 
 /** A message as Emacs queues it: LF line ends, headers already complete. */
 export function emacsMessage(from: string, to: string, subject: string, body: string): string {
-  return `From: ${from}\nTo: ${to}\nSubject: ${subject}\nDate: Mon, 23 Nov 2026 10:00:00 +0000\nMessage-ID: <${subject.replace(/\W/g, '')}@example.org>\n\n${body}`;
+  return (
+    `From: ${from}\nTo: ${to}\nSubject: ${subject}\nDate: Mon, 23 Nov 2026 10:00:00 +0000\nMessage-ID: ` +
+    `<${subject.replace(/\W/g, '')}@example.org>\n\n${body}`
+  );
 }
 
 export function recipientsEl(recipients: readonly string[]): string {
@@ -62,5 +69,13 @@ export function recipientsEl(recipients: readonly string[]): string {
 
 /** Options that flush `queueDir` to `server` (STARTTLS when offered, the fixture CA, one attempt). */
 export function flushOptions(server: RealServer, queueDir: string) {
-  return { queueDir, server: 'localhost', port: server.port, tls: { ca: fixture('ca.pem') }, timeouts: SHORT_TIMEOUTS, authSources: [], retries: 1 };
+  return {
+    queueDir,
+    server: 'localhost',
+    port: server.port,
+    tls: { ca: fixture('ca.pem') },
+    timeouts: SHORT_TIMEOUTS,
+    authSources: [],
+    retries: 1,
+  };
 }

@@ -35,7 +35,11 @@ export interface RealServerOptions extends SMTPServerOptions {
   readonly listenPort?: number;
 }
 
-export async function startRealServer({ host = '127.0.0.1', listenPort = 0, ...options }: RealServerOptions = {}): Promise<RealServer> {
+export async function startRealServer({
+  host = '127.0.0.1',
+  listenPort = 0,
+  ...options
+}: RealServerOptions = {}): Promise<RealServer> {
   const received: Received[] = [];
   let mailCommands = 0;
   const server = new SMTPServer({
@@ -84,7 +88,10 @@ export async function startRealServer({ host = '127.0.0.1', listenPort = 0, ...o
 }
 
 /** Runs `run` against a fresh server, closes it, and checks that the client left no socket or timer open. */
-export async function withRealServer(options: RealServerOptions, run: (server: RealServer) => Promise<void>): Promise<void> {
+export async function withRealServer(
+  options: RealServerOptions,
+  run: (server: RealServer) => Promise<void>,
+): Promise<void> {
   const server = await startRealServer(options);
   try {
     await run(server);

@@ -36,7 +36,12 @@ export async function runCli(args: readonly string[], stdin: string | Buffer, en
 /** A private home for one test: HOME, XDG_CONFIG_HOME and a place for files; removed afterwards. */
 export async function withHome(run: (home: string, env: NodeJS.ProcessEnv) => Promise<void>): Promise<void> {
   const home = await fs.mkdtemp(path.join(os.tmpdir(), 'smtpmail-cli-'));
-  const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'] ?? '', HOME: home, XDG_CONFIG_HOME: path.join(home, 'config'), TZ: 'UTC' };
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env['PATH'] ?? '',
+    HOME: home,
+    XDG_CONFIG_HOME: path.join(home, 'config'),
+    TZ: 'UTC',
+  };
   try {
     await run(home, env);
   } finally {

@@ -1,3 +1,7 @@
+/**
+ * The DATA encoder (wire/data-encoder.ts): CRLF line ends, dot-stuffing, the SMTP-smuggling
+ * end-of-data forms neutralised, chunk boundaries, and random messages against a slow reference.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
@@ -177,12 +181,16 @@ test('random messages, random chunking: same as one-shot and as the slow referen
 
     const chunks: Buffer[] = [];
     const oneByte = round % 4 === 0;
-    for (let at = 0; at < message.length; ) {
+    for (let at = 0; at < message.length;) {
       const size = oneByte ? 1 : Math.floor(random() * 8);
       chunks.push(message.subarray(at, at + size));
       at += size;
     }
-    assert.deepEqual(encodeChunks(chunks), expected, `chunked as ${JSON.stringify(chunks.map((c) => c.toString('latin1')))}`);
+    assert.deepEqual(
+      encodeChunks(chunks),
+      expected,
+      `chunked as ${JSON.stringify(chunks.map((c) => c.toString('latin1')))}`,
+    );
   }
 });
 
@@ -206,7 +214,7 @@ test('a 150 KB message in large and small chunks: same as the slow reference', (
   assert.deepEqual(encodeChunks(chunks), expected, 'mixed chunk sizes');
 });
 
-test('MessageEncoder (a message in memory): the reference encoder\'s output and SIZE, whatever its line ends, cut anywhere', () => {
+test("MessageEncoder (a message in memory): the reference encoder's output and SIZE, whatever its line ends, cut anywhere", () => {
   const random = mulberry32(0xc71f);
   const lines = ['', '.', '..', '.x', 'a.b', 'text', '.\u00e9', ' .', 'bare\nlf', 'bare\rcr'];
   for (let round = 0; round < 300; round++) {
@@ -256,12 +264,21 @@ function assertNulError(error: unknown, offset: number): true {
 }
 
 test('a NUL byte is refused with its offset in the message', () => {
-  assert.throws(() => encodeData(Buffer.from([0x00])), (error) => assertNulError(error, 0));
-  assert.throws(() => encodeData(bytes('ab\r\nc\0')), (error) => assertNulError(error, 5));
+  assert.throws(
+    () => encodeData(Buffer.from([0x00])),
+    (error) => assertNulError(error, 0),
+  );
+  assert.throws(
+    () => encodeData(bytes('ab\r\nc\0')),
+    (error) => assertNulError(error, 5),
+  );
 
   const encoder = new DataEncoder();
   assert.equal(encoder.push(bytes('abc')).toString('latin1'), 'abc');
-  assert.throws(() => encoder.push(bytes('de\0f')), (error) => assertNulError(error, 5));
+  assert.throws(
+    () => encoder.push(bytes('de\0f')),
+    (error) => assertNulError(error, 5),
+  );
   assert.equal(encoder.bytesIn, 3, 'a refused chunk is not counted');
 });
 
@@ -289,7 +306,8 @@ test('MessageEncoder: blocks of BLOCK_BYTES across a large message, dots at bloc
   const line = Buffer.from('.dot line\r\n');
   const big = Buffer.alloc(BLOCK_BYTES * 2 + 5);
   for (let at = 0; at < big.length; at += line.length) line.copy(big, at);
-  const body = big.subarray(0, big.lastIndexOf(0x0a) + 1); // whole lines: one starts right at each block edge, or near it
+  // whole lines: one starts right at each block edge, or near it
+  const body = big.subarray(0, big.lastIndexOf(0x0a) + 1);
   const encoder = new MessageEncoder(Buffer.from('A: b\r\n\r\n'), body);
   let blocks = 0;
   const out: Buffer[] = [];
@@ -297,7 +315,16 @@ test('MessageEncoder: blocks of BLOCK_BYTES across a large message, dots at bloc
   assert.ok(blocks >= 4, `${blocks} blocks`);
   assert.equal(encoder.finished, true);
   assert.deepEqual(Buffer.concat(out), referenceEncode(Buffer.concat([Buffer.from('A: b\r\n\r\n'), body])));
-  assert.throws(() => encodeMessage(Buffer.alloc(0), Buffer.from('a\r\n\0\r\n')), (error) => assertNulError(error, 3));
-  assert.equal(encodeMessage(Buffer.from('A: b\r\n\r\n'), Buffer.from('.x\nlast'), false).toString('latin1'), 'A: b\r\n\r\n.x\r\nlast\r\n');
-  assert.equal(encodeMessage(Buffer.from('A: b\r\n\r\n'), Buffer.from('.x\r\nlast'), false).toString('latin1'), 'A: b\r\n\r\n.x\r\nlast\r\n');
+  assert.throws(
+    () => encodeMessage(Buffer.alloc(0), Buffer.from('a\r\n\0\r\n')),
+    (error) => assertNulError(error, 3),
+  );
+  assert.equal(
+    encodeMessage(Buffer.from('A: b\r\n\r\n'), Buffer.from('.x\nlast'), false).toString('latin1'),
+    'A: b\r\n\r\n.x\r\nlast\r\n',
+  );
+  assert.equal(
+    encodeMessage(Buffer.from('A: b\r\n\r\n'), Buffer.from('.x\r\nlast'), false).toString('latin1'),
+    'A: b\r\n\r\n.x\r\nlast\r\n',
+  );
 });

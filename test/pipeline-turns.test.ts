@@ -1,3 +1,7 @@
+/**
+ * Pipelining turns (smtp/pipeline-turns.ts): writers take turns in order, readers read in the order
+ * writers wrote, and a failed transaction passes its turn on.
+ */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Turn, Turns } from '../src/smtp/pipeline-turns.js';

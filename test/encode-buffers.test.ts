@@ -1,3 +1,7 @@
+/**
+ * The encoder's buffers (smtp/encode-buffers.ts over wire/buffer-pool.ts): lent once at a time,
+ * given back, and byte-identical output when the pool is empty.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DataEncoder } from '../src/wire/data-encoder.js';
@@ -11,7 +15,8 @@ const lent = (part: Part | undefined): Lent => {
   return part;
 };
 
-const encode = (pool: ScratchPool, encoder: DataEncoder, chunk: Buffer): Part => pool.lend(chunk.length, (scratch) => encoder.push(chunk, scratch)) as Part;
+const encode = (pool: ScratchPool, encoder: DataEncoder, chunk: Buffer): Part =>
+  pool.lend(chunk.length, (scratch) => encoder.push(chunk, scratch)) as Part;
 
 /** A chunk of whole lines, every line starting with "." (so the encoder must rewrite it). */
 function dotted(bytes: number, mark: string): Buffer {

@@ -1,5 +1,5 @@
 /**
- * The one-write BDAT transaction (eager.ts): what a refusal or a lost
+ * The one-write BDAT transaction (smtp/one-write-bdat.ts): what a refusal or a lost
  * connection after the write means, with the whole client transcript checked.
  */
 import { test } from 'node:test';
@@ -18,18 +18,27 @@ S: 250 CHUNKING
 `;
 
 /** Sends each message in turn on one client (retries allowed), then ends the session; returns each outcome. */
-async function sendAll(steps: readonly Step[], messages: readonly { text: string; to: string }[], end: 'quit' | 'close' = 'quit'): Promise<(SmtpProtocolError | string)[]> {
+async function sendAll(
+  steps: readonly Step[],
+  messages: readonly { text: string; to: string }[],
+  end: 'quit' | 'close' = 'quit',
+): Promise<(SmtpProtocolError | string)[]> {
   const outcomes: (SmtpProtocolError | string)[] = [];
-  await withScriptedClient(steps, { retries: 3, retryDelay: 1, chunking: true }, async (client) => {
-    for (const { text, to } of messages) {
-      try {
-        outcomes.push((await client.send(text, { recipients: [to] })).reply.lines[0] ?? '');
-      } catch (error) {
-        assert.ok(error instanceof SmtpProtocolError, String(error));
-        outcomes.push(error);
+  await withScriptedClient(
+    steps,
+    { retries: 3, retryDelay: 1, chunking: true },
+    async (client) => {
+      for (const { text, to } of messages) {
+        try {
+          outcomes.push((await client.send(text, { recipients: [to] })).reply.lines[0] ?? '');
+        } catch (error) {
+          assert.ok(error instanceof SmtpProtocolError, String(error));
+          outcomes.push(error);
+        }
       }
-    }
-  }, end);
+    },
+    end,
+  );
   return outcomes;
 }
 
@@ -58,7 +67,13 @@ test('eager BDAT: SIZE is the CRLF length and matches the BDAT count; a message 
     S: 221 bye
   `;
   const texts = ['To: b\r\n\r\nhi\r\n', 'To: b\n\nhi', 'To: b\r\n\r\nhi\r', 'To: b\r\n\r\nhi'];
-  assert.deepEqual(await sendAll(steps, texts.map((text) => ({ text, to: 'b@y.org' }))), ['queued as 1', 'queued as 2', 'queued as 3', 'queued as 4']);
+  assert.deepEqual(
+    await sendAll(
+      steps,
+      texts.map((text) => ({ text, to: 'b@y.org' })),
+    ),
+    ['queued as 1', 'queued as 2', 'queued as 3', 'queued as 4'],
+  );
 });
 
 test('eager BDAT: a refused recipient is ERECIPIENT, its BDAT reply is consumed, and the next message is matched to its own replies', async () => {
