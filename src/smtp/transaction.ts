@@ -89,8 +89,8 @@ async function stepByStep(
   options: TransactionOptions,
 ): Promise<TransactionResult> {
   try {
-    // A message in memory whose line ends need no repair goes as it is (the encoder's module decides); SIZE either way.
-    // A message in memory is measured once, by its encoder: SIZE before MAIL, and whether its line ends need repair.
+    // A message in memory is measured once, by its encoder: SIZE before MAIL, and whether its line ends need repair
+    // (one that needs none goes as it is).
     const body = Buffer.isBuffer(content.body) ? content.body : undefined;
     const encoder = body !== undefined && !plan.chunking ? new MessageEncoder(content.head, body) : undefined;
     const size =
