@@ -7,19 +7,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
-/**
- * Called after each step of a durable write with the step's name: a test
- * hook (as Go's testHookStartTLS), undefined in use. A hook that throws stops
- * the write there, as any failure does.
- */
-export type Checkpoint = (step: string) => void;
-
 export interface DurableWriteOptions {
   /** File mode of the result (default 0o600: mail and credentials are private). */
   readonly mode?: number;
-  readonly checkpoint?: Checkpoint | undefined;
-  /** Names the steps given to `checkpoint`: `${label}:written`, `:synced`, `:renamed`. */
-  readonly label?: string;
 }
 
 let tempCounter = 0;
@@ -32,8 +22,8 @@ export function tempName(target: string): string {
 /**
  * Writes `data` (or every chunk of it) to `target` atomically. The temporary
  * file is opened with 'wx' (never reusing a file someone placed there) and is
- * removed when a step fails with an error (a simulated crash leaves it, as a
- * real one would). The directory entry is not synced here: see {@link syncDirectory}.
+ * removed when a step fails (a crash leaves it: the queue removes such files
+ * before its next write). The directory entry is not synced here: see {@link syncDirectory}.
  */
 export async function writeAtomic(
   target: string,
@@ -41,7 +31,6 @@ export async function writeAtomic(
   options: DurableWriteOptions = {},
 ): Promise<void> {
   const mode = options.mode ?? 0o600;
-  const step = (name: string): void => options.checkpoint?.(`${options.label ?? 'file'}:${name}`);
   const temp = tempName(target);
   const handle = await fs.open(temp, 'wx', mode);
   let renamed = false;
@@ -50,15 +39,12 @@ export async function writeAtomic(
       await handle.chmod(mode); // the umask could have removed bits
       if (typeof data === 'string' || Buffer.isBuffer(data)) await handle.writeFile(data);
       else for await (const chunk of data) await handle.write(chunk);
-      step('written');
       await handle.sync();
-      step('synced');
     } finally {
       await handle.close();
     }
     await fs.rename(temp, target);
     renamed = true;
-    step('renamed');
   } catch (error) {
     if (!renamed) await fs.rm(temp, { force: true });
     throw error;

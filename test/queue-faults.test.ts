@@ -1,8 +1,8 @@
 /**
- * The offline queue when things go wrong: enqueueing stopped after any step, refused messages in a
+ * The offline queue when things go wrong: a file operation failing at any point of enqueueing, refused messages in a
  * flush, index lines without files, entries without recipients or .el files.
  */
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -30,53 +30,75 @@ const three = [1, 2, 3].map((n) => ({
   el: recipientsEl([`r${n}@example.net`]),
 }));
 
-/** What the test hook throws to stop enqueueing after a step (a real kill: queue-crash.test.ts). */
-class StoppedAfter extends Error {}
+/** The file operations a queued write makes; the test fails the k-th call to any of them. */
+const FS_STEPS = ['open', 'rename', 'writeFile', 'link'] as const;
+const HANDLE_STEPS = ['chmod', 'write', 'writeFile', 'sync'] as const;
 
-const STEPS = [
-  'data:written',
-  'data:synced',
-  'data:renamed',
-  'el:written',
-  'el:synced',
-  'el:renamed',
-  'directory:synced',
-  'index:appended',
-];
-
-test('enqueueing stopped after any step never leaves a partial message listed in the index', async () => {
-  const seen: string[] = [];
-  await withQueueDir(async (queueDir) => {
-    const prepared = await prepareMessage('From: a@example.org\nTo: b@example.net\n\nhello\n', {
-      addMissingHeaders: false,
+/**
+ * Runs `work` with the k-th file operation (of FS_STEPS on node:fs/promises and HANDLE_STEPS on its file handles)
+ * failing with EIO, as a full disk or a yanked device would; k = 0 fails nothing. Returns how many operations ran.
+ */
+async function failingCall<T>(
+  k: number,
+  work: () => Promise<T>,
+): Promise<{ calls: number; result: PromiseSettledResult<T> }> {
+  const probe = await fs.open(os.devNull, 'r');
+  const handleProto = Object.getPrototypeOf(probe) as Record<string, (...args: unknown[]) => unknown>;
+  await probe.close();
+  let calls = 0;
+  type Method = (...args: unknown[]) => unknown;
+  const wrap = (target: Record<string, Method>, name: string) => {
+    const original = target[name] as Method;
+    return mock.method(target, name, function (this: unknown, ...args: unknown[]) {
+      calls += 1;
+      if (calls !== k) return original.apply(this, args);
+      return Promise.reject(Object.assign(new Error(`EIO: injected at call ${k} (${name})`), { code: 'EIO' }));
     });
-    await queueMessage(prepared, { queueDir }, (step) => seen.push(step));
-  });
-  assert.deepEqual(seen, STEPS, 'the steps this test interrupts are the steps enqueueing takes');
-  for (const [at, crashStep] of STEPS.entries()) {
+  };
+  const mocks = [
+    ...FS_STEPS.map((name) => wrap(fs as unknown as Record<string, Method>, name)),
+    ...HANDLE_STEPS.map((name) => wrap(handleProto as Record<string, Method>, name)),
+  ];
+  try {
+    const [result] = await Promise.allSettled([work()]);
+    return { calls, result: result as PromiseSettledResult<T> };
+  } finally {
+    for (const m of mocks) m.mock.restore();
+  }
+}
+
+test('a file operation failing at any point of enqueueing never leaves a partial message listed, nor a temp file', async () => {
+  const text = 'From: a@example.org\nTo: b@example.net\n\nhello\n';
+  const prepared = await prepareMessage(text, { addMissingHeaders: false });
+  const { calls } = await withQueueDir((queueDir) => failingCall(0, () => queueMessage(prepared, { queueDir })));
+  assert.ok(calls >= 10, `enqueueing makes ${calls} file operations`);
+  let rejected = 0;
+  for (let k = 1; k <= calls; k += 1) {
     await withServer(async (server) => {
       await withQueueDir(async (queueDir) => {
-        const prepared = await prepareMessage('From: a@example.org\nTo: b@example.net\n\nhello\n', {
-          addMissingHeaders: false,
-        });
-        const crash = (step: string): void => {
-          if (step === crashStep) throw new StoppedAfter(step);
-        };
-        await assert.rejects(queueMessage(prepared, { queueDir }, crash), StoppedAfter);
+        const { result } = await failingCall(k, () => queueMessage(prepared, { queueDir }));
+        if (result.status === 'rejected') {
+          rejected += 1;
+          assert.match(String(result.reason), /EIO: injected/, `call ${k}`);
+        }
         const listed = await indexLines(queueDir);
-        // Listed only once the last step (the index line) happened; a listed message is complete.
-        assert.equal(listed.length, at === STEPS.length - 1 ? 1 : 0, `after ${crashStep}`);
+        assert.ok(listed.length <= 1, `call ${k}`);
+        if (result.status === 'fulfilled') assert.equal(listed.length, 1, `call ${k}: resolved means listed`);
+        // A listed message is complete, whatever failed.
         for (const line of listed) {
-          assert.equal(await fs.readFile(line, 'utf8'), 'From: a@example.org\nTo: b@example.net\n\nhello\n');
+          assert.equal(await fs.readFile(line, 'utf8'), text);
           assert.match(await fs.readFile(`${line}.el`, 'utf8'), /"b@example.net"/);
         }
+        const left = (await fs.readdir(queueDir)).filter((name) => name.endsWith('.tmp') || name.endsWith('.lock'));
+        assert.deepEqual(left, [], `call ${k}: temporary files and locks are removed`);
         const report = await sendQueuedMail(flushOptions(server, queueDir));
-        assert.equal(report.sent.length, listed.length, `after ${crashStep}`);
+        assert.equal(report.sent.length, listed.length, `call ${k}`);
         assert.deepEqual([report.failed, report.dropped], [[], []]);
         assert.equal(server.received.length, listed.length);
       });
     });
   }
+  assert.ok(rejected >= 8, `${rejected} of ${calls} injected failures made enqueueing fail`);
 });
 
 test('message 2 of 3 refused: 1 sent and gone, 2 and 3 still queued and listed; the next flush retries 2 first', async () => {

@@ -7,7 +7,6 @@
  * leaves at most unlisted files, never a listed partial message.
  */
 import path from 'node:path';
-import type { Checkpoint } from '../durable.js';
 import { syncDirectory, writeAtomic } from '../durable.js';
 import { routeByMethod, type Routing } from '../message/smtp-method.js';
 import type { Envelope, MessageBody, Prepared } from '../message/prepare.js';
@@ -34,11 +33,7 @@ export interface QueuedMail {
   readonly error?: SmtpProtocolError | undefined;
 }
 
-export async function queueMessage(
-  prepared: Prepared,
-  options: QueueOptions & Routing,
-  checkpoint?: Checkpoint,
-): Promise<QueuedMail> {
+export async function queueMessage(prepared: Prepared, options: QueueOptions & Routing): Promise<QueuedMail> {
   const directory = queueDirectory(options);
   await checkQueueDirectory(directory, true);
   await cleanTemporaryFiles(directory);
@@ -46,12 +41,10 @@ export async function queueMessage(
   // A message with its own server (X-Message-SMTP-Method) keeps it, or the flush would send it elsewhere.
   const stored = options.storeQueueVariables === true || prepared.method?.kind === 'smtp';
   const settings = storedSettings(prepared.envelope.to, routeByMethod(prepared.method, options));
-  await writeAtomic(dataPath, unixLines(prepared.head, prepared.body), { checkpoint, label: 'data' });
-  await writeAtomic(`${dataPath}.el`, formatQueueEl(settings, stored), { checkpoint, label: 'el' });
+  await writeAtomic(dataPath, unixLines(prepared.head, prepared.body));
+  await writeAtomic(`${dataPath}.el`, formatQueueEl(settings, stored));
   await syncDirectory(directory);
-  checkpoint?.('directory:synced');
   await appendIndexLine(indexPath(options), dataPath);
-  checkpoint?.('index:appended');
   return { queued: true, path: dataPath, envelope: prepared.envelope };
 }
 

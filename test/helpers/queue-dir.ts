@@ -10,11 +10,11 @@ import { SHORT_TIMEOUTS } from './converse.js';
 import { fixture } from './fake-server.js';
 import type { RealServer } from './real-server.js';
 
-export async function withQueueDir(run: (directory: string) => Promise<void>): Promise<void> {
+export async function withQueueDir<T>(run: (directory: string) => Promise<T>): Promise<T> {
   const parent = await fs.mkdtemp(path.join(os.tmpdir(), 'smtpmail-queue-'));
   const directory = path.join(parent, 'queued-mail');
   try {
-    await run(directory);
+    return await run(directory);
   } finally {
     await fs.rm(parent, { recursive: true, force: true });
   }
