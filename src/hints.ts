@@ -192,3 +192,12 @@ export function comeBackLater(reply: Reply): string {
     `not change: ${queue}`
   );
 }
+
+/** The server offered CHUNKING, then refused BDAT as a command it does not know or implement (500-504). */
+export function bdatNotWorking(): string {
+  return (
+    `the server offers CHUNKING but refused BDAT as a command: send with DATA instead (` +
+    (forCommandLine() ? `--no-chunking, or "chunking": false in config.json` : `chunking: false`) +
+    `); this client uses DATA for its later messages`
+  );
+}

@@ -19,6 +19,7 @@ function args(fields: Partial<CliArgs> = {}): CliArgs {
     checkAll: false,
     queueOnFailure: false,
     fcc: false,
+    noChunking: false,
     ignored: [],
     ...fields,
   };
@@ -121,6 +122,7 @@ const goodRows: { name: string; argv: string[]; expected: CliArgs }[] = [
       fromHeaders: true,
     }),
   },
+  { name: '--no-chunking', argv: ['--no-chunking', '--fcc'], expected: args({ noChunking: true, fcc: true }) },
   { name: '--server=x --port 587', argv: ['--server=x', '--port', '587'], expected: args({ server: 'x', port: 587 }) },
   { name: 'port as a service name', argv: ['--port=submission'], expected: args({ port: 'submission' }) },
   { name: 'port bounds', argv: ['--port', '1', '--port', '65535'], expected: args({ port: 65535 }) },
@@ -244,6 +246,7 @@ test('parseCliArgs: optional properties not given are absent, not undefined', ()
     'ignoreDots',
     'ignored',
     'json',
+    'noChunking',
     'queueOnFailure',
     'recipients',
   ]);

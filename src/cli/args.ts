@@ -54,6 +54,8 @@ export interface CliArgs {
   readonly queueOnFailure: boolean;
   /** `--fcc`: append a copy to the files the message's Fcc: fields name (they are never transmitted). */
   readonly fcc: boolean;
+  /** `--no-chunking`: DATA even when the server offers CHUNKING (for a server whose BDAT does not work). */
+  readonly noChunking: boolean;
   readonly debug: boolean;
   readonly dryRun: boolean;
   readonly json: boolean;
@@ -95,7 +97,7 @@ const STRING_OPTIONS: ReadonlyMap<string, StringField> = new Map([
 
 const OTHER_VALUE_OPTIONS = new Set(['--port', '--stream-type', '--auth-mechanisms', '--authinfo']);
 
-type Flag = 'debug' | 'dryRun' | 'json' | 'checkAll' | 'queueOnFailure' | 'fcc';
+type Flag = 'debug' | 'dryRun' | 'json' | 'checkAll' | 'queueOnFailure' | 'fcc' | 'noChunking';
 
 const FLAG_OPTIONS: ReadonlyMap<string, Flag> = new Map([
   ['--debug', 'debug'],
@@ -104,6 +106,7 @@ const FLAG_OPTIONS: ReadonlyMap<string, Flag> = new Map([
   ['--check-all', 'checkAll'],
   ['--queue-on-failure', 'queueOnFailure'],
   ['--fcc', 'fcc'],
+  ['--no-chunking', 'noChunking'],
 ]);
 
 const ACTION_OPTIONS: ReadonlyMap<string, CliAction> = new Map([
@@ -150,7 +153,15 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     fromHeaders: false,
     ignoreDots: false,
     authinfo: [],
-    flags: { debug: false, dryRun: false, json: false, checkAll: false, queueOnFailure: false, fcc: false },
+    flags: {
+      debug: false,
+      dryRun: false,
+      json: false,
+      checkAll: false,
+      queueOnFailure: false,
+      fcc: false,
+      noChunking: false,
+    },
     ignored: [],
     optional: {},
   };

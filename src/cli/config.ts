@@ -37,6 +37,8 @@ export interface AccountSettings {
   readonly passwordeval?: string | readonly string[];
   /** A message that fails for now (greylisting, server down) is queued instead. */
   readonly queueOnTransientFailure?: boolean;
+  /** false: DATA even when the server offers CHUNKING. */
+  readonly chunking?: boolean;
   /** Accounts only: the From: address (or addresses) that select this account. */
   readonly from?: string | readonly string[];
 }
@@ -70,6 +72,7 @@ const KEYS: Readonly<Record<keyof AccountSettings, Kind>> = {
   maildomain: 'string',
   passwordeval: 'command',
   queueOnTransientFailure: 'boolean',
+  chunking: 'boolean',
 };
 
 const EMPTY: CliConfig = { defaults: {}, accounts: new Map() };

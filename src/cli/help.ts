@@ -37,6 +37,7 @@ smtpmail options:
   --account NAME         use this account of the configuration (default: the one whose "from" is the From: address)
   --queue                queue the message instead of sending it
   --queue-on-failure     send, and queue the message if that fails for now (greylisting, server down)
+  --no-chunking          DATA even when the server offers CHUNKING (BDAT is the default then)
   --fcc                  append a copy to the files its Fcc: fields name (mbox); without it Fcc is only removed
   --flush-queue          send the queued messages and print a report
   --list-queue           list the queued messages

@@ -139,6 +139,7 @@ function options(
     mailDomain: args.maildomain ?? maildomain,
     queueOnTransientFailure: args.queueOnFailure ? true : undefined,
     honorFcc: args.fcc ? true : undefined,
+    chunking: args.noChunking ? false : undefined,
   };
   const given = Object.fromEntries(Object.entries(fromArgs).filter(([, value]) => value !== undefined));
   const result: SendOptions = {

@@ -9,7 +9,7 @@ import * as commands from '../wire/commands.js';
 import { CredentialGate } from '../auth/credential-gate.js';
 import { has8bit } from '../wire/data-encoder.js';
 import { Deadline } from '../deadline.js';
-import { explainFailure } from './diagnose.js';
+import { explainFailure, refusesBdat } from './diagnose.js';
 import { SmtpProtocolError, withAttempts, type RefusedRecipient } from '../errors.js';
 import { smtputf8Missing } from '../hints.js';
 import {
@@ -56,7 +56,10 @@ export interface MessageOptions extends Omit<PrepareOptions, 'localDomain'> {
 }
 
 export interface ClientOptions extends ConnectionOptions, AuthOptions, RetryOptions, MessageOptions, PrepareOptions {
-  /** Send with BDAT (RFC 3030) when the server offers CHUNKING; default false. */
+  /**
+   * BDAT (RFC 3030) when the server offers CHUNKING: by default for a message whose size is known (in memory, or a
+   * measured stream), DATA for a stream of unknown size; `true` also for such a stream; `false` never.
+   */
   readonly chunking?: boolean | undefined;
   /** A connection unused for this long (ms) is checked with NOOP before it is used again; default 30 s. */
   readonly noopAfterIdle?: number | undefined;
@@ -112,8 +115,11 @@ export let sendWithin: (
   seen: SendProgress,
 ) => Promise<SendResult>;
 
-/** Internal: QUIT under the deadline of the send that used the client (sendMail). */
-export let quitWithin: (client: SmtpClient, deadline: Deadline) => Promise<void>;
+/**
+ * Internal: QUIT without waiting for its reply (sendMail, once its message is decided). The connection closes on the
+ * 221, on the server's close or after the QUIT timeout, and keeps no process alive meanwhile.
+ */
+export let quitLater: (client: SmtpClient, signal: AbortSignal | undefined) => void;
 
 /**
  * What a caller of sendWithin learns of a failed send: whether message data started to flow (a stream is then spent).
@@ -138,6 +144,8 @@ export class SmtpClient {
   readonly #idleWaiters: (() => void)[] = [];
   /** When the session last finished something (ms since the epoch). */
   #lastUsed = 0;
+  /** The server offered CHUNKING and refused BDAT as a command: later messages go by DATA. */
+  #bdatRefused = false;
 
   /** @param links Internal: what a pool shares with its clients. */
   constructor(options: ClientOptions, links?: ClientLinks) {
@@ -203,26 +211,24 @@ export class SmtpClient {
   }
 
   /** Waits for the sends under way, then QUIT and close. */
-  quit(): Promise<void> {
-    return this.#quit(undefined);
-  }
-
-  /**
-   * QUIT; with a deadline, its passing (or the caller's abort) closes at once: nothing after the final reply is worth
-   * waiting for.
-   */
-  async #quit(deadline: Deadline | undefined): Promise<void> {
+  async quit(): Promise<void> {
     while (this.#pending > 0) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
     await this.#opening?.catch(() => undefined);
     const session = this.#session;
     this.#session = undefined;
     if (session === undefined) return;
-    const unwatch = deadline === undefined ? undefined : session.connection.watch(deadline);
-    try {
-      await session.exclusive(() => session.quit());
-    } finally {
-      unwatch?.();
-    }
+    await session.exclusive(() => session.quit());
+  }
+
+  /** The caller's signal still closes the connection at once. */
+  #quitLater(signal: AbortSignal | undefined): void {
+    const session = this.#session;
+    this.#session = undefined;
+    if (session === undefined) return;
+    session.connection.unref();
+    const close = (): void => session.connection.close();
+    signal?.addEventListener('abort', close, { once: true });
+    void session.exclusive(() => session.quit()).finally(() => signal?.removeEventListener('abort', close));
   }
 
   async #send(
@@ -282,6 +288,10 @@ export class SmtpClient {
         this.#afterFailure(error);
         const explained = this.#explain(error);
         if (!(explained instanceof SmtpProtocolError)) throw explained;
+        if (!this.#bdatRefused && refusesBdat(explained)) {
+          this.#bdatRefused = true;
+          this.#options.onTrace?.({ direction: 'info', line: 'BDAT refused as a command: DATA from now on' });
+        }
         const replayable = prepared.inMemory || !progress.dataStarted;
         if (attempt >= attempts || !isRetryable(error, progress, replayable)) throw withAttempts(explained, attempt);
         const wait = retryDelay(options, attempt + 1);
@@ -320,7 +330,7 @@ export class SmtpClient {
       params: (size) => mailParameters(session, prepared, size),
       partial: options.partial === true,
       traceData: options.traceData === true,
-      chunking: options.chunking === true,
+      chunking: this.#bdatRefused ? false : options.chunking,
       progress,
       recover:
         authorizer.mechanism === undefined && session.capabilities.has('AUTH')
@@ -436,7 +446,7 @@ export class SmtpClient {
 
   static {
     sendWithin = (client, message, options, deadline, seen) => client.#send(message, options, deadline, seen);
-    quitWithin = (client, deadline) => client.#quit(deadline);
+    quitLater = (client, signal) => client.#quitLater(signal);
   }
 }
 

@@ -4,7 +4,7 @@
  * own (ONEX allowed: it carries this one message), within one deadline.
  */
 import {
-  quitWithin,
+  quitLater,
   sendWithin,
   SmtpClient,
   totalMs,
@@ -44,6 +44,6 @@ export async function deliver(
   try {
     return await sendWithin(client, prepared, options, deadline, seen);
   } finally {
-    await quitWithin(client, deadline);
+    quitLater(client, options.signal);
   }
 }

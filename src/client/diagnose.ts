@@ -6,7 +6,7 @@
  */
 import { asksForAuth } from '../auth/authorizer.js';
 import { SmtpProtocolError, withHint } from '../errors.js';
-import { comeBackLater, needsAuthentication, sizeExceeded, type SearchedFile } from '../hints.js';
+import { bdatNotWorking, comeBackLater, needsAuthentication, sizeExceeded, type SearchedFile } from '../hints.js';
 import { setting } from '../option-names.js';
 import type { Reply } from '../wire/reply.js';
 import { waitsForMinutes } from './retry.js';
@@ -34,6 +34,7 @@ export function explainFailure(error: unknown, context: FailureContext): unknown
     return withHint(error, hint);
   }
   if (error.code === 'ESIZE') return withHint(error, sizeExceeded(context.sizeLimit));
+  if (refusesBdat(error)) return withHint(error, bdatNotWorking());
   return error.reply !== undefined && waitsForMinutes(error.reply)
     ? withHint(error, comeBackLater(error.reply))
     : error;
@@ -49,4 +50,13 @@ export function refusesForAuth(error: SmtpProtocolError): boolean {
       reply.enhancedCode?.startsWith('5.7.') === true ||
       /relay|auth/i.test(reply.lines.join(' ')),
   );
+}
+
+/**
+ * BDAT refused as a command (500 unrecognised, 501 syntax, 502 not implemented, 504 parameter not implemented) by a
+ * server that offered CHUNKING: its CHUNKING does not work, and DATA may.
+ */
+export function refusesBdat(error: SmtpProtocolError): boolean {
+  const code = error.reply?.code;
+  return error.command?.startsWith('BDAT') === true && code !== undefined && code >= 500 && code <= 504 && code !== 503;
 }

@@ -13,6 +13,7 @@
  * connection is failed for good: the stream is destroyed and every later
  * read or write rejects with the same error. Nothing is left open.
  */
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Deadline } from '../deadline.js';
 import { SmtpProtocolError } from '../errors.js';
@@ -42,6 +43,8 @@ interface Waiter {
 
 export class Connection {
   #stream: Duplex;
+  /** unref() was called: timers started from now on do not keep the process alive either. */
+  #unref = false;
   #tls: TlsInfo | undefined;
   readonly #remoteAddress: string | undefined;
   #parser = new ReplyParser(() => this.note('the server sent an empty line: skipped'));
@@ -236,6 +239,15 @@ export class Connection {
     for (const waiter of waiters) waiter?.reject(error);
   }
 
+  /**
+   * Lets the process exit while this connection is still open (its socket and its timers no longer keep the event
+   * loop alive): for a QUIT whose reply nobody waits for.
+   */
+  unref(): void {
+    this.#unref = true;
+    (this.#stream as Partial<Pick<Socket, 'unref'>>).unref?.();
+  }
+
   /** Closes the stream (idempotent). Later reads and writes reject. */
   close(): void {
     this.fail(new SmtpProtocolError('ECONNECTION', 'the connection was closed', { transient: true }));
@@ -252,6 +264,7 @@ export class Connection {
           new SmtpProtocolError('ETIMEOUT', `timed out after ${timeoutMs} ms waiting for ${what}`, { transient: true }),
         );
       }, timeoutMs);
+      if (this.#unref) timer.unref();
       const waiter: Waiter = {
         resolve: () => {
           clearTimeout(timer);

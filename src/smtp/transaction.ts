@@ -47,7 +47,9 @@ export function transact(
       rcpts: envelope.to.map((to) => commands.rcptTo(to)),
       to: envelope.to,
       pipelining: caps.has('PIPELINING'),
-      chunking: options.chunking && caps.has('CHUNKING'),
+      chunking:
+        caps.has('CHUNKING') &&
+        (options.chunking ?? (Buffer.isBuffer(content.body) || content.bodyWireSize !== undefined)),
     };
   } catch (error) {
     return Promise.reject(error);

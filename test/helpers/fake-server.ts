@@ -75,6 +75,8 @@ export const fixture = (name: string): Buffer =>
 export interface Outcome {
   /** Every byte the client sent, as UTF-8 text. */
   readonly received: string;
+  /** The same bytes as they arrived, one entry per read (with Nagle off, one client write arrives as one read). */
+  readonly segments: readonly string[];
   /** True when every step ran. */
   readonly finished: boolean;
   /** True when the client closed (or reset) the connection. */
@@ -119,7 +121,7 @@ export async function startFakeServer(steps: readonly Step[], options: FakeServe
     clearTimeout(safety);
     if (connected) return;
     for (const socket of raw) socket.destroy();
-    resolveDone({ received: '', finished: false, clientClosed: false });
+    resolveDone({ received: '', segments: [], finished: false, clientClosed: false });
   });
   const stop = (): void => {
     if (server.listening) server.close();
@@ -188,7 +190,12 @@ async function play(
   }
   await until(() => false);
   clearTimeout(safety);
-  return { received: Buffer.concat(chunks).toString('utf8'), finished, clientClosed: closed };
+  return {
+    received: Buffer.concat(chunks).toString('utf8'),
+    segments: chunks.map((chunk) => chunk.toString('utf8')),
+    finished,
+    clientClosed: closed,
+  };
 }
 
 async function write(socket: net.Socket, text: string, chunkSize: number): Promise<void> {
