@@ -1,15 +1,13 @@
 /**
- * One run of one cell: resets the sink, forks a fresh cell-runner, reads the
- * sink's CPU time when the runner marks the start and end of its measured
- * window, then checks the sink's hash counts against what the cell claims
- * it sent.
+ * One run of one cell: forks a fresh cell-runner, reads the sink's CPU time when the runner marks the start and end
+ * of its measured window, then checks what the sink received during the run (its hash counts) against what the cell
+ * claims it sent.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { CellName } from './cells.js';
 import type { CellResult } from './cell-runner.js';
-import type { SinkControl } from './sink-control.js';
-import type { SinkReport } from './sink.js';
+import type { BenchSink, SinkCounts } from './sink-control.js';
 import type { WorkloadName } from './workloads.js';
 
 export interface RunSpec {
@@ -35,25 +33,25 @@ export function killCells(): void {
   for (const child of children) child.kill('SIGKILL');
 }
 
-/** Compares the sink's counts with the messages the cell claims it sent, all with the expected hash. */
-export function checkDelivery(report: SinkReport, claimed: number, expectedHash: string): string | undefined {
-  const delivered = report.hashes[expectedHash] ?? 0;
-  const others = Object.entries(report.hashes).filter(([hash]) => hash !== expectedHash);
-  if (others.length > 0)
-    return `${others.reduce((n, [, count]) => n + count, 0)} message(s) delivered with a wrong hash`;
+/** Compares what the sink received during the run with the messages the cell claims it sent. */
+export function checkDelivery(before: SinkCounts, after: SinkCounts, claimed: number): string | undefined {
+  const delivered = after.expected - before.expected;
+  const wrong = after.other - before.other;
+  if (wrong > 0) return `${wrong} message(s) delivered with a wrong hash`;
   if (delivered !== claimed) return `the cell claims ${claimed} message(s), the sink received ${delivered}`;
   return undefined;
 }
 
-export async function runCell(sink: SinkControl, spec: RunSpec, expectedHash: string): Promise<RunResult> {
-  await sink.reset();
+/** One run of `spec` against `sink`, the cell sending to `port` (the sink's, or a delaying proxy's in front of it). */
+export async function runCell(sink: BenchSink, port: number, spec: RunSpec): Promise<RunResult> {
+  const before = await sink.counts();
   const script = fileURLToPath(new URL('./cell-runner.js', import.meta.url));
-  const args = [spec.cell, spec.workload, String(sink.port), String(spec.durationMs), String(spec.count)];
+  const args = [spec.cell, spec.workload, String(port), String(spec.durationMs), String(spec.count)];
   const child = fork(script, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   children.add(child);
   const cpu: Array<Promise<number>> = [];
   child.on('message', (message: { type?: string }) => {
-    if (message.type === 'mark') cpu.push(sink.report().then((report) => report.cpuMs));
+    if (message.type === 'mark') cpu.push(sink.counts().then((counts) => counts.cpuMs));
   });
   let stdout = '';
   let stderr = '';
@@ -74,7 +72,7 @@ export async function runCell(sink: SinkControl, spec: RunSpec, expectedHash: st
   }
   const marks = await Promise.all(cpu);
   const sinkCpuMs = marks.length === 2 ? (marks[1] as number) - (marks[0] as number) : NaN;
-  const report = await sink.report();
-  const failure = result.ok ? checkDelivery(report, result.totalMessages, expectedHash) : (result.error ?? 'failed');
+  const after = await sink.counts();
+  const failure = result.ok ? checkDelivery(before, after, result.totalMessages) : (result.error ?? 'failed');
   return { ...result, sinkCpuPercent: result.seconds > 0 ? (sinkCpuMs / (result.seconds * 1000)) * 100 : NaN, failure };
 }

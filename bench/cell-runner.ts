@@ -10,7 +10,7 @@
  * reads the sink's CPU time at those moments.
  */
 import { performance } from 'node:perf_hooks';
-import { CELL_NAMES, ENVELOPE_FROM, RECIPIENT, isCellName, openDriver, type Driver } from './cells.js';
+import { CELL_NAMES, ENVELOPE_FROM, IN_FLIGHT, RECIPIENT, isCellName, openDriver, type Driver } from './cells.js';
 import { RawSession } from './raw-session.js';
 import { isWorkloadName, loadWorkload, type Workload } from './workloads.js';
 
@@ -91,28 +91,24 @@ async function runDriver(driver: Driver, plan: Plan): Promise<Counts> {
   return { messages, total: messages, seconds };
 }
 
-async function runRaw(workload: Workload, port: number, plan: Plan): Promise<Counts> {
+async function runRaw(workload: Workload, port: number, plan: Plan, window: number): Promise<Counts> {
   if (workload.buffer === undefined) throw new Error('the raw ceiling needs a message in memory');
   const session = await RawSession.open(port, workload.buffer, ENVELOPE_FROM, RECIPIENT);
   try {
-    let total = 0;
     if (plan.durationMs > 0) {
       const warmEnd = performance.now() + WARMUP_MS;
-      total += await session.write(() => performance.now() < warmEnd);
-      await session.settle();
+      const total = await session.send(() => performance.now() < warmEnd, window);
       await mark('start');
       const t0 = performance.now();
       const deadline = t0 + plan.durationMs;
-      const messages = await session.write(() => performance.now() < deadline);
-      await session.settle();
+      const messages = await session.send(() => performance.now() < deadline, window);
       const seconds = (performance.now() - t0) / 1000;
       await mark('end');
       return { messages, total: total + messages, seconds };
     }
     await mark('start');
     const t0 = performance.now();
-    const messages = await session.write((written) => written < plan.count);
-    await session.settle();
+    const messages = await session.send((written) => written < plan.count, window);
     const seconds = (performance.now() - t0) / 1000;
     await mark('end');
     return { messages, total: messages, seconds };
@@ -142,8 +138,8 @@ async function main(): Promise<CellResult> {
   let counts: Counts = { messages: 0, total: 0, seconds: 0 };
   let error: string | undefined;
   try {
-    if (cell === 'raw') {
-      counts = await runRaw(workload, port, plan);
+    if (cell === 'raw' || cell === 'raw-seq') {
+      counts = await runRaw(workload, port, plan, cell === 'raw' ? IN_FLIGHT : 1);
     } else {
       const driver = await openDriver(cell, workload, port);
       try {

@@ -15,11 +15,14 @@ export const RECIPIENT = 'sink@example.org';
 export const CELL_NAMES = [
   'sendMail',
   'client-seq',
+  'client-seq-data',
   'client-64',
   'client-64-data',
   'pool-4',
+  'nm-connection',
   'nm-pool-1',
   'nm-pool-default',
+  'raw-seq',
   'raw',
 ] as const;
 export type CellName = (typeof CELL_NAMES)[number];
@@ -27,12 +30,15 @@ export type CellName = (typeof CELL_NAMES)[number];
 export const CELL_LABELS: Readonly<Record<CellName, string>> = {
   sendMail: 'smtpmail sendMail',
   'client-seq': 'smtpmail SmtpClient sequential',
+  'client-seq-data': 'smtpmail SmtpClient sequential (DATA)',
   'client-64': 'smtpmail SmtpClient 64 in flight',
   'client-64-data': 'smtpmail SmtpClient 64 in flight (DATA)',
   'pool-4': 'smtpmail pool of 4',
+  'nm-connection': 'nodemailer SMTPConnection reused',
   'nm-pool-1': 'nodemailer pooled, 1 connection',
   'nm-pool-default': 'nodemailer default pool',
-  raw: 'raw ceiling',
+  'raw-seq': 'raw, one message at a time',
+  raw: 'raw ceiling (64 in flight)',
 };
 
 export interface Driver {
@@ -41,7 +47,7 @@ export interface Driver {
   close(): Promise<void>;
 }
 
-const IN_FLIGHT = 64;
+export const IN_FLIGHT = 64;
 
 interface Pool {
   send(message: unknown, options?: MessageOptions): Promise<SendResult>;
@@ -57,7 +63,8 @@ interface Nodemailer {
   createTransport(options: object): NodemailerTransport;
 }
 
-function clientOptions(port: number, chunking: boolean): ClientOptions {
+/** Default options but for the bench's server and envelope; `chunking: false` for the (DATA) cells. */
+function clientOptions(port: number, chunking?: false): ClientOptions {
   return {
     server: '127.0.0.1',
     port,
@@ -68,7 +75,7 @@ function clientOptions(port: number, chunking: boolean): ClientOptions {
     authSources: [],
     addMissingHeaders: false,
     retries: 1,
-    chunking,
+    ...(chunking === undefined ? {} : { chunking }),
   };
 }
 
@@ -95,11 +102,43 @@ function nodemailerDriver(transport: NodemailerTransport, workload: Workload): D
   };
 }
 
+interface NodemailerConnection {
+  connect(callback: (error?: Error) => void): void;
+  send(envelope: object, message: Buffer | Readable, callback: (error: Error | null) => void): void;
+  quit(): void;
+  once(event: 'end', listener: () => void): void;
+}
+
+/** nodemailer's bare SMTPConnection, connected once and reused: the fastest way nodemailer sends, one at a time. */
+async function nodemailerConnection(port: number, workload: Workload): Promise<Driver> {
+  const name = 'nodemailer/lib/smtp-connection';
+  const module = (await import(name)) as { default: new (options: object) => NodemailerConnection };
+  const connection = new module.default({ host: '127.0.0.1', port, secure: false, ignoreTLS: true });
+  await new Promise<void>((resolve, reject) => connection.connect((error) => (error ? reject(error) : resolve())));
+  const envelope = { from: ENVELOPE_FROM, to: [RECIPIENT] };
+  return {
+    concurrency: 1,
+    send: () =>
+      new Promise<void>((resolve, reject) =>
+        connection.send(envelope, workload.message(), (error) => (error ? reject(error) : resolve())),
+      ),
+    close: () =>
+      new Promise<void>((resolve) => {
+        connection.once('end', resolve);
+        connection.quit();
+      }),
+  };
+}
+
 /** Opens the driver for one cell (not the raw ceiling). */
-export async function openDriver(cell: Exclude<CellName, 'raw'>, workload: Workload, port: number): Promise<Driver> {
+export async function openDriver(
+  cell: Exclude<CellName, 'raw' | 'raw-seq'>,
+  workload: Workload,
+  port: number,
+): Promise<Driver> {
   switch (cell) {
     case 'sendMail': {
-      const options = clientOptions(port, false);
+      const options = clientOptions(port);
       return {
         concurrency: 1,
         send: async () => void (await smtpmail.sendMail(workload.message(), options)),
@@ -107,11 +146,13 @@ export async function openDriver(cell: Exclude<CellName, 'raw'>, workload: Workl
       };
     }
     case 'client-seq':
+    case 'client-seq-data':
     case 'client-64':
     case 'client-64-data': {
-      const client = new smtpmail.SmtpClient(clientOptions(port, cell === 'client-64'));
+      const data = cell === 'client-seq-data' || cell === 'client-64-data';
+      const client = new smtpmail.SmtpClient(clientOptions(port, data ? false : undefined));
       return {
-        concurrency: cell === 'client-seq' ? 1 : IN_FLIGHT,
+        concurrency: cell.startsWith('client-seq') ? 1 : IN_FLIGHT,
         send: async () => void (await client.send(workload.message())),
         close: () => client.quit(),
       };
@@ -119,13 +160,15 @@ export async function openDriver(cell: Exclude<CellName, 'raw'>, workload: Workl
     case 'pool-4': {
       const createPool = findCreatePool();
       if (createPool === undefined) throw new Error('n/a (no createPool)');
-      const pool = createPool({ ...clientOptions(port, false), maxConnections: 4 });
+      const pool = createPool({ ...clientOptions(port), maxConnections: 4 });
       return {
         concurrency: IN_FLIGHT,
         send: async () => void (await pool.send(workload.message())),
         close: async () => void (await pool.close()),
       };
     }
+    case 'nm-connection':
+      return nodemailerConnection(port, workload);
     case 'nm-pool-1': {
       const nodemailer = await loadNodemailer();
       const transport = nodemailer.createTransport({

@@ -1,57 +1,34 @@
 /**
- * The raw ceiling: a pre-rendered, fully pipelined SMTP session on a bare
- * net.Socket. EHLO once, then for each message MAIL FROM, RCPT TO, DATA, the
- * dot-stuffed message and ".\r\n", written in big batches without waiting
- * for any reply (back-pressure only). Every message is answered by exactly
- * four reply lines (250, 250, 354, 250), so counting lines counts messages.
+ * The raw ceiling: the least a Node client must do per message. EHLO once on a bare net.Socket; then each message
+ * is one write of its pre-rendered transaction (MAIL FROM, RCPT TO and `BDAT n LAST` with the message: the fewest
+ * bytes and round trips SMTP allows, as this library sends by default), with up to `window` messages in flight and
+ * the socket's back-pressure respected; replies are only counted. Every message is answered by exactly three reply
+ * lines (250, 250, 250), so counting lines counts messages.
  */
 import net from 'node:net';
 import { once } from 'node:events';
 
 const LF = 0x0a;
-const DOT = 0x2e;
-const NL_DOT = Buffer.from('\n.', 'latin1');
-const BATCH_BYTES = 512 * 1024;
-const REPLIES_PER_MESSAGE = 4;
+const REPLIES_PER_MESSAGE = 3;
 const SETTLE_TIMEOUT_MS = 120_000;
-
-/** RFC 5321 §4.5.2 transparency: one more "." before every line that starts with one. */
-export function dotStuff(message: Buffer): Buffer {
-  const parts: Buffer[] = [];
-  let start = 0;
-  if (message[0] === DOT) parts.push(Buffer.from('.'));
-  for (let hit = message.indexOf(NL_DOT); hit >= 0; hit = message.indexOf(NL_DOT, hit + 1)) {
-    parts.push(message.subarray(start, hit + 1), Buffer.from('.'));
-    start = hit + 1;
-  }
-  parts.push(message.subarray(start));
-  return Buffer.concat(parts);
-}
 
 export class RawSession {
   readonly #socket: net.Socket;
-  /** The writes for one unit: `perUnit` messages, pre-rendered. */
-  readonly #unit: readonly Buffer[];
-  readonly perUnit: number;
+  /** One message's whole transaction, written as it is for every message. */
+  readonly #transaction: Buffer;
   #lines = 0;
   /** The last chunk ended inside a reply line. */
   #midLine = false;
   #written = 0;
   #failure: Error | undefined;
-  #waiter: (() => void) | undefined;
+  #wake: (() => void) | undefined;
 
   private constructor(socket: net.Socket, message: Buffer, from: string, to: string) {
     this.#socket = socket;
-    const envelope = Buffer.from(`MAIL FROM:<${from}>\r\nRCPT TO:<${to}>\r\nDATA\r\n`, 'latin1');
-    const body = dotStuff(message);
-    const end = Buffer.from('.\r\n', 'latin1');
-    const one = envelope.length + body.length + end.length;
-    this.perUnit = Math.max(1, Math.floor(BATCH_BYTES / one));
-    this.#unit =
-      this.perUnit === 1
-        ? [envelope, body, end]
-        : [Buffer.concat(Array.from({ length: this.perUnit }, () => [envelope, body, end]).flat())];
+    const commands = `MAIL FROM:<${from}>\r\nRCPT TO:<${to}>\r\nBDAT ${message.length} LAST\r\n`;
+    this.#transaction = Buffer.concat([Buffer.from(commands, 'latin1'), message]);
     socket.on('data', (chunk: Buffer) => this.#onReplies(chunk));
+    socket.on('drain', () => this.#wakeUp());
     socket.on('error', (error) => this.#fail(error));
     socket.on('close', () => this.#fail(new Error('the connection closed')));
   }
@@ -67,6 +44,7 @@ export class RawSession {
       text += chunk.toString('latin1');
       if (/^[45]\d\d/m.test(text)) throw new Error(`raw session refused: ${text}`);
     }
+    if (!/^250[ -]CHUNKING/im.test(text)) throw new Error('the raw ceiling needs a sink that offers CHUNKING');
     socket.pause();
     const session = new RawSession(socket, message, from, to);
     socket.resume();
@@ -77,34 +55,32 @@ export class RawSession {
     return Math.floor(this.#lines / REPLIES_PER_MESSAGE);
   }
 
-  /** Writes whole units while `more()` says so; returns the messages written. */
-  async write(more: (written: number) => boolean): Promise<number> {
-    let count = 0;
-    while (this.#failure === undefined && more(count)) {
-      let flowing = true;
-      for (const part of this.#unit) flowing = this.#socket.write(part);
-      count += this.perUnit;
-      this.#written += this.perUnit;
-      if (!flowing) await this.#drain();
-    }
-    if (this.#failure !== undefined) throw this.#failure;
-    return count;
-  }
-
-  /** Waits until every message written so far has its final reply. */
-  async settle(): Promise<void> {
+  /**
+   * Writes messages while `more(written)` says so, keeping at most `window` without their final reply; resolves
+   * once every message written has its reply, with the number written.
+   */
+  async send(more: (written: number) => boolean, window: number): Promise<number> {
+    const start = this.#written;
     const deadline = setTimeout(
       () => this.#fail(new Error('the raw session timed out waiting for replies')),
       SETTLE_TIMEOUT_MS,
     );
     try {
-      while (this.#failure === undefined && this.completed < this.#written) {
-        await new Promise<void>((resolve) => (this.#waiter = resolve));
+      for (;;) {
+        if (this.#failure !== undefined) throw this.#failure;
+        const go = more(this.#written - start);
+        while (go && this.#written - this.completed < window && !this.#socket.writableNeedDrain) {
+          this.#socket.write(this.#transaction);
+          this.#written++;
+          if (!more(this.#written - start)) break;
+        }
+        if (!go && this.completed >= this.#written) return this.#written - start;
+        await new Promise<void>((resolve) => (this.#wake = resolve));
+        deadline.refresh();
       }
     } finally {
       clearTimeout(deadline);
     }
-    if (this.#failure !== undefined) throw this.#failure;
   }
 
   async quit(): Promise<void> {
@@ -112,18 +88,6 @@ export class RawSession {
     this.#socket.on('close', () => undefined);
     this.#socket.end('QUIT\r\n');
     this.#socket.destroySoon();
-  }
-
-  #drain(): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        this.#socket.off('drain', done);
-        this.#socket.off('close', done);
-        resolve();
-      };
-      this.#socket.on('drain', done);
-      this.#socket.on('close', done);
-    });
   }
 
   #onReplies(chunk: Buffer): void {
@@ -137,17 +101,17 @@ export class RawSession {
       lineStart = lf + 1;
     }
     this.#midLine = chunk[chunk.length - 1] !== LF;
-    if (this.completed >= this.#written) this.#wake();
+    this.#wakeUp();
   }
 
   #fail(error: Error): void {
     this.#failure ??= error;
-    this.#wake();
+    this.#wakeUp();
   }
 
-  #wake(): void {
-    const waiter = this.#waiter;
-    this.#waiter = undefined;
-    waiter?.();
+  #wakeUp(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
   }
 }

@@ -1,14 +1,34 @@
 /**
- * The parent's side of the sink: forks bench/sink.js, learns its port, and
- * asks it to reset or report over IPC. Requests are answered in order, so a
- * FIFO of pending promises matches each answer to its request.
+ * What the benchmark needs of a sink (BenchSink), and the Node sink's side of it: forks bench/sink.js, learns its
+ * port, and asks it to reset or report over IPC. Requests are answered in order, so a FIFO of pending promises
+ * matches each answer to its request. The C sink (c-sink.ts) is preferred; this one is the fallback.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { SinkReport } from './sink.js';
+import { expectedHash, type WorkloadName } from './workloads.js';
 
 const START_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 30_000;
+
+/** Counters since the sink started checking the current hash; a run takes differences. */
+export interface SinkCounts {
+  readonly messages: number;
+  /** Messages whose body had the expected SHA-256, and those that did not. */
+  readonly expected: number;
+  readonly other: number;
+  /** The sink's CPU time (user and system), ms. */
+  readonly cpuMs: number;
+}
+
+export interface BenchSink {
+  /** What the sink is, for the report. */
+  readonly kind: string;
+  /** Makes the sink check every body against `workload`'s message; returns the port to send to. */
+  prepare(workload: WorkloadName): Promise<number>;
+  counts(): Promise<SinkCounts>;
+  stop(): void;
+}
 
 interface SinkMessage {
   readonly type: string;
@@ -16,9 +36,11 @@ interface SinkMessage {
   readonly report?: SinkReport;
 }
 
-export class SinkControl {
+export class SinkControl implements BenchSink {
+  readonly kind = 'Node sink (one process, SHA-256 of every body)';
   readonly #child: ChildProcess;
   readonly port: number;
+  #hash = '';
   readonly #pending: Array<(message: SinkMessage) => void> = [];
 
   private constructor(child: ChildProcess, port: number) {
@@ -43,14 +65,20 @@ export class SinkControl {
     return new SinkControl(child, port);
   }
 
-  async reset(): Promise<void> {
-    await this.#request({ type: 'reset' });
+  async prepare(workload: WorkloadName): Promise<number> {
+    const hash = expectedHash(workload);
+    if (this.#hash !== hash) await this.#request({ type: 'reset' });
+    this.#hash = hash;
+    return this.port;
   }
 
-  async report(): Promise<SinkReport> {
+  async counts(): Promise<SinkCounts> {
     const answer = await this.#request({ type: 'report' });
-    if (answer.report === undefined) throw new Error(`unexpected answer from the sink: ${JSON.stringify(answer)}`);
-    return answer.report;
+    const report: SinkReport | undefined = answer.report;
+    if (report === undefined) throw new Error(`unexpected answer from the sink: ${JSON.stringify(answer)}`);
+    const expected = report.hashes[this.#hash] ?? 0;
+    const all = Object.values(report.hashes).reduce((sum, count) => sum + count, 0);
+    return { messages: report.messages, expected, other: all - expected, cpuMs: report.cpuMs };
   }
 
   stop(): void {

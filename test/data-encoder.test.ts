@@ -191,6 +191,19 @@ test('random messages, random chunking: same as one-shot and as the slow referen
       expected,
       `chunked as ${JSON.stringify(chunks.map((c) => c.toString('latin1')))}`,
     );
+
+    // The same message with a NUL somewhere: refused, one-shot and chunked, naming its offset.
+    const at = Math.floor(random() * (message.length + 1));
+    const withNul = Buffer.concat([message.subarray(0, at), Buffer.from([0]), message.subarray(at)]);
+    assert.throws(
+      () => encodeData(withNul),
+      (error) => assertNulError(error, at),
+    );
+    const cut = Math.floor(random() * (withNul.length + 1));
+    assert.throws(
+      () => encodeChunks([withNul.subarray(0, cut), withNul.subarray(cut)]),
+      (error) => assertNulError(error, at),
+    );
   }
 });
 
