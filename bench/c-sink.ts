@@ -134,8 +134,9 @@ export class CSink implements BenchSink {
     return ['--expect-file', file];
   }
 
+  /** SIGKILL: on SIGTERM the sink writes its stats file once more, which a new sink's reader could take as its own. */
   #kill(): void {
-    this.#child?.kill('SIGTERM');
+    this.#child?.kill('SIGKILL');
     this.#child = undefined;
   }
 }

@@ -186,7 +186,8 @@ function render(sink: BenchSink, rows: readonly Row[], memory: MemoryCase, secon
       `every cell in a fresh process, default options unless the cell says otherwise; each value the median of ` +
       `${RUNS} runs. small/medium: messages completed in a ${WINDOW_MS / 1000} s window after a 0.3 s warm-up; ` +
       `large, large-file: ${LARGE_COUNT} messages of 20 MB. MB = 10^6 bytes. × columns compare medians of the same ` +
-      'workload (large-file against the in-memory raw ceiling); n/m: the sink was above ' +
+      'workload; the raw ceiling of a cell sends as many messages at a time (one, or 64), and large-file is ' +
+      'compared with the raw client sending the same bytes from memory; n/m: the sink was above ' +
       `${SINK_BUSY_PERCENT} % of a core in one of the two cells, so the ratio measures it, not the client. ` +
       "sink CPU % is the sink process's CPU time over the window, in % of one core.",
     '',

@@ -3,7 +3,8 @@
  */
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { crlfClean } from '../src/wire/line-ends.js';
+import { crlfClean, wordCrlfClean } from '../src/wire/line-ends.js';
+import { simdCrlfClean } from '../src/wire/crlf-simd.js';
 
 /** The plain definition: no CR without LF after it, no LF without CR before it, no NUL. */
 function reference(message: Buffer): boolean {
@@ -74,4 +75,50 @@ test('crlfClean agrees with the plain definition on random messages, at every al
     }
   }
   assert.ok(clean > 2000 && clean < 10000, `both answers are exercised (${clean} clean of 12000)`);
+});
+
+test('the SIMD check agrees with the plain definition: random messages, 16-byte and 64 KiB block edges', () => {
+  assert.notEqual(simdCrlfClean(Buffer.from('ab\r\n')), undefined, 'WebAssembly SIMD is available on Node 20');
+  const random = generator(11);
+  const alphabet = ['abc', ' ', '\r\n', '\r\n', '\r', '\n', '\0', '\xe9'];
+  let clean = 0;
+  for (let i = 0; i < 4000; i++) {
+    const parts: string[] = [];
+    const count = Math.floor(random() * 30);
+    const rare = random() < 0.5;
+    for (let k = 0; k < count; k++)
+      parts.push(rare ? (alphabet[Math.floor(random() * alphabet.length)] as string) : random() < 0.8 ? 'abc' : '\r\n');
+    const text = Buffer.from(parts.join(''), 'latin1');
+    const expected = reference(text);
+    assert.equal(simdCrlfClean(text), expected, JSON.stringify(text.toString('latin1')));
+    if (expected) clean++;
+  }
+  assert.ok(clean > 1000 && clean < 3900, `both answers are exercised (${clean} clean of 4000)`);
+
+  // A line end split across the 64 KiB blocks the message is copied in, and every kind of fault around that edge.
+  const edge = 64 * 1024;
+  const around = (bytes: string): Buffer => {
+    const message = Buffer.alloc(edge + 100, 'a');
+    message.write(bytes, edge - 1, 'latin1');
+    return message;
+  };
+  for (const bytes of ['\r\n', '\r', '\n', 'a\n', '\ra', '\0a', 'a\0', '\r\n\n', '\r\r\n']) {
+    const message = around(bytes);
+    assert.equal(simdCrlfClean(message), reference(message), JSON.stringify(bytes));
+    assert.equal(crlfClean(message), reference(message), `crlfClean, ${JSON.stringify(bytes)}`);
+  }
+  // A fault anywhere in a large clean message is found, wherever it falls in its block.
+  const large = Buffer.from('a line of text\r\n'.repeat(20_000), 'latin1');
+  assert.equal(simdCrlfClean(large), true);
+  for (let k = 0; k < 200; k++) {
+    const copy = Buffer.from(large);
+    const at = Math.floor(random() * copy.length);
+    copy[at] = [0x0d, 0x0a, 0x00][k % 3] as number;
+    assert.equal(simdCrlfClean(copy), reference(copy), `fault at ${at}`);
+    assert.equal(simdCrlfClean(copy), wordCrlfClean(copy), `the same answer as the word loop, fault at ${at}`);
+  }
+  // The last byte a CR, and a message that is only a CR.
+  assert.equal(simdCrlfClean(Buffer.from('abc\r', 'latin1')), false);
+  assert.equal(simdCrlfClean(Buffer.from('\r', 'latin1')), false);
+  assert.equal(simdCrlfClean(Buffer.alloc(0)), true);
 });

@@ -6,6 +6,7 @@
 
 import { isAscii } from 'node:buffer';
 import { SmtpProtocolError } from '../errors.js';
+import { simdCrlfClean } from './crlf-simd.js';
 
 const NUL = 0x00;
 const LF = 0x0a;
@@ -14,13 +15,23 @@ const CR = 0x0d;
 const ONES_14 = 0x0e0e0e0e;
 const HIGH_BITS = 0x80808080 | 0;
 
+/** From this size on a message is checked with SIMD when available (crlf-simd.ts: about 5 times faster). */
+const SIMD_MIN_BYTES = 16 * 1024;
+
 /**
  * True when every CR is followed by LF, every LF follows a CR, and there is
- * no NUL: the message needs no line-end repair. Reads four bytes at a time
- * and looks at single bytes only in words holding a byte below 14 (CR, LF,
- * NUL, TAB...), so a line costs a few word tests rather than a native search.
+ * no NUL: the message needs no line-end repair.
  */
 export function crlfClean(message: Buffer): boolean {
+  return (message.length >= SIMD_MIN_BYTES ? simdCrlfClean(message) : undefined) ?? wordCrlfClean(message);
+}
+
+/**
+ * crlfClean in JavaScript. Reads four bytes at a time and looks at single
+ * bytes only in words holding a byte below 14 (CR, LF, NUL, TAB...), so a
+ * line costs a few word tests rather than a native search.
+ */
+export function wordCrlfClean(message: Buffer): boolean {
   const length = message.length;
   // Bytes up to the first 4-aligned address one at a time, then whole words, then the rest.
   const head = Math.min((4 - (message.byteOffset & 3)) & 3, length);
