@@ -64,7 +64,7 @@ async function until<T>(read: () => T | undefined, ms: number, what: string): Pr
 }
 
 export class CSink implements BenchSink {
-  readonly kind = 'C sink (epoll, SHA-256 of every body)';
+  readonly kind = 'C sink (epoll, every body compared with the message sent)';
   readonly #binary: string;
   readonly #dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smtpmail-csink-'));
   #child: ChildProcess | undefined;
