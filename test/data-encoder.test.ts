@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
-import { BLOCK_BYTES, DataEncoder, has8bit, MessageEncoder } from '../src/wire/data-encoder.js';
+import { BLOCK_BYTES, CLEAN_CHECK_MIN_BYTES, DataEncoder, has8bit, MessageEncoder } from '../src/wire/data-encoder.js';
 
 /** Every block a MessageEncoder gives, joined. */
 function encodeMessage(head: Buffer, body: Buffer, dotStuffing = true): Buffer {
@@ -340,4 +340,35 @@ test('MessageEncoder: blocks of BLOCK_BYTES across a large message, dots at bloc
     encodeMessage(Buffer.from('A: b\r\n\r\n'), Buffer.from('.x\r\nlast'), false).toString('latin1'),
     'A: b\r\n\r\n.x\r\nlast\r\n',
   );
+});
+
+test('chunks of CLEAN_CHECK_MIN_BYTES and more with clean CRLF: dots stuffed at chunk edges, clean chunks passed by reference', () => {
+  const random = mulberry32(0xc1ea);
+  const lines = ['plain text', '.dot line', '..two dots', '', 'é ü', '.'];
+  const pieces: string[] = [];
+  for (let i = 0; i < 40_000; i++) pieces.push(`${lines[Math.floor(random() * lines.length)] ?? ''}\r\n`);
+  const message = Buffer.from(pieces.join(''), 'utf8');
+  assert.ok(message.length > 10 * CLEAN_CHECK_MIN_BYTES);
+  const expected = referenceEncode(message);
+  for (let round = 0; round < 20; round++) {
+    const chunks: Buffer[] = [];
+    for (let at = 0; at < message.length;) {
+      // Sizes around the threshold; some cuts land just before a dot line, between CR and LF, or after an LF.
+      const size = CLEAN_CHECK_MIN_BYTES - 8 + Math.floor(random() * CLEAN_CHECK_MIN_BYTES);
+      let end = Math.min(at + size, message.length);
+      const lf = message.indexOf(0x0a, end);
+      if (round % 3 === 1 && lf !== -1) end = lf + 1; // the chunk ends with a line; the next may start with "."
+      if (round % 3 === 2 && lf !== -1) end = lf; // the chunk ends with CR; the next starts with its LF
+      chunks.push(message.subarray(at, end));
+      at = end;
+    }
+    assert.deepEqual(encodeChunks(chunks), expected, `round ${round}`);
+  }
+  // BDAT: a clean chunk goes out as it is (the same bytes, no copy); with dots to stuff DATA copies.
+  const clean = Buffer.from('plain\r\n'.repeat(CLEAN_CHECK_MIN_BYTES / 4), 'latin1');
+  assert.equal(new DataEncoder({ dotStuffing: false }).push(clean), clean);
+  assert.equal(new DataEncoder().push(clean), clean);
+  const dotted = Buffer.concat([clean, Buffer.from('.x\r\n', 'latin1')]);
+  assert.equal(new DataEncoder({ dotStuffing: false }).push(dotted), dotted);
+  assert.equal(new DataEncoder().push(dotted).toString('latin1'), `${clean.toString('latin1')}..x\r\n`);
 });

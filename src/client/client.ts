@@ -56,10 +56,7 @@ export interface MessageOptions extends Omit<PrepareOptions, 'localDomain'> {
 }
 
 export interface ClientOptions extends ConnectionOptions, AuthOptions, RetryOptions, MessageOptions, PrepareOptions {
-  /**
-   * BDAT (RFC 3030) when the server offers CHUNKING: by default for a message whose size is known (in memory, or a
-   * measured stream), DATA for a stream of unknown size; `true` also for such a stream; `false` never.
-   */
+  /** BDAT (RFC 3030) when the server offers CHUNKING (the default); `false`: always DATA. */
   readonly chunking?: boolean | undefined;
   /** A connection unused for this long (ms) is checked with NOOP before it is used again; default 30 s. */
   readonly noopAfterIdle?: number | undefined;

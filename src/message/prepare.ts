@@ -6,6 +6,7 @@
  * streamed body stays a stream.
  */
 import { isAscii, isUtf8 } from 'node:buffer';
+import type { Readable } from 'node:stream';
 import { domainOf, looksLikeAddress, parseAddressList, parseMailbox } from './addresses.js';
 import { SmtpProtocolError } from '../errors.js';
 import { findHeaderEnd, hasField, makeField, serializeHeaders, type HeaderField } from './header-block.js';
@@ -390,6 +391,7 @@ async function splitStream(input: AsyncIterable<Buffer | Uint8Array | string>): 
   if (input === null || typeof input !== 'object' || !(Symbol.asyncIterator in input)) {
     throw new SmtpProtocolError('EINPUT', 'the message must be a string, a Buffer or a readable stream');
   }
+  askForLargeReads(input);
   const source = input[Symbol.asyncIterator]();
   // A stream is destroyed at once (its iterator's return() would wait for a pending
   // read); any other iterable is told to finish, without waiting for it.
@@ -419,6 +421,24 @@ async function splitStream(input: AsyncIterable<Buffer | Uint8Array | string>): 
     }
   })();
   return { head, body, dispose };
+}
+
+/** The size hint given to a Node stream before it is read (see askForLargeReads). */
+const READ_HINT_BYTES = 1 << 20;
+
+/**
+ * A Node Readable not read yet is asked for READ_HINT_BYTES at once, which raises its high-water mark to that
+ * (Readable.read(size)): a stream that reads on demand then reads that much per call. fs.createReadStream reads
+ * 64 KiB at a time otherwise, one read in flight, and that, not the encoder, bounded a 20 MB file to 250-800 MB/s on
+ * the bench machine. The call returns null while less is buffered (the stream only starts reading); what a stream
+ * that pushed and ended at once gives back is put back with unshift.
+ */
+function askForLargeReads(input: object): void {
+  const stream = input as Partial<Readable>;
+  if (typeof stream.read !== 'function' || stream.readableFlowing === true || (stream.readableLength ?? 0) > 0) return;
+  if ((stream.readableHighWaterMark ?? Infinity) >= READ_HINT_BYTES || stream.readableObjectMode === true) return;
+  const taken = stream.read(READ_HINT_BYTES) as unknown;
+  if (taken !== null) stream.unshift?.(taken);
 }
 
 async function* prepend(first: Buffer, rest: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {

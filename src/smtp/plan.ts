@@ -74,10 +74,7 @@ export interface TransactionOptions {
   /** Deliver to the accepted recipients when others are refused (default: fail the message). */
   readonly partial: boolean;
   readonly traceData: boolean;
-  /**
-   * BDAT when the server offers CHUNKING: undefined for a message whose size is known (BDAT then costs no extra pass
-   * and saves the 354 round trip), true for any message, false never.
-   */
+  /** BDAT when the server offers CHUNKING, unless false. */
   readonly chunking: boolean | undefined;
   /**
    * Set as the transaction goes: data started (a streamed body cannot be sent again), final dot or BDAT LAST written.

@@ -47,9 +47,7 @@ export function transact(
       rcpts: envelope.to.map((to) => commands.rcptTo(to)),
       to: envelope.to,
       pipelining: caps.has('PIPELINING'),
-      chunking:
-        caps.has('CHUNKING') &&
-        (options.chunking ?? (Buffer.isBuffer(content.body) || content.bodyWireSize !== undefined)),
+      chunking: caps.has('CHUNKING') && options.chunking !== false,
     };
   } catch (error) {
     return Promise.reject(error);
