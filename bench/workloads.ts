@@ -183,7 +183,7 @@ function* hugeChunks(): Generator<Buffer> {
 }
 
 /** Chunks handed out before a ring slot is written again: far more than a client honouring back-pressure holds. */
-const RING_SLOTS = 64;
+const RING_SLOTS = 16;
 
 /**
  * The 200 MB message as a stream that allocates nothing per chunk: each

@@ -5,6 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import { SmtpProtocolError } from '../src/errors.js';
 import { prepareMessage, type PrepareOptions, type Prepared } from '../src/message/prepare.js';
@@ -240,4 +244,40 @@ test('scale: 100,000 addresses in one To: and 10,000 nested comment levels', asy
   assert.equal(prepared.envelope.to.length, 100_001);
   assert.equal(prepared.envelope.to[99_999], 'user99999@example.org');
   assert.equal(prepared.envelope.to[100_000], 'last@example.org');
+});
+
+test('a file stream is read 1 MiB at a time; a stream of small chunks keeps its own reads', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'smtpmail-reads-'));
+  try {
+    const file = path.join(dir, 'message.eml');
+    const line = 'a line of the message\r\n';
+    const text = `From: a@example.org\r\nTo: b@example.net\r\n\r\n${line.repeat(200_000)}`;
+    await fs.writeFile(file, text);
+    const stream = createReadStream(file); // 64 KiB reads by default
+    const prepared = await prepareMessage(stream, KEEP);
+    const sizes: number[] = [];
+    const parts: Buffer[] = [];
+    for await (const chunk of prepared.body as AsyncIterable<Buffer>) {
+      sizes.push(chunk.length);
+      parts.push(chunk);
+    }
+    assert.equal(prepared.head.toString('latin1') + Buffer.concat(parts).toString('latin1'), text);
+    assert.ok(
+      sizes.length >= 3 && sizes.slice(1, -1).every((size) => size === 1 << 20),
+      `read sizes ${sizes.join(' ')}`,
+    );
+
+    // Not a file stream: its chunks come as they were pushed, never concatenated.
+    const pushed = Array.from({ length: 40 }, (_, i) =>
+      Buffer.from(i === 0 ? 'From: a@example.org\r\nTo: b@example.net\r\n\r\n' : line),
+    );
+    const small = new Readable({ read() {} });
+    for (const chunk of pushed) small.push(chunk);
+    small.push(null);
+    const other = await prepareMessage(small, KEEP);
+    assert.equal(small.readableHighWaterMark, 16 * 1024);
+    assert.equal(await bodyText(other), line.repeat(39));
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 });
