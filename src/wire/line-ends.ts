@@ -16,7 +16,7 @@ const ONES_14 = 0x0e0e0e0e;
 const HIGH_BITS = 0x80808080 | 0;
 
 /** From this size on a message is checked with SIMD when available (crlf-simd.ts: about 5 times faster). */
-const SIMD_MIN_BYTES = 16 * 1024;
+export const SIMD_MIN_BYTES = 16 * 1024;
 
 /**
  * True when every CR is followed by LF, every LF follows a CR, and there is
