@@ -69,11 +69,14 @@ export class RawSession {
       for (;;) {
         if (this.#failure !== undefined) throw this.#failure;
         const go = more(this.#written - start);
+        // Corked: the messages written here leave in one writev, as a client that batches its writes sends them.
+        this.#socket.cork();
         while (go && this.#written - this.completed < window && !this.#socket.writableNeedDrain) {
           this.#socket.write(this.#transaction);
           this.#written++;
           if (!more(this.#written - start)) break;
         }
+        this.#socket.uncork();
         if (!go && this.completed >= this.#written) return this.#written - start;
         await new Promise<void>((resolve) => (this.#wake = resolve));
         deadline.refresh();

@@ -301,3 +301,28 @@ test('empty lines before, between and inside replies are skipped and reported, b
     assert.equal(parser.buffered, 0);
   }
 });
+
+test('enhanced codes on random first lines: the same as RFC 3463 §2 written as a regular expression', () => {
+  const reference = (code: number, line: string): string | undefined => {
+    const match = /^([245])\.(\d{1,3})\.(\d{1,3})(?: |$)/.exec(line);
+    return match === null || match[1] !== String(code)[0] ? undefined : `${match[1]}.${match[2]}.${match[3]}`;
+  };
+  let seed = 7;
+  const random = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  const pieces = ['2', '4', '5', '0', '1', '9', '.', ' ', 'x', '12', '345', '.5', '2.0.0', '5.7.1 ', '4.123.456'];
+  const codes = [250, 421, 452, 550, 354];
+  let found = 0;
+  for (let i = 0; i < 10_000; i++) {
+    let line = '';
+    for (let n = random(6); n >= 0; n--) line += pieces[random(pieces.length)];
+    const code = codes[random(codes.length)] as number;
+    const [reply] = new ReplyParser().push(Buffer.from(`${code} ${line}\r\n`, 'latin1'));
+    const expected = reference(code, line);
+    assert.equal(reply?.enhancedCode, expected, JSON.stringify(`${code} ${line}`));
+    if (expected !== undefined) found++;
+  }
+  assert.ok(found > 200, `only ${found} lines had an enhanced code`);
+});
