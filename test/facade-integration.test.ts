@@ -62,9 +62,25 @@ test('From/To/Cc/Bcc and a UTF-8 body: envelope from the headers, Bcc stripped, 
     const date = /^Date: .*$/m.exec(delivered)?.[0];
     const id = /^Message-ID: <[^>]+@example\.org>$/m.exec(delivered.replaceAll('\r', ''))?.[0];
     assert.ok(date !== undefined && id !== undefined, delivered);
+    assert.equal(`Message-ID: ${result.messageId}`, id, 'the result names the Message-ID that was added');
     const expected = [...visible, date.replace('\r', ''), id].join('\r\n') + '\r\n' + body.replaceAll('\n', '\r\n');
     assert.equal(delivered, expected);
     assert.ok(!delivered.includes('hidden'));
+  });
+});
+
+test('SendResult.messageId: the given Message-ID (unfolded), none without one, a new one per message', async () => {
+  await withServer(async (server) => {
+    const given = 'From: a@example.org\nTo: b@example.net\nMessage-ID:\n <given.1@example.org> \n\nhi\n';
+    assert.equal((await sendMail(given, base(server))).messageId, '<given.1@example.org>');
+    const bare = 'From: a@example.org\nTo: b@example.net\n\nhi\n';
+    assert.equal((await sendMail(bare, { ...base(server), addMissingHeaders: false })).messageId, undefined);
+    const first = (await sendMail(bare, base(server))).messageId;
+    const second = (await sendMail(bare, base(server))).messageId;
+    assert.match(first ?? '', /^<[^<>@\s]+@example\.org>$/);
+    assert.notEqual(first, second);
+    const delivered = server.received.map((got) => /^Message-ID:\s*(<[^>]*>)/im.exec(got.data.toString('latin1'))?.[1]);
+    assert.deepEqual(delivered, ['<given.1@example.org>', undefined, first, second]);
   });
 });
 

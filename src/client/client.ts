@@ -81,6 +81,8 @@ export interface SendResult {
   readonly attempts: number;
   /** Octets of the message as sent (before line-end normalisation and dot-stuffing). */
   readonly size: number;
+  /** The Message-ID the message went out with (given, or added), e.g. `<x@example.org>`; undefined when none. */
+  readonly messageId: string | undefined;
 }
 
 /** Credentials given to a client or pool after it was created. */
@@ -438,6 +440,7 @@ export class SmtpClient {
       authMechanism: this.#authorizer.mechanism,
       attempts,
       size: outcome.bytesIn,
+      messageId: prepared.messageId,
     };
   }
 

@@ -79,6 +79,7 @@ export async function sendWithSendmail(
     authMechanism: undefined,
     attempts: 1,
     size,
+    messageId: prepared.messageId,
   };
 }
 

@@ -77,6 +77,8 @@ export interface Prepared {
   readonly body: MessageBody;
   /** X-Message-SMTP-Method, when the message has one. */
   readonly method: Method | undefined;
+  /** The Message-ID the message goes out with (given, or added by addMissingHeaders), e.g. `<x@example.org>`. */
+  readonly messageId: string | undefined;
   /** The files its Fcc fields name (the fields themselves are never transmitted). */
   readonly fcc: readonly string[];
   /** With Fcc: the header block as an Fcc copy keeps it (Bcc kept). */
@@ -100,6 +102,7 @@ class PreparedMessage implements Prepared {
   readonly sendmailHead: Buffer | undefined;
   readonly body: MessageBody;
   readonly method: Method | undefined;
+  readonly messageId: string | undefined;
   readonly fcc: readonly string[];
   readonly fccHead: Buffer | undefined;
   readonly inMemory: boolean;
@@ -113,6 +116,7 @@ class PreparedMessage implements Prepared {
     this.sendmailHead = parts.sendmailHead;
     this.body = parts.body;
     this.method = parts.method;
+    this.messageId = parts.messageId;
     this.fcc = parts.fcc;
     this.fccHead = parts.fccHead;
     this.inMemory = parts.inMemory;
@@ -219,6 +223,7 @@ function prepareSplit(
     fccHead: fcc.length > 0 ? withBcc() : undefined,
     body: fullBody,
     method,
+    messageId: messageIdOf(outgoing),
     inMemory,
     // The header block read so far ends with a line end, so sizes add up across it.
     bodyWireSize:
@@ -226,6 +231,12 @@ function prepareSplit(
     bodyEightBit: measured?.eightBit,
     dispose,
   });
+}
+
+/** The first Message-ID field's value (unfolded, trimmed), when there is one. */
+function messageIdOf(fields: readonly HeaderField[]): string | undefined {
+  for (const field of fields) if (field.key === 'message-id') return field.value.trim();
+  return undefined;
 }
 
 /** Emacs: "Don't send out a blank subject line". */
