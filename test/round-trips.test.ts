@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { sendMail } from '../src/index.js';
 import { SmtpProtocolError } from '../src/errors.js';
-import { formatTrace } from '../src/wire/trace.js';
+import { formatTrace, type TraceEvent } from '../src/wire/trace.js';
 import { SHORT_TIMEOUTS, assertNothingLeftOpen, assertTranscript, converse } from './helpers/converse.js';
 import { script, startFakeServer } from './helpers/fake-server.js';
 import { withScriptedClient as withClient } from './helpers/scripted-client.js';
@@ -158,7 +158,9 @@ test('a server that offers CHUNKING and refuses BDAT as a command: a clear EDATA
     ${QUIT}
   `;
   const trace: string[] = [];
-  await withClient(steps, { onTrace: (event) => trace.push(formatTrace(event)) }, async (client) => {
+  const events: TraceEvent[] = [];
+  const onTrace = (event: TraceEvent): void => void (trace.push(formatTrace(event)), events.push(event));
+  await withClient(steps, { onTrace }, async (client) => {
     const error = await client.send('hello\r\n', { recipients: ['b@y.org'] }).then(
       () => assert.fail('BDAT was refused'),
       (caught: unknown) => caught,
@@ -168,6 +170,7 @@ test('a server that offers CHUNKING and refuses BDAT as a command: a clear EDATA
     assert.equal(error.reply?.code, 502);
     assert.match(error.hint ?? '', /offers CHUNKING but refused BDAT.*chunking: false/);
     assert.ok(trace.includes('* BDAT refused as a command: DATA from now on'), trace.join('\n'));
+    assert.deepEqual(events.find((event) => event.kind === 'fallback')?.fields, { from: 'BDAT', to: 'DATA' });
     const second = await client.send('hello\r\n', { recipients: ['b@y.org'] });
     assert.equal(second.reply.lines[0], 'queued');
   });

@@ -121,9 +121,12 @@ export class Authorizer {
       throw error;
     }
     this.#who = { user: credentials.user, source: credentials.source };
-    session.connection.note(
-      `authenticated as ${credentials.user} with ${this.#mechanism} (credentials from ${credentials.source})`,
-    );
+    session.connection.trace({
+      direction: 'info',
+      line: `authenticated as ${credentials.user} with ${this.#mechanism} (credentials from ${credentials.source})`,
+      kind: 'auth',
+      fields: { mechanism: this.#mechanism ?? null, user: credentials.user, source: credentials.source },
+    });
     if (credentials.save) await this.#save(session, credentials.user, secret);
   }
 

@@ -46,6 +46,7 @@ import type { TransactionResult } from '../smtp/plan.js';
 import { transact } from '../smtp/transaction.js';
 import type { TlsInfo } from '../net/transport.js';
 import { validateOptions } from './validate-options.js';
+import { stamp, type TraceNote } from '../wire/trace.js';
 
 /** What may change from one message to the next. */
 export interface MessageOptions extends Omit<PrepareOptions, 'localDomain'> {
@@ -63,6 +64,8 @@ export interface ClientOptions extends ConnectionOptions, AuthOptions, RetryOpti
 }
 
 const NOOP_AFTER_IDLE_MS = 30_000;
+/** Sends started in this process: each send's number in the trace. */
+let lastMessageIndex = 0;
 const NON_ASCII = /[^\x00-\x7f]/;
 
 export interface SendResult {
@@ -145,6 +148,8 @@ export class SmtpClient {
   #lastUsed = 0;
   /** The server offered CHUNKING and refused BDAT as a command: later messages go by DATA. */
   #bdatRefused = false;
+  /** The id of the last connection this client opened (a new one is traced as a reconnection). */
+  #lastConnection: number | undefined;
 
   /** @param links Internal: what a pool shares with its clients. */
   constructor(options: ClientOptions, links?: ClientLinks) {
@@ -265,8 +270,10 @@ export class SmtpClient {
     seen: SendProgress | undefined,
   ): Promise<SendResult> {
     const attempts = options.retries ?? DEFAULT_RETRIES;
+    const index = ++lastMessageIndex;
     for (let attempt = 1; ; attempt++) {
       const progress = freshProgress(this.#session !== undefined);
+      let attemptConnection: number | undefined;
       try {
         if (deadline.reason !== undefined) throw deadline.reason;
         if (this.#gate.refusal !== undefined) await this.#gate.pass(this.#askAgain(options));
@@ -277,7 +284,8 @@ export class SmtpClient {
         const unwatch = session.connection.watch(deadline);
         let outcome: TransactionResult;
         try {
-          outcome = await this.#transact(session, prepared, options, progress);
+          attemptConnection = session.connection.id;
+          outcome = await this.#transact(session, prepared, options, progress, index);
         } finally {
           unwatch();
         }
@@ -289,7 +297,12 @@ export class SmtpClient {
         if (!(explained instanceof SmtpProtocolError)) throw explained;
         if (!this.#bdatRefused && refusesBdat(explained)) {
           this.#bdatRefused = true;
-          this.#options.onTrace?.({ direction: 'info', line: 'BDAT refused as a command: DATA from now on' });
+          this.#trace(attemptConnection, {
+            direction: 'info',
+            line: 'BDAT refused as a command: DATA from now on',
+            kind: 'fallback',
+            fields: { from: 'BDAT', to: 'DATA' },
+          });
         }
         const replayable = prepared.inMemory || !progress.dataStarted;
         if (attempt >= attempts || !isRetryable(error, progress, replayable)) throw withAttempts(explained, attempt);
@@ -297,9 +310,11 @@ export class SmtpClient {
         if (deadline.wouldPass(wait)) {
           throw withAttempts(explained, attempt, `another attempt would pass timeouts.total (${deadline.totalMs} ms)`);
         }
-        this.#options.onTrace?.({
+        this.#trace(attemptConnection, {
           direction: 'info',
           line: `attempt ${attempt} failed (${explained.message}); trying again in ${wait} ms`,
+          kind: 'retry',
+          fields: { attempt, nextAttempt: attempt + 1, waitMs: wait, code: explained.code },
         });
         try {
           await sleep(wait, deadline);
@@ -323,9 +338,11 @@ export class SmtpClient {
     prepared: Prepared,
     options: ClientOptions,
     progress: Progress,
+    index: number,
   ): Promise<TransactionResult> {
     const authorizer = this.#authorizer;
     return transact(session, prepared.envelope, prepared, {
+      message: this.#options.onTrace === undefined ? undefined : { index, id: prepared.messageId },
       params: (size) => mailParameters(session, prepared, size),
       partial: options.partial === true,
       traceData: options.traceData === true,
@@ -389,6 +406,16 @@ export class SmtpClient {
       connected: () => (progress.connected = true),
       greeted: () => (progress.greeted = true),
     });
+    const previous = this.#lastConnection;
+    this.#lastConnection = session.connection.id;
+    if (previous !== undefined) {
+      session.connection.trace({
+        direction: 'info',
+        line: `reconnected: connection ${session.connection.id} replaces connection ${previous}`,
+        kind: 'reconnect',
+        fields: { previousConnection: previous },
+      });
+    }
     const unwatch = session.connection.watch(deadline);
     try {
       await this.#authorizer.start(session);
@@ -403,6 +430,11 @@ export class SmtpClient {
     this.#lastUsed = Date.now();
     this.#onEstablished?.();
     return session;
+  }
+
+  /** A client's own event (a retry, a fallback): stamped with the connection of the attempt, if it had one. */
+  #trace(connection: number | undefined, note: TraceNote): void {
+    this.#options.onTrace?.(stamp(note, connection));
   }
 
   #explain(error: unknown): unknown {

@@ -20,7 +20,7 @@ import { SmtpProtocolError } from '../errors.js';
 import type { Part } from '../wire/buffer-pool.js';
 import { ReplyParser } from '../wire/reply-parser.js';
 import { replyText, type Reply } from '../wire/reply.js';
-import type { TraceEvent, TraceListener } from '../wire/trace.js';
+import { stamp, type TraceListener, type TraceMessage, type TraceNote } from '../wire/trace.js';
 import type { TlsOptions } from '../options.js';
 import { isLoopback, upgrade, type Opened, type TlsInfo } from './transport.js';
 import { WriteBatcher } from './write-batcher.js';
@@ -41,7 +41,20 @@ interface Waiter {
   readonly reject: (error: SmtpProtocolError) => void;
 }
 
+let lastConnectionId = 0;
+
+/** A new connection id (unique within the process), for the trace events of one connection. */
+export function newConnectionId(): number {
+  return ++lastConnectionId;
+}
+
 export class Connection {
+  /** Unique within the process: every trace event of this connection carries it. */
+  readonly id: number;
+  /** The transaction writing now (set while it holds the write turn): its lines and notes are traced with it. */
+  message: TraceMessage | undefined;
+  /** While tracing: the message each reply owed belongs to, in the order the replies are due (the greeting first). */
+  readonly #replyMessages: (TraceMessage | undefined)[] = [undefined];
   #stream: Duplex;
   /** unref() was called: timers started from now on do not keep the process alive either. */
   #unref = false;
@@ -62,7 +75,8 @@ export class Connection {
   /** Replies owed: the greeting, one per command written, one per final dot. */
   #owed = 1;
 
-  constructor(opened: Opened, trace: TraceListener | undefined) {
+  constructor(opened: Opened, trace: TraceListener | undefined, id = newConnectionId()) {
+    this.id = id;
     this.#stream = opened.stream;
     this.#tls = opened.tls;
     this.#remoteAddress = opened.remoteAddress;
@@ -128,12 +142,13 @@ export class Connection {
     return this.#trace !== undefined;
   }
 
-  trace(event: TraceEvent): void {
-    this.#trace?.(event);
+  /** Traces `note` as an event of this connection (and of the transaction writing now, if any). */
+  trace(note: TraceNote): void {
+    this.#trace?.(stamp(note, this.id, this.message));
   }
 
   note(line: string): void {
-    this.#trace?.({ direction: 'info', line });
+    this.#trace?.(stamp({ direction: 'info', line }, this.id, this.message));
   }
 
   /**
@@ -146,7 +161,10 @@ export class Connection {
     let text = '';
     for (const command of commands) {
       const line = typeof command === 'string' ? command : command.line;
-      this.#trace?.({ direction: 'client', line: typeof command === 'string' ? line.slice(0, -2) : command.shown });
+      if (this.#trace !== undefined) {
+        this.trace({ direction: 'client', line: typeof command === 'string' ? line.slice(0, -2) : command.shown });
+        this.#replyMessages.push(this.message);
+      }
       text += line;
     }
     this.#owed += commands.length;
@@ -162,6 +180,7 @@ export class Connection {
 
   /** The final dot of DATA is about to be written: it is owed a reply, as a command is. */
   expectReply(): void {
+    if (this.#trace !== undefined) this.#replyMessages.push(this.message);
     this.#owed++;
   }
 
@@ -351,11 +370,16 @@ export class Connection {
   };
 
   #traceReply(reply: Reply): void {
-    if (this.#trace === undefined) return;
+    const trace = this.#trace;
+    if (trace === undefined) return;
+    // A stray reply (none owed) belongs to no message.
+    const message = this.#owed > 0 ? this.#replyMessages.shift() : undefined;
     const last = reply.lines.length - 1;
     reply.lines.forEach((text, i) => {
       const line = `${reply.code}${i < last ? '-' : ' '}${text}`;
-      this.#trace?.({ direction: 'server', line: i === last && text === '' ? String(reply.code) : line });
+      trace(
+        stamp({ direction: 'server', line: i === last && text === '' ? String(reply.code) : line }, this.id, message),
+      );
     });
   }
 

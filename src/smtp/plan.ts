@@ -8,6 +8,7 @@
 import { SmtpProtocolError, type RefusedRecipient } from '../errors.js';
 import type * as commands from '../wire/commands.js';
 import { replyText, type Reply } from '../wire/reply.js';
+import type { TraceMessage } from '../wire/trace.js';
 import { matches, shown } from './session.js';
 
 /** A transaction's commands, encoded (and so validated) before anything is written. */
@@ -86,6 +87,8 @@ export interface TransactionOptions {
    * (SPEC §4: AUTH after 530).
    */
   readonly recover?: ((error: unknown) => Promise<boolean>) | undefined;
+  /** The message, for the trace: the transaction's lines and notes carry it. */
+  readonly message?: TraceMessage | undefined;
 }
 
 export interface TransactionResult {

@@ -5,13 +5,13 @@
  */
 import { Capabilities } from '../wire/capabilities.js';
 import * as commands from '../wire/commands.js';
-import { Connection } from '../net/connection.js';
+import { Connection, newConnectionId } from '../net/connection.js';
 import { SmtpProtocolError, withDetails, withHint, type SmtpErrorCode } from '../errors.js';
 import { starttlsUnavailable, tlsExpected } from '../hints.js';
 import { setting } from '../option-names.js';
 import type { StreamType, Target, Timeouts } from '../options.js';
 import { replyText, type Reply } from '../wire/reply.js';
-import type { TraceListener } from '../wire/trace.js';
+import { stamp, type TraceListener, type TraceNote } from '../wire/trace.js';
 import { connect, type TlsInfo } from '../net/transport.js';
 import { Turn, Turns } from './pipeline-turns.js';
 
@@ -47,10 +47,14 @@ export class SmtpSession {
 
   /** Opens the transport (no bytes exchanged yet); the caller reads the greeting. */
   static async open(target: Target, trace: TraceListener | undefined, signal?: AbortSignal): Promise<SmtpSession> {
-    trace?.({
+    const id = newConnectionId();
+    const connecting: TraceNote = {
       direction: 'info',
       line: `connecting to ${target.host} port ${target.port}${target.implicitTls ? ' (TLS)' : ''}`,
-    });
+      kind: 'connect',
+      fields: { host: target.host, port: target.port, implicitTls: target.implicitTls },
+    };
+    trace?.(stamp(connecting, id));
     const opened = await connect({
       host: target.host,
       port: target.port,
@@ -59,8 +63,8 @@ export class SmtpSession {
       timeoutMs: target.timeouts.connect,
       signal,
     });
-    const connection = new Connection(opened, trace);
-    if (opened.tls !== undefined) connection.note(describeTls(opened.tls));
+    const connection = new Connection(opened, trace, id);
+    if (opened.tls !== undefined) connection.trace(tlsNote(opened.tls));
     return new SmtpSession(connection, target);
   }
 
@@ -171,7 +175,7 @@ export class SmtpSession {
     }
     this.#capabilities = Capabilities.none();
     await this.connection.upgrade(this.target.host, this.target.tls, this.timeouts.connect, signal);
-    if (this.tls !== undefined) this.connection.note(describeTls(this.tls));
+    if (this.tls !== undefined) this.connection.trace(tlsNote(this.tls));
     await this.hello(name);
   }
 
@@ -256,9 +260,13 @@ export function shown(command: string): string {
   return command.endsWith('\r\n') ? command.slice(0, -2) : command;
 }
 
-function describeTls(tls: TlsInfo): string {
-  return (
-    `TLS established: ${tls.protocol ?? 'unknown protocol'}, ` +
-    `${tls.cipher}${tls.authorized ? ', certificate verified' : ', certificate NOT verified'}`
-  );
+function tlsNote(tls: TlsInfo): TraceNote {
+  return {
+    direction: 'info',
+    line:
+      `TLS established: ${tls.protocol ?? 'unknown protocol'}, ` +
+      `${tls.cipher}${tls.authorized ? ', certificate verified' : ', certificate NOT verified'}`,
+    kind: 'tls',
+    fields: { protocol: tls.protocol, cipher: tls.cipher, authorized: tls.authorized },
+  };
 }

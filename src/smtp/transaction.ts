@@ -68,6 +68,10 @@ function withTurn(
   content: MessageContent,
   options: TransactionOptions,
 ): Promise<TransactionResult> {
+  // This transaction writes now: its lines (and the replies owed to them) are traced with its message.
+  const connection = session.connection;
+  const message = options.message;
+  connection.message = message;
   // After BDAT LAST nothing can call a message back: only when no refusal could need that (and no RSET is owed).
   const eager =
     plan.pipelining &&
@@ -76,9 +80,15 @@ function withTurn(
     options.recover === undefined &&
     !session.needsReset &&
     (options.partial || plan.to.length === 1);
-  return eager
+  const done = eager
     ? eagerTransaction(session, turn, plan, content as EagerContent, options)
     : stepByStep(session, turn, plan, content, options);
+  if (message === undefined) return done;
+  const untag = (): void => {
+    if (connection.message === message) connection.message = undefined;
+  };
+  done.then(untag, untag);
+  return done;
 }
 
 async function stepByStep(
