@@ -27,20 +27,37 @@ function delays(seed: number): () => number {
   };
 }
 
-/** Runs the worker, kills it with SIGKILL after `killAfterMs` (or lets it finish), returns what it reported. */
-async function runAndKill(queueDir: string, port: number, first: number, killAfterMs: number): Promise<string[]> {
+/**
+ * Runs the worker, kills it with SIGKILL `killAfterMs` after it is loaded (or lets it finish); returns the messages
+ * it reported queued and whether it was killed before its end.
+ */
+async function runAndKill(
+  queueDir: string,
+  port: number,
+  first: number,
+  killAfterMs: number,
+): Promise<{ queued: string[]; killedFlushing: boolean }> {
   const child = spawn(process.execPath, [WORKER, queueDir, String(port), String(first), String(PER_RUN)], {
     stdio: ['ignore', 'pipe', 'ignore'],
   });
   let out = '';
-  child.stdout.setEncoding('utf8').on('data', (text: string) => (out += text));
-  const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+  let timer: NodeJS.Timeout | undefined;
+  child.stdout.setEncoding('utf8').on('data', (text: string) => {
+    out += text;
+    // The delay counts from the worker's start of work, not from spawn (module loading is slow on a busy machine).
+    if (timer === undefined && out.startsWith('ready\n')) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+  });
+  const safety = setTimeout(() => child.kill('SIGKILL'), 30_000);
   await new Promise((resolve) => child.on('close', resolve));
   clearTimeout(timer);
-  return out
-    .split('\n')
-    .filter((line) => line.startsWith('queued '))
-    .map((line) => line.slice('queued '.length));
+  clearTimeout(safety);
+  const lines = out.split('\n');
+  const queued = lines.filter((line) => line.startsWith('queued ')).map((line) => line.slice('queued '.length));
+  // Killed while flushing: the last flush it started did not report.
+  return {
+    queued,
+    killedFlushing: lines.lastIndexOf('flushing') > lines.findLastIndex((l) => l.startsWith('flushed')),
+  };
 }
 
 test(`${ITERATIONS} kill -9 at random points: nothing reported queued is lost, no lock wedges, temporary files are cleaned`, async () => {
@@ -63,9 +80,11 @@ test(`${ITERATIONS} kill -9 at random points: nothing reported queued is lost, n
         const next = delays(42);
         const reported: string[] = [];
         let killedMidway = 0;
+        let flushKills = 0;
         for (let run = 0; run < ITERATIONS; run++) {
-          const queued = await runAndKill(queueDir, server.port, run * PER_RUN, next());
+          const { queued, killedFlushing } = await runAndKill(queueDir, server.port, run * PER_RUN, next());
           if (queued.length < PER_RUN) killedMidway++;
+          if (killedFlushing) flushKills++;
           reported.push(...queued);
           // Every message reported queued is listed, or was delivered.
           const listed = await Promise.all(
@@ -100,13 +119,12 @@ test(`${ITERATIONS} kill -9 at random points: nothing reported queued is lost, n
           (name) => name.endsWith('.tmp') || name.endsWith('.lock'),
         );
         assert.deepEqual(leftovers, []);
-        // Twice at most, and only by a kill between a final reply and the index rewrite.
+        // A message goes out again only when a kill fell during a flush, between its final reply and the index
+        // rewrite: one such kill sends at most one message twice (one hit by two kills in a row goes out three times).
         const counts = new Map<string, number>();
         for (const subject of subjects) counts.set(subject, (counts.get(subject) ?? 0) + 1);
-        assert.ok(
-          [...counts.values()].every((n) => n <= 2),
-          'a message went out more than twice',
-        );
+        const extra = [...counts.values()].reduce((sum, n) => sum + n - 1, 0);
+        assert.ok(extra <= flushKills, `${extra} extra deliveries for ${flushKills} kills during a flush`);
       });
     },
   );

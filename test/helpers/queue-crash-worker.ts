@@ -13,6 +13,8 @@ const [queueDir = '', portText = '0', firstText = '0', countText = '0'] = proces
 const port = Number(portText);
 const first = Number(firstText);
 const count = Number(countText);
+// Loaded: the test's kill delay counts from here, so that a slow start on a busy machine does not eat it.
+writeSync(1, 'ready\n');
 
 for (let id = first; id < first + count; id++) {
   const message =
@@ -21,6 +23,7 @@ for (let id = first; id < first + count; id++) {
   await sendMail(message, { queueMail: true, queueDir });
   writeSync(1, `queued id-${id}\n`);
   if (id % 3 === 2) {
+    writeSync(1, 'flushing\n');
     const report = await sendQueuedMail({
       queueDir,
       server: '127.0.0.1',

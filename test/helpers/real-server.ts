@@ -75,6 +75,9 @@ export async function startRealServer({
     server.once('error', reject);
     server.listen(listenPort, host, () => resolve());
   });
+  // Once listening, smtp-server reports a client's reset connection (a killed process, a dropped socket) as an
+  // 'error' event: the client's side of it is what tests check, so it must not crash the test process.
+  server.on('error', () => {});
   const port = (server.server.address() as AddressInfo).port;
   return {
     port,
