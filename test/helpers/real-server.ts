@@ -25,6 +25,8 @@ export interface RealServer {
   readonly mailCommands: number;
   /** The listening net.Server (for connection counts). */
   readonly raw: Server;
+  /** The SMTPServer itself (for its events: 'error' for a client that reset its connection). */
+  readonly smtp: SMTPServer;
   close(): Promise<void>;
 }
 
@@ -86,6 +88,7 @@ export async function startRealServer({
       return mailCommands;
     },
     raw: server.server,
+    smtp: server,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
