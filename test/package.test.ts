@@ -1,8 +1,8 @@
 /**
  * The package as npm publishes it (issue #19): `npm pack` once into a temporary folder, the tarball unpacked into the
  * node_modules of a consumer project there, then used as a user would in child processes: require()d from CommonJS,
- * imported from an ES module, and type-checked by this repository's TypeScript with moduleResolution node10 and
- * nodenext.
+ * imported from an ES module, type-checked by this repository's TypeScript with moduleResolution node10 and
+ * nodenext, and its source maps followed to .ts files that ship with it.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -85,9 +85,9 @@ test('package.json: types beside exports, engines where require(esm) works, no p
   for (const field of ['description', 'author', 'license'] as const)
     assert.equal(typeof manifest[field], 'string', field);
   const outside = packedFiles.filter(
-    (file) => !/^(build\/src\/.*\.(js|js\.map|d\.ts)|LICENSE|README\.md|package\.json)$/.test(file),
+    (file) => !/^(build\/src\/.*\.(js|js\.map|d\.ts)|src\/.*\.ts|LICENSE|README\.md|package\.json)$/.test(file),
   );
-  assert.deepEqual(outside, [], 'only the build of src/ and the usual three');
+  assert.deepEqual(outside, [], 'only the build of src/, the sources its maps name, and the usual three');
 });
 
 test('require() from a CommonJS script (Node 20.19+, 22.12+) gets the exports', async () => {
@@ -114,6 +114,24 @@ console.log(JSON.stringify({ ok: typeof SmtpProtocolError === 'function', code }
   );
   const { stdout } = await node(['imported.mjs']);
   assert.deepEqual(lastJson(stdout), { ok: true, code: 'ECONFIG' });
+});
+
+test('with --enable-source-maps, a stack trace names .ts files that ship in the package', async () => {
+  await fs.writeFile(
+    path.join(project, 'stack.mjs'),
+    `import { sendMail } from 'smtpmail';
+await sendMail('Subject: hi\\n\\nhi\\n', { port: 0 }).catch((error) => console.log(error.stack));
+`,
+  );
+  const { stdout } = await node(['--enable-source-maps', 'stack.mjs']);
+  const frames = [...stdout.matchAll(/\((?:file:\/\/)?(\/[^():]+\.[jt]s):\d+:\d+\)/g)].map((m) => m[1] as string);
+  const ours = frames.filter((file) => file.startsWith(`${installed}${path.sep}`));
+  assert.ok(ours.length >= 2, stdout);
+  for (const file of ours) {
+    assert.match(path.relative(installed, file), /^src\/.*\.ts$/, stdout);
+    await fs.access(file);
+  }
+  assert.ok(ours.includes(path.join(installed, 'src', 'send.ts')), stdout);
 });
 
 // The two type checks take most of this file's time: they run at once.
