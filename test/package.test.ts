@@ -2,7 +2,8 @@
  * The package as npm publishes it (issue #19): `npm pack` once into a temporary folder, the tarball unpacked into the
  * node_modules of a consumer project there, then used as a user would in child processes: require()d from CommonJS,
  * imported from an ES module, type-checked by this repository's TypeScript with moduleResolution node10 and
- * nodenext, and its source maps followed to .ts files that ship with it.
+ * nodenext, its source maps followed to .ts files that ship with it, and every function the entry exports documented
+ * where an editor shows it.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -104,16 +105,23 @@ sendMail('Subject: hi\\n\\nhi\\n', { port: 0 }).catch((error) => {
   assert.deepEqual(lastJson(stdout), { ok: true, code: 'ECONFIG', known });
 });
 
-test('import from an ES module gets the exports', async () => {
+test('import from an ES module; the entry points whose options are optional run without them', async () => {
   await fs.writeFile(
     path.join(project, 'imported.mjs'),
-    `import { createPool, SmtpProtocolError } from 'smtpmail';
-const code = (() => { try { createPool({ port: 0 }); return 'created'; } catch (error) { return error.code; } })();
-console.log(JSON.stringify({ ok: typeof SmtpProtocolError === 'function', code }));
+    `import { createPool, checkServer, sendQueuedMail, SmtpClient, SmtpProtocolError } from 'smtpmail';
+const code = (error) => (error instanceof SmtpProtocolError ? error.code : String(error));
+const pool = createPool(); // the server from SMTPSERVER; nothing connects before a send
+await pool.close();
+new SmtpClient().close();
+const report = await sendQueuedMail(); // ~/Mail/queued-mail does not exist: nothing to send
+delete process.env.SMTPSERVER;
+const unconfigured = await checkServer().then(() => 'resolved', code);
+const noPool = (() => { try { createPool(); return 'created'; } catch (error) { return code(error); } })();
+console.log(JSON.stringify({ sent: report.sent.length, queued: report.queued.length, unconfigured, noPool }));
 `,
   );
-  const { stdout } = await node(['imported.mjs']);
-  assert.deepEqual(lastJson(stdout), { ok: true, code: 'ECONFIG' });
+  const { stdout } = await node(['imported.mjs'], { SMTPSERVER: '127.0.0.1' });
+  assert.deepEqual(lastJson(stdout), { sent: 0, queued: 0, unconfigured: 'ECONFIG', noPool: 'ECONFIG' });
 });
 
 test('with --enable-source-maps, a stack trace names .ts files that ship in the package', async () => {
@@ -132,6 +140,36 @@ await sendMail('Subject: hi\\n\\nhi\\n', { port: 0 }).catch((error) => console.l
     await fs.access(file);
   }
   assert.ok(ours.includes(path.join(installed, 'src', 'send.ts')), stdout);
+});
+
+test('every function the entry exports has a doc comment in the packed .d.ts, on each overload', async () => {
+  const api = await entry();
+  const functions = Object.keys(api).filter((name) => {
+    const value = api[name];
+    return typeof value === 'function' && !Function.prototype.toString.call(value).startsWith('class');
+  });
+  assert.ok(functions.length >= 7, functions.join());
+  const declarations = path.join(installed, 'build', 'src');
+  const index = await fs.readFile(path.join(declarations, 'index.d.ts'), 'utf8');
+  const undocumented: string[] = [];
+  for (const name of functions) {
+    const from = [...index.matchAll(/export\s*\{([^}]*)\}\s*from\s*'([^']+)'/g)].find((m) =>
+      (m[1] as string).split(',').some((part) => part.trim() === name),
+    )?.[2];
+    assert.ok(from !== undefined, `index.d.ts re-exports ${name}`);
+    const file = path.join(declarations, from.replace(/\.js$/, '.d.ts'));
+    const text = await fs.readFile(file, 'utf8');
+    const declared = [...text.matchAll(new RegExp(`^export declare function ${name}\\b`, 'gm'))];
+    assert.ok(declared.length > 0, `${file} declares ${name}`);
+    for (const match of declared) {
+      const before = text.slice(0, match.index).trimEnd();
+      const doc = before.slice(before.lastIndexOf('/**'));
+      // Directly before it (whitespace only), one `/** ... */` block: not a `/* */` comment after some other doc.
+      if (!before.endsWith('*/') || before.lastIndexOf('/**') < 0 || doc.indexOf('*/') !== doc.length - 2)
+        undocumented.push(`${name} (${path.relative(installed, file)}, overload ${declared.indexOf(match) + 1})`);
+    }
+  }
+  assert.deepEqual(undocumented, []);
 });
 
 // The two type checks take most of this file's time: they run at once.
