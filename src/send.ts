@@ -81,6 +81,18 @@ export function sendMail(message: MessageInput, options: QueueOnFailureOptions):
  *   when `signal` aborts, ...), `transient`, `attempts` and `hint`.
  */
 export function sendMail(message: MessageInput, options?: SendOptions): Promise<SendResult>;
+/**
+ * Sends one message, or queues it when `options.queueMail` is true at run time: resolves with the server's answer
+ * ({@link SendResult}) or with where the message was queued ({@link QueuedMail}; test with `'queued' in result`).
+ * This is the signature for a `queueMail` that is a `boolean` variable rather than a literal `true` or `false`.
+ *
+ * @param message The message: text, bytes, or a readable stream (only its header block is read up front).
+ * @throws {SmtpProtocolError} See the `code`: `ECONFIG`, `EAUTH`, `ERECIPIENT`, `EDATA`, `EUNKNOWN_DELIVERY`, ...
+ */
+export function sendMail(
+  message: MessageInput,
+  options: SendOptions | QueueMailOptions,
+): Promise<SendResult | QueuedMail>;
 export async function sendMail(
   message: MessageInput,
   options: SendOptions | QueueMailOptions | QueueOnFailureOptions = {},
