@@ -19,10 +19,11 @@ export {
   type CapabilitySummary,
 } from './client/check.js';
 export { createPool, type PoolOptions, type SmtpPool } from './client/pool.js';
-export type { MessageInput, PrepareOptions } from './message/prepare.js';
+export type { MessageInput, PrepareOptions, Prepared } from './message/prepare.js';
 export { SmtpProtocolError, ERROR_CODES, type SmtpErrorCode, type RefusedRecipient } from './errors.js';
 export {
   DEFAULT_TIMEOUTS,
+  type AuthMechanism,
   type AuthOptions,
   type ConnectionOptions,
   type CredentialRequest,

@@ -15,6 +15,19 @@ import type { TraceListener } from './wire/trace.js';
 export const STREAM_TYPES = ['plain', 'starttls', 'ssl', 'tls'] as const;
 export type StreamType = (typeof STREAM_TYPES)[number];
 
+/**
+ * The SASL mechanisms this library implements (auth/sasl.ts), as servers advertise them; kept in this leaf so that the
+ * option types below can name them.
+ */
+export const AUTH_MECHANISMS = ['CRAM-MD5', 'PLAIN', 'LOGIN', 'XOAUTH2'] as const;
+
+/**
+ * A SASL mechanism for `authMechanisms` and `authMechanism`: `'CRAM-MD5'`, `'PLAIN'`, `'LOGIN'` or `'XOAUTH2'`, in
+ * upper or lower case (names are compared ASCII case-insensitively, and Emacs's smtpmail-auth-supported writes them in
+ * lower case). Any other name is ECONFIG at run time.
+ */
+export type AuthMechanism = (typeof AUTH_MECHANISMS)[number] | Lowercase<(typeof AUTH_MECHANISMS)[number]>;
+
 /** The TLS settings a caller may give; everything else stays at Node's secure defaults. */
 export interface TlsOptions {
   /** Trusted CA certificates (PEM) instead of Node's bundled roots. */
@@ -105,10 +118,10 @@ export interface AuthOptions {
   readonly password?: string | (() => string | Promise<string>) | undefined;
   /** auth-sources: files tried in order; default ~/.authinfo, ~/.authinfo.gpg, ~/.netrc. */
   readonly authSources?: readonly string[] | undefined;
-  /** smtpmail-auth-supported: preference order; default CRAM-MD5, PLAIN, LOGIN. */
-  readonly authMechanisms?: readonly string[] | undefined;
+  /** smtpmail-auth-supported: preference order; default CRAM-MD5, PLAIN, LOGIN (XOAUTH2 only when listed or forced). */
+  readonly authMechanisms?: readonly AuthMechanism[] | undefined;
   /** Forces one mechanism (as the authinfo key `smtp-auth` does). */
-  readonly authMechanism?: string | undefined;
+  readonly authMechanism?: AuthMechanism | undefined;
   /** Allow PLAIN, LOGIN and XOAUTH2 without TLS to a host that is not loopback. */
   readonly allowInsecureAuth?: boolean | undefined;
   /** smtpmail-servers-requiring-authorization: authenticate up front; credentials required. */

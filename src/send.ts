@@ -1,10 +1,6 @@
 /**
- * `sendMail`: smtpmail-send-it for Node. Prepares the message (recipients,
- * envelope sender, Bcc, missing headers), follows X-Message-SMTP-Method, and
- * sends it over one connection with retries, all within one deadline
- * (`timeouts.total`), or queues it (`queueMail`, or `queueOnTransientFailure`
- * when sending failed in a way that may pass); resolves with what the server
- * said (or where the message was queued) or rejects with SmtpProtocolError.
+ * `sendMail`, the facade: smtpmail-send-it for Node (its contract is the doc
+ * comment on the function, where an editor shows it).
  */
 import { totalMs, type SendProgress, type SendResult } from './client/client.js';
 import { deliver, type DeliverOptions } from './client/deliver.js';
@@ -51,9 +47,52 @@ export interface QueueOnFailureOptions extends SendOptions {
 /** What the implementation of sendMail takes: any of its option shapes. */
 type AnySendOptions = Omit<SendOptions, 'queueMail'> & { readonly queueMail?: boolean | undefined };
 
+/**
+ * Writes the message to the offline queue instead of sending it (smtpmail-queue-mail; no network): resolves with
+ * where it was queued. `sendQueuedMail` sends it later. A message whose X-Message-SMTP-Method names a sendmail program
+ * still goes to that program, as in Emacs: that program queues.
+ *
+ * @param message The message: text, bytes, or a readable stream (only its header block is read up front).
+ * @throws {SmtpProtocolError} `ECONFIG` for an invalid option, or when the message cannot be written to the queue.
+ */
 export function sendMail(message: MessageInput, options: QueueMailOptions): Promise<QueuedMail>;
+/**
+ * Sends one message as {@link sendMail} does, and when sending fails in a way that may pass (the error's `transient`:
+ * greylisting, a server or network that is down) queues it instead: resolves with the server's answer, or with where
+ * the message was queued and the `error` that caused it. Never queued after the final dot was sent (the message may
+ * have been delivered), nor for a stream already partly sent.
+ *
+ * @param message The message: text, bytes, or a readable stream (only its header block is read up front).
+ * @throws {SmtpProtocolError} What could not be queued either: see the `code` (`ECONFIG`, `EAUTH`, `ERECIPIENT`, ...).
+ */
 export function sendMail(message: MessageInput, options: QueueOnFailureOptions): Promise<SendResult | QueuedMail>;
+/**
+ * Sends one message, as smtpmail-send-it does: prepares it (recipients from To, Cc and Bcc, or the Resent- fields;
+ * the envelope sender; Bcc removed; a missing Date, Message-ID and From added), follows its X-Message-SMTP-Method
+ * field, and sends it over one connection with retries, all within one deadline (`timeouts.total`, default 2
+ * minutes). Resolves with what the server said; QUIT is sent without waiting for its reply.
+ *
+ * @param message The message: text, bytes, or a readable stream (only its header block is read up front; the body is
+ *   sent with back-pressure, never held whole in memory).
+ * @param options The server, port, TLS, credentials and message settings. Optional: the server defaults to the
+ *   SMTPSERVER environment variable, credentials to ~/.authinfo, ~/.authinfo.gpg and ~/.netrc.
+ * @throws {SmtpProtocolError} One error class; see its `code` (`ECONFIG` for an invalid option, before connecting;
+ *   `EAUTH`, `ERECIPIENT` (every refused recipient listed), `EDATA`, `EUNKNOWN_DELIVERY` after the final dot, `EABORT`
+ *   when `signal` aborts, ...), `transient`, `attempts` and `hint`.
+ */
 export function sendMail(message: MessageInput, options?: SendOptions): Promise<SendResult>;
+/**
+ * Sends one message, or queues it when `options.queueMail` is true at run time: resolves with the server's answer
+ * ({@link SendResult}) or with where the message was queued ({@link QueuedMail}; test with `'queued' in result`).
+ * This is the signature for a `queueMail` that is a `boolean` variable rather than a literal `true` or `false`.
+ *
+ * @param message The message: text, bytes, or a readable stream (only its header block is read up front).
+ * @throws {SmtpProtocolError} See the `code`: `ECONFIG`, `EAUTH`, `ERECIPIENT`, `EDATA`, `EUNKNOWN_DELIVERY`, ...
+ */
+export function sendMail(
+  message: MessageInput,
+  options: SendOptions | QueueMailOptions,
+): Promise<SendResult | QueuedMail>;
 export async function sendMail(
   message: MessageInput,
   options: SendOptions | QueueMailOptions | QueueOnFailureOptions = {},

@@ -8,8 +8,10 @@
  */
 import { createHmac } from 'node:crypto';
 import { SmtpProtocolError } from '../errors.js';
+import { AUTH_MECHANISMS } from '../options.js';
 
-export const MECHANISMS = ['CRAM-MD5', 'PLAIN', 'LOGIN', 'XOAUTH2'] as const;
+/** The mechanisms implemented here (the list lives in options.ts, a leaf, so that the option types can name it). */
+export const MECHANISMS = AUTH_MECHANISMS;
 export type MechanismName = (typeof MECHANISMS)[number];
 
 /** Tried in this order when the caller states no preference (smtpmail-auth-supported). */

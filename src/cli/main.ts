@@ -122,7 +122,7 @@ function options(
   io: CliIo,
 ): SendOptions {
   const merged: AccountSettings = { ...defaults, ...account };
-  const { ca, from: _from, maildomain, passwordeval, ...rest } = merged;
+  const { ca, from: _from, maildomain, passwordeval, authMechanisms, ...rest } = merged;
   const caFile = args.ca ?? ca;
   const fromArgs: Record<string, unknown> = {
     server: args.server,
@@ -130,7 +130,8 @@ function options(
     streamType: args.streamType,
     user: args.user,
     authSources: args.authinfo.length > 0 ? args.authinfo : undefined,
-    authMechanisms: args.authMechanisms,
+    // Names as written: the library checks them (ECONFIG lists the supported ones).
+    authMechanisms: args.authMechanisms ?? authMechanisms,
     localDomain: args.localDomain,
     sendtoDomain: args.sendtoDomain,
     queueDir: args.queueDir,

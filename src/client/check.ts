@@ -1,10 +1,7 @@
 /**
- * `checkServer`: tries the settings against the real server without sending
- * mail (SPEC §10). Per attempt: connect time, greeting, EHLO capabilities
- * before and after STARTTLS, TLS version and certificate, whether AUTH
- * succeeds with the credentials that resolve, optionally MAIL/RCPT for one
- * address followed by RSET; then QUIT. Ends with a verdict and the settings
- * that work. Credentials never appear in the report.
+ * `checkServer`: the settings tried against the real server, nothing sent
+ * (SPEC §10; the contract is the doc comment on the function, where an
+ * editor shows it).
  */
 import { performance } from 'node:perf_hooks';
 import { Authorizer } from '../auth/authorizer.js';
@@ -84,7 +81,19 @@ const ALTERNATIVES: readonly { port: number; streamType: StreamType | undefined 
   { port: 25, streamType: undefined },
 ];
 
-export async function checkServer(options: CheckOptions): Promise<CheckReport> {
+/**
+ * Tries the settings against the real server without sending mail. Per attempt: connect time, greeting, EHLO
+ * capabilities before and after STARTTLS, TLS version and certificate, whether AUTH succeeds with the credentials that
+ * resolve, and with `checkRecipient` MAIL and RCPT for that address followed by RSET; then QUIT. With
+ * `tryAlternatives`, also 587 with STARTTLS, 465 with implicit TLS and 25. Resolves with every attempt, a verdict and
+ * the first settings that work (as options and as command-line flags); a failure is reported, not thrown.
+ * Credentials never appear in the report.
+ *
+ * @param options The settings to try, as for `sendMail`. Optional: the server defaults to the SMTPSERVER environment
+ *   variable.
+ * @throws {SmtpProtocolError} `ECONFIG` for an invalid option or no server, before connecting.
+ */
+export async function checkServer(options: CheckOptions = {}): Promise<CheckReport> {
   validateOptions(options);
   const given = resolveTarget({ ...options, timeouts: { ...CHECK_TIMEOUTS, ...options.timeouts } });
   const plans = [{ port: given.port, streamType: options.streamType }];

@@ -152,7 +152,7 @@ export class SmtpClient {
   #lastConnection: number | undefined;
 
   /** @param links Internal: what a pool shares with its clients. */
-  constructor(options: ClientOptions, links?: ClientLinks) {
+  constructor(options: ClientOptions = {}, links?: ClientLinks) {
     validateOptions(options);
     this.#options = options;
     this.#target = resolveTarget(options);
@@ -164,7 +164,7 @@ export class SmtpClient {
   }
 
   /** Connects, greets, secures and authenticates now (otherwise the first send does). */
-  static async connect(options: ClientOptions): Promise<SmtpClient> {
+  static async connect(options: ClientOptions = {}): Promise<SmtpClient> {
     const client = new SmtpClient(options);
     const deadline = new Deadline(totalMs(options), options.signal);
     try {

@@ -1,16 +1,7 @@
 /**
- * A pool of SmtpClients: messages spread over up to `maxConnections`
- * connections (an idle one first), a connection retired after
- * `maxMessagesPerConnection` messages (never more, however many sends
- * arrive at once: the others wait for its replacement), closed after
- * `idleTimeout` ms unused, checked with NOOP before reuse after a pause
- * (SmtpClient's `noopAfterIdle`). A broken or 421-closed connection is
- * replaced by the client's own retry on a new connection.
- *
- * Accounts are protected: the first connection must open (TLS and AUTH
- * included) before the pool opens more, and once the server refused the
- * credentials every send fails at once with that EAUTH, without connecting,
- * until `setCredentials` (credential-gate.ts).
+ * `createPool`: several SmtpClients behind one `send`, sharing one
+ * credential gate (auth/credential-gate.ts). The contract is the doc comment
+ * on the function, where an editor shows it.
  */
 import { SmtpClient, type ClientOptions, type MessageOptions, type NewCredentials, type SendResult } from './client.js';
 import { CredentialGate } from '../auth/credential-gate.js';
@@ -49,7 +40,24 @@ interface Member {
   idleTimer: NodeJS.Timeout | undefined;
 }
 
-export function createPool(options: PoolOptions): SmtpPool {
+/**
+ * A pool of connections to one server: messages spread over up to `maxConnections` connections (an idle one first,
+ * else a new one, else the least busy one with room, where they pipeline), a connection retired after
+ * `maxMessagesPerConnection` messages (never more, however many sends arrive at once: the others wait for its
+ * replacement), closed after `idleTimeout` ms unused, checked with NOOP before reuse after a pause (`noopAfterIdle`).
+ * A broken or 421-closed connection is replaced by the retry of the message that found it so.
+ *
+ * Accounts are protected: the first connection must open (TLS and AUTH included) before the pool opens more, so a
+ * wrong password costs one connection; once the server refused the credentials every send fails at once with that
+ * `EAUTH`, without connecting, until `setCredentials`.
+ *
+ * Nothing connects until the first `send`. `close()` takes no new sends, waits for those under way, then sends QUIT.
+ *
+ * @param options The connection, credentials and message settings of every connection, and the pool's limits.
+ *   Optional: the server defaults to the SMTPSERVER environment variable.
+ * @throws {SmtpProtocolError} `ECONFIG` at once for an invalid option or no server.
+ */
+export function createPool(options: PoolOptions = {}): SmtpPool {
   const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const maxMessages = options.maxMessagesPerConnection ?? DEFAULT_MAX_MESSAGES;
   const idleTimeout = options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT_MS;

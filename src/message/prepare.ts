@@ -66,6 +66,11 @@ export interface PrepareOptions {
   readonly addMissingHeaders?: boolean | undefined;
 }
 
+/**
+ * A message after preparation: its envelope, the header block as transmitted (Bcc removed, missing fields added) and
+ * the untouched body. Only this library makes one (the offline queue hands them to `SmtpClient.send`); a value of
+ * this shape made elsewhere is not taken as prepared. Callers pass a {@link MessageInput}.
+ */
 export interface Prepared {
   readonly envelope: Envelope;
   /**

@@ -1,12 +1,6 @@
 /**
- * smtpmail-send-queued-mail: sends the queue in index order, one message at a
- * time, under a lock so that two flushes never send a message twice. After
- * each success the index is rewritten at once (atomically) and then the
- * message's files are removed, so an interrupted flush leaves the index
- * listing exactly what was not sent. A failure stops the flush (unless
- * `continueOnError`), keeping that message and the ones after it queued.
- * Consecutive messages for the same server, port, stream type and user go
- * over one connection: one TLS handshake and one login for the run.
+ * `sendQueuedMail`: smtpmail-send-queued-mail (the contract is the doc
+ * comment on the function, where an editor shows it).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -71,7 +65,21 @@ export interface FlushOptions extends DeliverOptions, QueueOptions {
   readonly queuedOptions?: ((stored: StoredRouting) => DeliverOptions | undefined) | undefined;
 }
 
-export async function sendQueuedMail(options: FlushOptions): Promise<QueueReport> {
+/**
+ * Sends the offline queue (smtpmail-send-queued-mail) in index order, one message at a time, under a lock so that two
+ * flushes never send a message twice. After each success the index is rewritten at once (atomically) and then the
+ * message's files are removed, so an interrupted flush leaves the index listing exactly what was not sent. A failure
+ * stops the flush (unless `continueOnError`), keeping that message and the ones after it queued. Consecutive messages
+ * for the same server, port, stream type and user go over one connection: one TLS handshake and one login for the run.
+ * Settings stored with a message (`storeQueueVariables`) win over `options`.
+ *
+ * @param options The queue folder (default ~/Mail/queued-mail) and the connection settings. Optional: the server
+ *   defaults to the one stored with each message, else the SMTPSERVER environment variable.
+ * @returns What was sent, what failed (with its error), what is still queued and what was dropped from the index.
+ * @throws {SmtpProtocolError} `ECONFIG` for an invalid option; `EQUEUE` (transient) when another flush holds the
+ *   queue, or for an unsafe queue folder. A failure to send one message is in the report, not thrown.
+ */
+export async function sendQueuedMail(options: FlushOptions = {}): Promise<QueueReport> {
   validateOptions(options);
   const report: MutableReport = { sent: [], failed: [], queued: [], dropped: [] };
   const directory = queueDirectory(options);

@@ -20,6 +20,12 @@ export interface QueueEntry {
   readonly problem: string | undefined;
 }
 
+/**
+ * What the offline queue holds, in index order, without sending and without the flush lock (`smtpmail -bp`): each
+ * message's data file, recipients and stored server; a message whose files cannot be read is listed with the reason.
+ *
+ * @param options The queue folder; default ~/Mail/queued-mail.
+ */
 export async function listQueuedMail(options: QueueOptions = {}): Promise<QueueEntry[]> {
   validateOptions(options);
   const directory = queueDirectory(options);
