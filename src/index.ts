@@ -1,6 +1,12 @@
 /** smtpmail: an SMTP client for Node.js, a port of GNU Emacs's smtpmail. Re-exports only. */
 export { sendMail, type SendOptions, type QueueMailOptions, type QueueOnFailureOptions } from './send.js';
-export { sendQueuedMail, type QueueReport, type FlushOptions, type StoredRouting } from './queue/flush.js';
+export {
+  sendQueuedMail,
+  type QueueReport,
+  type QueuedMessageReport,
+  type FlushOptions,
+  type StoredRouting,
+} from './queue/flush.js';
 export type { QueuedMail } from './queue/write.js';
 export { listQueuedMail, type QueueEntry } from './queue/list.js';
 export type { QueueOptions } from './queue/store.js';
@@ -10,6 +16,7 @@ export {
   type MessageOptions,
   type NewCredentials,
   type SendResult,
+  type SendProgressReport,
 } from './client/client.js';
 export {
   checkServer,
@@ -35,7 +42,15 @@ export {
 export type { RetryOptions } from './client/retry.js';
 export { replyText, type Reply } from './wire/reply.js';
 export { Capabilities } from './wire/capabilities.js';
-export { formatTrace, type TraceEvent, type TraceListener, type TraceDirection } from './wire/trace.js';
+export {
+  formatTrace,
+  type TraceEvent,
+  type TraceListener,
+  type TraceDirection,
+  type TraceKind,
+  type TraceMessage,
+  type TraceNote,
+} from './wire/trace.js';
 export type { TlsInfo } from './net/transport.js';
 export type { CertificateSummary } from './hints.js';
 export type { Envelope } from './message/prepare.js';

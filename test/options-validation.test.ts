@@ -59,6 +59,8 @@ const BAD: Readonly<Record<string, readonly unknown[]>> = {
   portableNames: [1],
   continueOnError: [1],
   queuedOptions: [{ server: 'x' }],
+  onMessage: ['log'],
+  onProgress: [true],
   maxConnections: [0],
   maxMessagesPerConnection: [-1, 1.5],
   idleTimeout: [0],

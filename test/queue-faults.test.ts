@@ -107,7 +107,20 @@ test('message 2 of 3 refused: 1 sent and gone, 2 and 3 still queued and listed; 
     async (server) => {
       await withQueueDir(async (queueDir) => {
         const paths = await writeEmacsQueue(queueDir, three);
-        const report = await sendQueuedMail(flushOptions(server, queueDir));
+        const told: string[] = [];
+        const report = await sendQueuedMail({
+          ...flushOptions(server, queueDir),
+          // Called as each message finishes: the first is already delivered when it is told.
+          onMessage: (r) =>
+            told.push(
+              `${r.index}/${r.total} ${r.status} ${r.path} ${r.error?.code ?? ''}${r.reason ?? ''}|${server.received.length}`,
+            ),
+        });
+        assert.deepEqual(told, [
+          `1/3 sent ${paths[0]} |1`,
+          `2/3 failed ${paths[1]} ERECIPIENT|1`,
+          `3/3 skipped ${paths[2]} not tried: ${paths[1]} failed before it|1`,
+        ]);
         assert.deepEqual(
           report.sent.map((s) => s.path),
           [paths[0]],

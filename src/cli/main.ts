@@ -21,10 +21,12 @@ import { SmtpProtocolError, type SmtpErrorCode } from '../errors.js';
 import { useCommandLineNames } from '../option-names.js';
 import { portNumber } from '../options.js';
 import { peekMessage, prepareMessage, type MessageInput } from '../message/prepare.js';
-import { sendQueuedMail, type StoredRouting } from '../queue/flush.js';
+import { sendQueuedMail, type QueuedMessageReport, type QueueReport, type StoredRouting } from '../queue/flush.js';
+import { LARGE_MESSAGE_BYTES, megabytes, ProgressLine } from './progress.js';
 import { listQueuedMail } from '../queue/list.js';
 import { unixLines } from '../queue/write.js';
 import { sendMail, type SendOptions } from '../send.js';
+import type { SendProgressReport } from '../client/client.js';
 import { formatTrace } from '../wire/trace.js';
 
 export interface CliIo {
@@ -85,7 +87,19 @@ async function run(args: CliArgs, io: CliIo): Promise<number> {
     if (args.dryRun) return await dryRun(spooled.message, sendOptions, account?.name, io);
     if (args.action === 'queue') await sendMail(spooled.message, { ...sendOptions, queueMail: true });
     else {
-      const result = await sendMail(spooled.message, sendOptions as SendOptions & { queueOnTransientFailure: true });
+      const line = new ProgressLine(io.stderr);
+      const onProgress = ({ bytes, total }: SendProgressReport): void => {
+        if (Math.max(bytes, total ?? 0) < LARGE_MESSAGE_BYTES) return;
+        line.show(`smtpmail: sending: ${megabytes(bytes)}${total === undefined ? '' : ` of ${megabytes(total)}`}`);
+      };
+      let result: Awaited<ReturnType<typeof sendMail>>;
+      try {
+        result = await sendMail(spooled.message, { ...sendOptions, onProgress } as SendOptions & {
+          queueOnTransientFailure: true;
+        });
+      } finally {
+        line.clear();
+      }
       if ('queued' in result && args.debug)
         io.stderr.write(`smtpmail: queued ${result.path}: ${result.error?.message ?? ''}\n`);
     }
@@ -209,7 +223,21 @@ async function flush(args: CliArgs, config: CliConfig, io: CliIo): Promise<numbe
     const match = [...config.accounts.values()].find((account) => sameRouting(account, stored));
     return match === undefined ? undefined : options(args, config.defaults, match, io);
   };
-  const report = await sendQueuedMail({ ...flushOptions, queuedOptions });
+  const line = new ProgressLine(io.stderr);
+  const counts = { sent: 0, failed: 0 };
+  const onMessage = (message: QueuedMessageReport): void => {
+    if (message.status === 'sent' || message.status === 'failed') counts[message.status]++;
+    line.show(
+      `smtpmail: queue: ${message.index} of ${message.total} done (${counts.sent} sent, ${counts.failed} failed)`,
+      message.index === message.total,
+    );
+  };
+  let report: QueueReport;
+  try {
+    report = await sendQueuedMail({ ...flushOptions, queuedOptions, onMessage });
+  } finally {
+    line.clear();
+  }
   for (const { path, result, stillListed } of report.sent) {
     io.stdout.write(
       `sent ${path}: ${result.reply.code} ` +

@@ -54,6 +54,20 @@ export interface MessageOptions extends Omit<PrepareOptions, 'localDomain'> {
   readonly partial?: boolean | undefined;
   /** Cancels this send (and the connection it uses) when it fires. */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Told as the message data goes out: `bytes` of the message written so far, after each block (once for a message
+   * in memory that goes in one write: BDAT with one recipient), `total` when the message is in memory. Called again
+   * by a retry.
+   */
+  readonly onProgress?: ((progress: SendProgressReport) => void) | undefined;
+}
+
+/** What `onProgress` is told. */
+export interface SendProgressReport {
+  /** Octets of the message (as given: before line-end normalisation and dot-stuffing) written so far. */
+  readonly bytes: number;
+  /** The message's octets, when it is in memory. */
+  readonly total: number | undefined;
 }
 
 export interface ClientOptions extends ConnectionOptions, AuthOptions, RetryOptions, MessageOptions, PrepareOptions {
@@ -64,6 +78,16 @@ export interface ClientOptions extends ConnectionOptions, AuthOptions, RetryOpti
 }
 
 const NOOP_AFTER_IDLE_MS = 30_000;
+/** onProgress as a transaction calls it (octets so far), or undefined. */
+function progressOf(
+  prepared: Prepared,
+  onProgress: ((progress: SendProgressReport) => void) | undefined,
+): ((bytes: number) => void) | undefined {
+  if (onProgress === undefined) return undefined;
+  const total = Buffer.isBuffer(prepared.body) ? prepared.head.length + prepared.body.length : undefined;
+  return (bytes) => onProgress({ bytes, total });
+}
+
 /** Sends started in this process: each send's number in the trace. */
 let lastMessageIndex = 0;
 const NON_ASCII = /[^\x00-\x7f]/;
@@ -346,6 +370,7 @@ export class SmtpClient {
       params: (size) => mailParameters(session, prepared, size),
       partial: options.partial === true,
       traceData: options.traceData === true,
+      onProgress: progressOf(prepared, options.onProgress),
       chunking: this.#bdatRefused ? false : options.chunking,
       progress,
       recover:

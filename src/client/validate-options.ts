@@ -107,6 +107,7 @@ const MESSAGE_OPTIONS: Readonly<Record<string, Check>> = {
   addMissingHeaders: boolean,
   partial: boolean,
   signal: (v) => (v instanceof AbortSignal ? undefined : 'an AbortSignal'),
+  onProgress: func,
 };
 
 /** Every option of every entry point (sendMail, SmtpClient, createPool, checkServer, sendQueuedMail). */
@@ -156,6 +157,7 @@ const ALL_OPTIONS: Readonly<Record<string, Check>> = {
   portableNames: boolean,
   continueOnError: boolean,
   queuedOptions: func,
+  onMessage: func,
   // Pool
   maxConnections: count,
   maxMessagesPerConnection: count,

@@ -38,6 +38,25 @@ export interface QueueReport {
   readonly dropped: readonly { readonly path: string; readonly reason: string }[];
 }
 
+/** One queued message as sendQueuedMail finishes with it (`onMessage`). */
+export interface QueuedMessageReport {
+  /** The message's data file. */
+  readonly path: string;
+  /**
+   * `sent` (and removed from the queue unless `stillListed` says why not), `failed` (left in the queue), `skipped`:
+   * not tried (an earlier failure stopped the flush; it stays queued) or dropped (its data file was missing).
+   */
+  readonly status: 'sent' | 'failed' | 'skipped';
+  /** Its place in this flush (1-based) and the number of index lines the flush found. */
+  readonly index: number;
+  readonly total: number;
+  readonly result?: SendResult | undefined;
+  readonly stillListed?: string | undefined;
+  readonly error?: SmtpProtocolError | undefined;
+  /** Why a message was skipped. */
+  readonly reason?: string | undefined;
+}
+
 interface MutableReport {
   sent: { path: string; result: SendResult; stillListed?: string }[];
   failed: { path: string; error: SmtpProtocolError }[];
@@ -63,6 +82,8 @@ export interface FlushOptions extends DeliverOptions, QueueOptions {
    * under the stored settings.
    */
   readonly queuedOptions?: ((stored: StoredRouting) => DeliverOptions | undefined) | undefined;
+  /** Called once per message as the flush finishes with it (sent, failed or skipped), in queue order. */
+  readonly onMessage?: ((report: QueuedMessageReport) => void) | undefined;
 }
 
 /**
@@ -89,28 +110,33 @@ export async function sendQueuedMail(options: FlushOptions = {}): Promise<QueueR
     await cleanTemporaryFiles(directory);
     const connections = new Connections();
     try {
-      let stopped = false;
-      for (const line of await readIndex(index)) {
+      let stopped: string | undefined;
+      const lines = await readIndex(index);
+      const tell = (status: QueuedMessageReport['status'], i: number, rest: Partial<QueuedMessageReport>): void =>
+        options.onMessage?.({ path: rest.path ?? '', status, index: i + 1, total: lines.length, ...rest });
+      for (const [i, line] of lines.entries()) {
         const dataPath = path.resolve(directory, line);
-        if (stopped) {
+        if (stopped !== undefined) {
           report.queued.push(dataPath);
+          tell('skipped', i, { path: dataPath, reason: stopped });
           continue;
         }
         if (!(await exists(dataPath))) {
           await removeIndexLine(index, line);
-          report.dropped.push({
-            path: dataPath,
-            reason: 'the data file does not exist (left by an interrupted flush?)',
-          });
+          const reason = 'the data file does not exist (left by an interrupted flush?)';
+          report.dropped.push({ path: dataPath, reason });
+          tell('skipped', i, { path: dataPath, reason: `dropped: ${reason}` });
           continue;
         }
         let result: SendResult;
         try {
           result = await sendOne(dataPath, options, connections);
         } catch (error) {
-          report.failed.push({ path: dataPath, error: asSmtpError(error) });
+          const failure = asSmtpError(error);
+          report.failed.push({ path: dataPath, error: failure });
           report.queued.push(dataPath);
-          stopped = options.continueOnError !== true;
+          if (options.continueOnError !== true) stopped = `not tried: ${dataPath} failed before it`;
+          tell('failed', i, { path: dataPath, error: failure });
           continue;
         }
         // Sent: the index forgets it at once (the window in which a crash would send it twice is this step).
@@ -121,11 +147,13 @@ export async function sendQueuedMail(options: FlushOptions = {}): Promise<QueueR
           await fs.rm(`${dataPath}.el`, { force: true });
           await syncDirectory(directory);
           report.sent.push({ path: dataPath, result });
+          tell('sent', i, { path: dataPath, result });
         } catch (error) {
           const reason =
             `sent, but not removed from the queue (${(error as Error).message}): it may be sent again ` +
             `by a later flush`;
           report.sent.push({ path: dataPath, result, stillListed: reason });
+          tell('sent', i, { path: dataPath, result, stillListed: reason });
         }
       }
     } finally {

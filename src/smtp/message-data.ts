@@ -38,15 +38,23 @@ export async function writeData(
   content: MessageContent,
   traceData: boolean,
   encoder?: MessageEncoder,
+  onProgress?: (bytesIn: number) => void,
 ): Promise<number> {
   const connection = session.connection;
   const tracer = traceData ? new DataTracer((event) => connection.trace(event)) : undefined;
   const timeout = session.timeouts.dataBlock;
-  const bytesIn = await pump(session, content, true, encoder, async (part, last) => {
-    tracer?.push(bytesOf(part));
-    if (last) connection.expectReply(); // the final dot is owed a reply, from the moment it goes
-    await connection.write(part, timeout, WAIT_FOR_WRITE);
-  });
+  const bytesIn = await pump(
+    session,
+    content,
+    true,
+    encoder,
+    async (part, last) => {
+      tracer?.push(bytesOf(part));
+      if (last) connection.expectReply(); // the final dot is owed a reply, from the moment it goes
+      await connection.write(part, timeout, WAIT_FOR_WRITE);
+    },
+    onProgress,
+  );
   tracer?.end();
   if (!traceData && connection.tracing) connection.note(`${bytesIn} octets of message data sent`);
   return bytesIn;
@@ -61,6 +69,7 @@ export async function writeChunks(
   session: SmtpSession,
   content: MessageContent,
   traceData: boolean,
+  onProgress?: (bytesIn: number) => void,
 ): Promise<{ earlier: number; bytesIn: number }> {
   const connection = session.connection;
   const tracer = traceData ? new DataTracer((event) => connection.trace(event)) : undefined;
@@ -78,13 +87,20 @@ export async function writeChunks(
     else await expectChunkReply(session);
     await connection.drained(timeout, WAIT_FOR_WRITE);
   };
-  const bytesIn = await pump(session, content, false, undefined, async (part) => {
-    const bytes = bytesOf(part);
-    if (bytes.length === 0) return finish(part);
-    parts.push(part);
-    size += bytes.length;
-    if (size >= BLOCK_BYTES) await flush(false);
-  });
+  const bytesIn = await pump(
+    session,
+    content,
+    false,
+    undefined,
+    async (part) => {
+      const bytes = bytesOf(part);
+      if (bytes.length === 0) return finish(part);
+      parts.push(part);
+      size += bytes.length;
+      if (size >= BLOCK_BYTES) await flush(false);
+    },
+    onProgress,
+  );
   await flush(true);
   await connection.drained(timeout, WAIT_FOR_WRITE);
   tracer?.end();
@@ -109,6 +125,7 @@ async function pump(
   dotStuffing: boolean,
   encoder: MessageEncoder | undefined,
   put: (part: Part, last: boolean) => Promise<void>,
+  onProgress: ((bytesIn: number) => void) | undefined,
 ): Promise<number> {
   const connection = session.connection;
   const scratch = new ScratchPool();
@@ -119,9 +136,12 @@ async function pump(
         const part = scratch.lend(message.nextBytes, (buffer) => message.next(buffer));
         if (part === undefined) return message.bytesIn;
         await put(part, message.finished);
+        onProgress?.(message.bytesIn);
       }
     }
-    return await pumpStream(session, content.head, content.body, new DataEncoder({ dotStuffing }), scratch, put);
+    const stream = new DataEncoder({ dotStuffing });
+    const progress = onProgress === undefined ? undefined : () => onProgress(stream.bytesIn);
+    return await pumpStream(session, content.head, content.body, stream, scratch, put, progress);
   } catch (error) {
     const failure =
       error instanceof SmtpProtocolError
@@ -139,6 +159,7 @@ async function pumpStream(
   encoder: DataEncoder,
   scratch: ScratchPool,
   put: (part: Part, last: boolean) => Promise<void>,
+  progress: (() => void) | undefined,
 ): Promise<number> {
   const connection = session.connection;
   const source = body[Symbol.asyncIterator]();
@@ -160,8 +181,10 @@ async function pumpStream(
       }
       const chunk = next.value;
       await put(scratch.lend(chunk.length, (buffer) => encoder.push(chunk, buffer)) as Part, false);
+      progress?.();
     }
     await put(encoder.end(), true);
+    progress?.();
     return encoder.bytesIn;
   } catch (error) {
     void source.return?.(undefined)?.catch(() => {});

@@ -51,6 +51,7 @@ export async function eagerTransaction(
     options.progress.dataStarted = options.progress.finalSent = true;
     connection.send([mail, ...plan.rcpts, `BDAT ${size} LAST\r\n`], payload);
     turn.releaseWrites();
+    options.onProgress?.(bytesIn);
     if (!options.traceData && connection.tracing) connection.note(`${bytesIn} octets of message data sent by BDAT`);
 
     // The replies to MAIL and each RCPT, once every earlier transaction has read its own.

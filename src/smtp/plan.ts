@@ -87,6 +87,8 @@ export interface TransactionOptions {
    * (SPEC §4: AUTH after 530).
    */
   readonly recover?: ((error: unknown) => Promise<boolean>) | undefined;
+  /** Told the octets of the message read and written so far, as the data goes (a stream: after each chunk). */
+  readonly onProgress?: ((bytesIn: number) => void) | undefined;
   /** The message, for the trace: the transaction's lines and notes carry it. */
   readonly message?: TraceMessage | undefined;
 }

@@ -116,13 +116,13 @@ async function stepByStep(
     let reply: Reply;
     let bytesIn: number;
     if (plan.chunking) {
-      const sent = await writeChunks(session, content, options.traceData);
+      const sent = await writeChunks(session, content, options.traceData, options.onProgress);
       options.progress.finalSent = true;
       if (plan.pipelining) turn.releaseWrites();
       bytesIn = sent.bytesIn;
       reply = await finalReply(session, 'BDAT', sent.earlier);
     } else {
-      bytesIn = await writeData(session, content, options.traceData, encoder);
+      bytesIn = await writeData(session, content, options.traceData, encoder, options.onProgress);
       options.progress.finalSent = true;
       if (plan.pipelining) turn.releaseWrites();
       reply = await finalReply(session, '.');

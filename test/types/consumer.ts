@@ -42,11 +42,13 @@ import {
   type QueueOnFailureOptions,
   type QueueOptions,
   type QueueReport,
+  type QueuedMessageReport,
   type RefusedRecipient,
   type Reply,
   type RetryOptions,
   type SendOptions,
   type SendResult,
+  type SendProgressReport,
   type SmtpErrorCode,
   type SmtpPool,
   type StoredRouting,
@@ -57,6 +59,9 @@ import {
   type TraceDirection,
   type TraceEvent,
   type TraceListener,
+  type TraceKind,
+  type TraceMessage,
+  type TraceNote,
 } from 'smtpmail';
 
 /** True when A and B are the same type (not merely assignable either way). */
@@ -161,7 +166,11 @@ export async function queue(): Promise<void> {
     ...where,
     continueOnError: true,
     queuedOptions: (stored: StoredRouting) => (stored.server === undefined ? undefined : { user: 'alice' }),
+    onMessage: (told: QueuedMessageReport) => void [told.index, told.total, told.path, told.result?.messageId],
   };
+  // @ts-expect-error a status is sent, failed or skipped
+  const wrongStatus: QueuedMessageReport['status'] = 'dropped';
+  void wrongStatus;
   const report: QueueReport = await sendQueuedMail(flush);
   const again: QueueReport = await sendQueuedMail();
   for (const { path, result } of report.sent) void [path, result.reply];
@@ -216,7 +225,16 @@ export function settings(): void {
   const prepare: PrepareOptions = { sendtoDomain: 'example.org', addMissingHeaders: false };
   const client: ClientOptions = { ...connection, ...auth, ...retry, ...prepare, chunking: false };
   const direction: TraceDirection = 'server';
-  const event: TraceEvent = { direction, line: '250 OK' };
+  const kind: TraceKind = 'retry';
+  const note: TraceNote = { direction, line: '250 OK', kind, fields: { attempt: 1 } };
+  const about: TraceMessage = { index: 1, id: '<x@example.org>' };
+  const event: TraceEvent = { ...note, time: Date.now(), connection: 1, message: about };
+  // @ts-expect-error an event has a time and a connection
+  const incomplete: TraceEvent = { direction, line: '250 OK' };
+  void incomplete;
+  const progress = (report: SendProgressReport): number => report.bytes + (report.total ?? 0);
+  void client.onProgress;
+  void progress;
   const listener: TraceListener = (seen) => void formatTrace(seen);
   listener(event);
   const capabilities = Capabilities.fromEhlo({
