@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { startRealServer, withRealServer, type RealServer, type RealServerOptions } from './helpers/real-server.js';
-import { CA_FILE, runCli, withHome, writeConfig } from './helpers/run-cli.js';
+import { CA_FILE, plain, runCli, withHome, writeConfig } from './helpers/run-cli.js';
 
 const USER = 'alice';
 const PASS = 's3cret pass';
@@ -36,15 +36,6 @@ const starttls = (server: RealServer): string[] => [
   '--ca',
   CA_FILE,
 ];
-const plain = (server: RealServer): string[] => [
-  '--server',
-  '127.0.0.1',
-  '--port',
-  String(server.port),
-  '--stream-type',
-  'plain',
-];
-
 /** One line on stderr, `smtpmail: ` first, and no stack trace. */
 function assertOneLine(stderr: string, pattern: RegExp): void {
   assert.match(stderr, /^smtpmail: [^\n]*\n$/);

@@ -11,16 +11,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Socket } from 'node:net';
 import { withRealServer, type RealServer, type RealServerOptions } from './helpers/real-server.js';
-import { runCli, withHome, writeConfig } from './helpers/run-cli.js';
+import { plain, runCli, withHome, writeConfig } from './helpers/run-cli.js';
 
-const plain = (server: RealServer): string[] => [
-  '--server',
-  '127.0.0.1',
-  '--port',
-  String(server.port),
-  '--stream-type',
-  'plain',
-];
 const withServer = (run: (server: RealServer) => Promise<void>, options: RealServerOptions = {}): Promise<void> =>
   withRealServer({ disabledCommands: ['STARTTLS'], ...options }, run);
 

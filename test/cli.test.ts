@@ -7,19 +7,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { withRealServer, type RealServer, type RealServerOptions } from './helpers/real-server.js';
-import { runCli, withHome, writeConfig } from './helpers/run-cli.js';
+import { plain, runCli, withHome, writeConfig } from './helpers/run-cli.js';
 
 const withServer = (run: (server: RealServer) => Promise<void>, options: RealServerOptions = {}): Promise<void> =>
   withRealServer(options, run);
-
-const plain = (server: RealServer): string[] => [
-  '--server',
-  '127.0.0.1',
-  '--port',
-  String(server.port),
-  '--stream-type',
-  'plain',
-];
 
 const MESSAGE =
   'From: Me <me@example.org>\nTo: you@example.net\nCc: Other <other@example.net>\nBcc: secret@example.com\nSubject: ' +

@@ -8,8 +8,8 @@ import { Readable, Writable } from 'node:stream';
 import { SmtpClient, type SendProgressReport } from '../src/index.js';
 import { main } from '../src/cli/main.js';
 import { SHORT_TIMEOUTS } from './helpers/converse.js';
-import { withRealServer, type RealServer } from './helpers/real-server.js';
-import { withHome } from './helpers/run-cli.js';
+import { withRealServer } from './helpers/real-server.js';
+import { plain, withHome } from './helpers/run-cli.js';
 
 const HEAD = 'From: a@example.org\r\nTo: b@example.net\r\nSubject: big\r\n\r\n';
 const LINE = `${'x'.repeat(78)}\r\n`;
@@ -21,15 +21,6 @@ function bigStream(bytes: number): { stream: Readable; size: number } {
   const chunks = [Buffer.from(HEAD, 'latin1'), ...Array.from({ length: count }, () => chunk)];
   return { stream: Readable.from(chunks), size: HEAD.length + count * chunk.length };
 }
-
-const plain = (server: RealServer): string[] => [
-  '--server',
-  '127.0.0.1',
-  '--port',
-  String(server.port),
-  '--stream-type',
-  'plain',
-];
 
 test('onProgress: a stream reports its octets chunk by chunk up to its size; a message in memory once, whole', async () => {
   await withRealServer({ disabledCommands: ['STARTTLS'] }, async (server) => {

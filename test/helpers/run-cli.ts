@@ -13,6 +13,16 @@ export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 export const CA_FILE = fileURLToPath(new URL('../../../test/fixtures/ca.pem', import.meta.url));
 const LIMIT_MS = 20_000;
 
+/** The command-line options for a plain-TCP server on loopback (a test's smtp-server). */
+export const plain = (server: { readonly port: number }): string[] => [
+  '--server',
+  '127.0.0.1',
+  '--port',
+  String(server.port),
+  '--stream-type',
+  'plain',
+];
+
 export interface CliRun {
   readonly code: number | null;
   readonly stdout: string;
