@@ -112,20 +112,21 @@ export async function sendQueuedMail(options: FlushOptions = {}): Promise<QueueR
     try {
       let stopped: string | undefined;
       const lines = await readIndex(index);
-      const tell = (status: QueuedMessageReport['status'], i: number, rest: Partial<QueuedMessageReport>): void =>
-        options.onMessage?.({ path: rest.path ?? '', status, index: i + 1, total: lines.length, ...rest });
+      type Outcome = Omit<QueuedMessageReport, 'path' | 'index' | 'total'>;
+      const tell = (i: number, file: string, outcome: Outcome): void =>
+        options.onMessage?.({ path: file, index: i + 1, total: lines.length, ...outcome });
       for (const [i, line] of lines.entries()) {
         const dataPath = path.resolve(directory, line);
         if (stopped !== undefined) {
           report.queued.push(dataPath);
-          tell('skipped', i, { path: dataPath, reason: stopped });
+          tell(i, dataPath, { status: 'skipped', reason: stopped });
           continue;
         }
         if (!(await exists(dataPath))) {
           await removeIndexLine(index, line);
           const reason = 'the data file does not exist (left by an interrupted flush?)';
           report.dropped.push({ path: dataPath, reason });
-          tell('skipped', i, { path: dataPath, reason: `dropped: ${reason}` });
+          tell(i, dataPath, { status: 'skipped', reason: `dropped: ${reason}` });
           continue;
         }
         let result: SendResult;
@@ -136,7 +137,7 @@ export async function sendQueuedMail(options: FlushOptions = {}): Promise<QueueR
           report.failed.push({ path: dataPath, error: failure });
           report.queued.push(dataPath);
           if (options.continueOnError !== true) stopped = `not tried: ${dataPath} failed before it`;
-          tell('failed', i, { path: dataPath, error: failure });
+          tell(i, dataPath, { status: 'failed', error: failure });
           continue;
         }
         // Sent: the index forgets it at once (the window in which a crash would send it twice is this step).
@@ -147,13 +148,13 @@ export async function sendQueuedMail(options: FlushOptions = {}): Promise<QueueR
           await fs.rm(`${dataPath}.el`, { force: true });
           await syncDirectory(directory);
           report.sent.push({ path: dataPath, result });
-          tell('sent', i, { path: dataPath, result });
+          tell(i, dataPath, { status: 'sent', result });
         } catch (error) {
           const reason =
             `sent, but not removed from the queue (${(error as Error).message}): it may be sent again ` +
             `by a later flush`;
           report.sent.push({ path: dataPath, result, stillListed: reason });
-          tell('sent', i, { path: dataPath, result, stillListed: reason });
+          tell(i, dataPath, { status: 'sent', result, stillListed: reason });
         }
       }
     } finally {
