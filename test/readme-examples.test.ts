@@ -1,0 +1,139 @@
+/**
+ * Every JavaScript block of README.md, run as a user would run it: an .mjs file importing 'smtpmail' (this package,
+ * linked into a temporary node_modules), in a child process, against smtp-server on 127.0.0.1 with STARTTLS and
+ * AUTH (PLAIN, LOGIN, XOAUTH2) and another with implicit TLS. Host names become `localhost` (the fixture
+ * certificate's name; its CA comes in through NODE_EXTRA_CA_CERTS), port 587 the STARTTLS server's and 465 the
+ * implicit-TLS server's (with streamType 'ssl', since only port 465 itself implies it: implicit-tls-port.test.ts).
+ * `message` and `messages`, which the blocks use without defining, are given. Each block must exit 0 and deliver at
+ * least one message. A block that is an excerpt of a file of examples/ is run with its example (by that example's
+ * test); a TypeScript block must be the text of a file that is compiled and run (demo/compose.ts).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startRealServer } from './helpers/real-server.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const PASSWORD = 's3cret pass';
+const TOKEN = 'tok-123';
+const USERS = ['alice', 'alice@gmail.com'];
+const RUN_LIMIT_MS = 20_000;
+
+/** The fenced blocks of README.md with the given info string. */
+function blocks(readme: string, language: string): string[] {
+  const found: string[] = [];
+  const pattern = new RegExp('^```' + language + '\\n([\\s\\S]*?)^```$', 'gm');
+  for (let match = pattern.exec(readme); match !== null; match = pattern.exec(readme)) found.push(match[1] as string);
+  return found;
+}
+
+const MESSAGE = 'From: Alice <alice@example.org>\nTo: Bob <bob@example.net>\nSubject: from README\n\nHello.\n';
+
+/** The block as the test runs it: addresses swapped, `message` and `messages` given when the block uses them. */
+function runnable(block: string, starttlsPort: number, tlsPort: number): string {
+  let code = block
+    .replace(/server: '[^']+'/g, "server: 'localhost'")
+    .replace(/port: 587\b/g, `port: ${starttlsPort}`)
+    .replace(/port: 465, streamType: 'ssl'/g, `port: ${tlsPort}, streamType: 'ssl'`)
+    .replace(/port: 465\b/g, `port: ${tlsPort}, streamType: 'ssl'`);
+  const given: string[] = [];
+  if (/\bmessages\b/.test(code) && !/\b(const|let) messages\b/.test(code))
+    given.push(`const messages = [1, 2, 3].map((i) => ${JSON.stringify(MESSAGE)}.replace('README', 'README ' + i));`);
+  if (/\bmessage\b/.test(code) && !/\b(const|let) message\b/.test(code))
+    given.push(`const message = ${JSON.stringify(MESSAGE)};`);
+  // Imports first, then what the test gives, then the rest of the block.
+  const lines = code.split('\n');
+  const lastImport = lines.findLastIndex((line) => line.startsWith('import '));
+  code = [...lines.slice(0, lastImport + 1), ...given, ...lines.slice(lastImport + 1)].join('\n');
+  return code;
+}
+
+/** The JavaScript files of examples/ (each example has a test of its own). */
+async function exampleSources(): Promise<string[]> {
+  const dir = path.join(ROOT, 'examples');
+  const files = (await fs.readdir(dir, { recursive: true }))
+    .filter((name) => name.endsWith('.js') && !name.includes('node_modules'))
+    .map((name) => path.join(dir, name));
+  return Promise.all(files.map((file) => fs.readFile(file, 'utf8')));
+}
+
+function run(file: string, env: NodeJS.ProcessEnv): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [file], { env, timeout: RUN_LIMIT_MS }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
+      resolve({ code, output: `${stdout}${stderr}` });
+    });
+  });
+}
+
+test("README's JavaScript blocks run against local servers, each delivering", async () => {
+  const readme = await fs.readFile(path.join(ROOT, 'README.md'), 'utf8');
+  const methods: string[] = [];
+  const auth = {
+    authMethods: ['PLAIN', 'LOGIN', 'XOAUTH2'],
+    onAuth(
+      login: { method: string; username?: string; password?: string; accessToken?: string },
+      _session: unknown,
+      callback: (error: Error | null, response?: { user: string }) => void,
+    ) {
+      const secret = login.method === 'XOAUTH2' ? login.accessToken : login.password;
+      const ok = USERS.includes(login.username ?? '') && secret === (login.method === 'XOAUTH2' ? TOKEN : PASSWORD);
+      if (!ok) return callback(new Error('Invalid username or password'));
+      methods.push(login.method);
+      return callback(null, { user: login.username ?? '' });
+    },
+  };
+  const starttls = await startRealServer(auth as never);
+  const implicit = await startRealServer({ ...(auth as object), secure: true } as never);
+  const home = await fs.mkdtemp(path.join(os.tmpdir(), 'smtpmail-readme-'));
+  try {
+    await fs.mkdir(path.join(home, 'node_modules'));
+    await fs.symlink(ROOT, path.join(home, 'node_modules', 'smtpmail'), 'dir');
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env['PATH'] ?? '',
+      HOME: home,
+      XDG_CONFIG_HOME: path.join(home, '.config'),
+      NODE_EXTRA_CA_CERTS: path.join(ROOT, 'test', 'fixtures', 'ca.pem'),
+      SMTP_PASSWORD: PASSWORD,
+      OAUTH_TOKEN: TOKEN,
+    };
+    const delivered = (): number => starttls.received.length + implicit.received.length;
+    // A block that is an excerpt of an example's file is run with that example (bullmq-example.test.ts).
+    const examples = await exampleSources();
+    const scripts = blocks(readme, 'js').filter((block) => !examples.some((source) => source.includes(block)));
+    assert.ok(scripts.length >= 10, `only ${scripts.length} JavaScript blocks found`);
+    for (const [i, block] of scripts.entries()) {
+      const file = path.join(home, `example-${i + 1}.mjs`);
+      await fs.writeFile(file, runnable(block, starttls.port, implicit.port));
+      const before = delivered();
+      const result = await run(file, env);
+      const first = block.split('\n').find((line) => line.trim() !== '' && !line.startsWith('import')) ?? '';
+      assert.equal(result.code, 0, `README block ${i + 1} (${first}) failed:\n${result.output}`);
+      assert.ok(delivered() > before, `README block ${i + 1} (${first}) delivered nothing:\n${result.output}`);
+      assert.doesNotMatch(result.output, /ECONNREFUSED|ENOTFOUND|Error/, `README block ${i + 1}:\n${result.output}`);
+    }
+    assert.ok(methods.includes('XOAUTH2'), 'the XOAUTH2 recipe authenticated with XOAUTH2');
+    assert.ok(methods.includes('PLAIN') || methods.includes('LOGIN'), 'the password recipes authenticated');
+  } finally {
+    await Promise.all([starttls.close(), implicit.close()]);
+    await fs.rm(home, { recursive: true, force: true });
+  }
+});
+
+test("README's TypeScript blocks are the text of files that are compiled and run by other tests", async () => {
+  const readme = await fs.readFile(path.join(ROOT, 'README.md'), 'utf8');
+  const sources = await Promise.all(
+    (await fs.readdir(path.join(ROOT, 'demo'))).map((name) => fs.readFile(path.join(ROOT, 'demo', name), 'utf8')),
+  );
+  const typed = blocks(readme, 'ts');
+  assert.ok(typed.length >= 1);
+  for (const block of typed)
+    assert.ok(
+      sources.some((source) => source.includes(block.trim())),
+      block.slice(0, 200),
+    );
+});
