@@ -1,5 +1,5 @@
 /**
- * The layers, checked (README "Layout"): what each folder of src/ may import,
+ * The layers, checked (docs/development.md "Layout"): what each folder of src/ may import,
  * which folders may use sockets and files, and no import cycle. It reads the
  * import lines of the TypeScript sources as text; no dependency.
  */
@@ -151,8 +151,8 @@ test('test/README.md lists every test file, and only files that exist', () => {
   }
 });
 
-test('README "Layout" states what each folder may import, as checked here', () => {
-  const readme = fs.readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
+test('docs/development.md "Layout" states what each folder may import, as checked here', () => {
+  const readme = fs.readFileSync(fileURLToPath(new URL('../../docs/development.md', import.meta.url)), 'utf8');
   const section = readme.slice(
     readme.indexOf('\n## Layout\n'),
     readme.indexOf('\n## ', readme.indexOf('\n## Layout\n') + 2),
@@ -167,7 +167,7 @@ test('README "Layout" states what each folder may import, as checked here', () =
   const folders = Object.keys(MAY_IMPORT).filter((place) => place !== 'leaf' && place !== 'entry' && place !== 'cli');
   for (const folder of folders) {
     const checked = (MAY_IMPORT[folder] ?? []).filter((place) => place !== 'leaf' && place !== folder);
-    assert.deepEqual(stated.get(folder), [...checked].sort(), `README's row for ${folder}/`);
+    assert.deepEqual(stated.get(folder), [...checked].sort(), `docs/development.md's row for ${folder}/`);
   }
 });
 

@@ -6,7 +6,8 @@
  * implicit-TLS server's (with streamType 'ssl', since only port 465 itself implies it: implicit-tls-port.test.ts).
  * `message` and `messages`, which the blocks use without defining, are given. Each block must exit 0 and deliver at
  * least one message. A block that is an excerpt of a file of examples/ is run with its example (by that example's
- * test); a TypeScript block must be the text of a file that is compiled and run (demo/compose.ts).
+ * test); a TypeScript block must be the text of a file that is compiled and run (demo/compose.ts). The command
+ * line block (the one of `smtpmail -t` lines) runs line by line in bash with `smtpmail` and `pass` on PATH.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -136,4 +137,69 @@ test("README's TypeScript blocks are the text of files that are compiled and run
       sources.some((source) => source.includes(block.trim())),
       block.slice(0, 200),
     );
+});
+
+test("README's command-line block runs line by line: every command exits 0, and the messages arrive", async () => {
+  const readme = await fs.readFile(path.join(ROOT, 'README.md'), 'utf8');
+  const block = blocks(readme, 'sh').find((text) => text.includes('smtpmail -t -i --queue'));
+  assert.ok(block !== undefined, 'the command-line block');
+  const server = await startRealServer({
+    onAuth: (login, _session, callback) =>
+      login.username === 'me' && login.password === PASSWORD
+        ? callback(null, { user: 'me' })
+        : callback(new Error('Invalid username or password')),
+  });
+  const home = await fs.mkdtemp(path.join(os.tmpdir(), 'smtpmail-readme-cli-'));
+  try {
+    const bin = path.join(home, 'bin');
+    await fs.mkdir(bin);
+    const cli = path.join(ROOT, 'build', 'src', 'cli.js');
+    await fs.writeFile(path.join(bin, 'smtpmail'), `#!/bin/sh\nexec "${process.execPath}" "${cli}" "$@"\n`, {
+      mode: 0o755,
+    });
+    // A password manager that knows one password.
+    await fs.writeFile(path.join(bin, 'pass'), `#!/bin/sh\nprintf '%s\\n' '${PASSWORD}'\n`, { mode: 0o755 });
+    await fs.writeFile(
+      path.join(home, 'message.eml'),
+      'From: me@example.org\nTo: you@example.net\nSubject: eml\n\nHi.\n',
+    );
+    // Commands without --server or --port: the server from SMTPSERVER, the port from the configuration file.
+    await fs.mkdir(path.join(home, '.config', 'smtpmail'), { recursive: true });
+    const config = { defaults: { port: server.port } };
+    await fs.writeFile(path.join(home, '.config', 'smtpmail', 'config.json'), JSON.stringify(config));
+    const env: NodeJS.ProcessEnv = {
+      PATH: `${bin}:${process.env['PATH'] ?? ''}`,
+      HOME: home,
+      XDG_CONFIG_HOME: path.join(home, '.config'),
+      NODE_EXTRA_CA_CERTS: path.join(ROOT, 'test', 'fixtures', 'ca.pem'),
+      SMTPSERVER: 'localhost',
+    };
+    const commands = block
+      .split('\n')
+      .filter((line) => line.trim() !== '' && !line.startsWith('#'))
+      .map((line) =>
+        line
+          .replace(/--server smtp\.example\.org --port 587/, `--server localhost --port ${server.port}`)
+          .replace('SMTPMAIL_PASSWORD=...', `SMTPMAIL_PASSWORD='${PASSWORD}'`),
+      );
+    assert.ok(commands.length >= 10, `${commands.length} commands`);
+    for (const command of commands) {
+      const result = await new Promise<{ code: number; output: string }>((resolve) => {
+        execFile('bash', ['-c', command], { env, cwd: home, timeout: RUN_LIMIT_MS }, (error, stdout, stderr) =>
+          resolve({
+            code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1,
+            output: stdout + stderr,
+          }),
+        );
+      });
+      assert.equal(result.code, 0, `${command}\n${result.output}`);
+    }
+    // Sent at once: the first four and --queue-on-failure and --debug; the --queue one by -q.
+    const subjects = server.received.map((got) => /^Subject: (.*)$/m.exec(got.data.toString('utf8'))?.[1]);
+    assert.equal(subjects.filter((subject) => subject === 'eml').length, 6, JSON.stringify(subjects));
+    assert.equal(subjects.filter((subject) => subject === 'backup done').length, 1);
+  } finally {
+    await server.close();
+    await fs.rm(home, { recursive: true, force: true });
+  }
 });
