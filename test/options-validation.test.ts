@@ -7,6 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import path from 'node:path';
 import { checkServer, createPool, sendMail, sendQueuedMail, SmtpClient, SmtpProtocolError } from '../src/index.js';
@@ -175,5 +177,18 @@ test('good values are accepted: service names in any case, numeric strings, tota
         authMechanisms: ['plain', 'XOAUTH2'],
         retryDelay: 0,
       }),
+  );
+});
+
+test("README's options table names every option the library knows", () => {
+  const readme = fs.readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
+  const table = readme.slice(
+    readme.indexOf("\n## Options, from smtpmail's variables\n"),
+    readme.indexOf('\n## The result\n'),
+  );
+  assert.ok(table.length > 100, 'README has the options section before "The result"');
+  assert.deepEqual(
+    OPTION_NAMES.filter((name) => !table.includes(`\`${name}\``)),
+    [],
   );
 });
