@@ -11,12 +11,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRealServer } from './helpers/real-server.js';
+import { parseAuthinfo } from '../src/auth/authinfo.js';
+import { parseConfig, selectAccount } from '../src/cli/config.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PASSWORD = 's3cret pass';
@@ -24,11 +26,20 @@ const TOKEN = 'tok-123';
 const USERS = ['alice', 'alice@gmail.com'];
 const RUN_LIMIT_MS = 20_000;
 
-/** The fenced blocks of README.md with the given info string. */
+/** The fenced blocks of README.md with the given info string ('' for a bare fence), read fence by fence. */
 function blocks(readme: string, language: string): string[] {
   const found: string[] = [];
-  const pattern = new RegExp('^```' + language + '\\n([\\s\\S]*?)^```$', 'gm');
-  for (let match = pattern.exec(readme); match !== null; match = pattern.exec(readme)) found.push(match[1] as string);
+  let open: { info: string; lines: string[] } | undefined;
+  for (const line of readme.split('\n')) {
+    if (open === undefined) {
+      if (line.startsWith('```')) open = { info: line.slice(3).trim(), lines: [] };
+    } else if (line === '```') {
+      if (open.info === language) found.push(`${open.lines.join('\n')}\n`);
+      open = undefined;
+    } else {
+      open.lines.push(line);
+    }
+  }
   return found;
 }
 
@@ -203,3 +214,144 @@ test("README's command-line block runs line by line: every command exits 0, and 
     await fs.rm(home, { recursive: true, force: true });
   }
 });
+
+test("README's authinfo example and configuration file example read as they say", async () => {
+  const readme = await fs.readFile(path.join(ROOT, 'README.md'), 'utf8');
+  const authinfo = blocks(readme, '').find((text) => text.startsWith('# ~/.authinfo'));
+  assert.ok(authinfo !== undefined, 'the authinfo block');
+  const entries = parseAuthinfo(authinfo, '~/.authinfo');
+  assert.deepEqual(
+    entries.map((e) => [e.host, e.port, e.user, e.password, e.isDefault, e.extra['smtp-auth']]),
+    [
+      ['mail.example.org', '587', 'alice', 's3cret pass', false, undefined],
+      ['smtp.example.net', undefined, 'bob@example.net', 'has "double" quotes', false, 'login'],
+      [undefined, undefined, 'me', 'fallback', true, undefined],
+    ],
+  );
+
+  const json = blocks(readme, 'json').find((text) => text.includes('"accounts"'));
+  assert.ok(json !== undefined, 'the configuration block');
+  const config = parseConfig(JSON.parse(json), 'config.json');
+  assert.deepEqual(config.defaults, { streamType: 'starttls', port: 587 });
+  assert.equal(selectAccount(config, undefined, 'family@home.example')?.name, 'home');
+  assert.equal(selectAccount(config, undefined, 'me@work.example')?.settings.server, 'smtp.work.example');
+  assert.equal(selectAccount(config, 'home', undefined)?.settings.streamType, 'ssl');
+});
+
+test("README's `smtpmail --check` transcripts: the same report, line by line, from a local server", async () => {
+  const readme = await fs.readFile(path.join(ROOT, 'README.md'), 'utf8');
+  const block = blocks(readme, '').find((text) => text.startsWith('$ smtpmail --check'));
+  assert.ok(block !== undefined, 'the --check block');
+  const server = await startRealServer({
+    authMethods: ['PLAIN', 'LOGIN'],
+    onAuth: (login, _session, callback) =>
+      login.username === 'alice' && login.password === PASSWORD
+        ? callback(null, { user: 'alice' })
+        : callback(new Error('Invalid username or password')),
+  });
+  const home = await fs.mkdtemp(path.join(os.tmpdir(), 'smtpmail-readme-check-'));
+  try {
+    await fs.writeFile(
+      path.join(home, '.authinfo'),
+      `machine localhost port ${server.port} login alice password "${PASSWORD}"\n`,
+      {
+        mode: 0o600,
+      },
+    );
+    await fs.copyFile(path.join(ROOT, 'test', 'fixtures', 'ca.pem'), path.join(home, 'ca.pem'));
+    const env = { PATH: process.env['PATH'] ?? '', HOME: home, XDG_CONFIG_HOME: path.join(home, '.config') };
+    // Each `$ command` and the lines it printed; numbers (ports, times, sizes) and the text after the first ':' vary.
+    const shape = (line: string): string => (line.split(':')[0] as string).replace(/\d+/g, 'N');
+    for (const transcript of block.split(/\n(?=\$ )/)) {
+      const [command = '', ...expected] = transcript.trim().split('\n');
+      const argv = command
+        .replace('$ smtpmail ', '')
+        .replace(/--port \d+/, `--port ${server.port}`)
+        .split(' ');
+      const output = await new Promise<string>((resolve) =>
+        execFile(
+          process.execPath,
+          [path.join(ROOT, 'build', 'src', 'cli.js'), ...argv],
+          { env, cwd: home, timeout: RUN_LIMIT_MS },
+          (_error, stdout) => resolve(stdout),
+        ),
+      );
+      assert.deepEqual(output.trimEnd().split('\n').map(shape), expected.map(shape), `${command}\n${output}`);
+    }
+  } finally {
+    await server.close();
+    await fs.rm(home, { recursive: true, force: true });
+  }
+});
+
+function emacsAvailable(): boolean {
+  try {
+    execFileSync('emacs', ['--version'], { stdio: 'ignore', timeout: RUN_LIMIT_MS });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test(
+  "README's Emacs configuration: a batch Emacs sends from message-mode and from M-x mail through `smtpmail`",
+  { skip: emacsAvailable() ? false : 'emacs is not installed: skipped (apt-get install emacs-nox)' },
+  async () => {
+    const readme = await fs.readFile(path.join(ROOT, 'README.md'), 'utf8');
+    const config = blocks(readme, 'elisp').find((text) => text.includes('sendmail-program "smtpmail"'));
+    assert.ok(config !== undefined, 'the Emacs configuration block');
+    const server = await startRealServer({ disabledCommands: ['STARTTLS'] });
+    const home = await fs.mkdtemp(path.join(os.tmpdir(), 'smtpmail-readme-emacs-'));
+    try {
+      const bin = path.join(home, 'bin');
+      await fs.mkdir(bin);
+      const cli = path.join(ROOT, 'build', 'src', 'cli.js');
+      await fs.writeFile(path.join(bin, 'smtpmail'), `#!/bin/sh\nexec "${process.execPath}" "${cli}" "$@"\n`, {
+        mode: 0o755,
+      });
+      await fs.mkdir(path.join(home, '.config', 'smtpmail'), { recursive: true });
+      const settings = { defaults: { server: '127.0.0.1', port: server.port, streamType: 'plain' } };
+      await fs.writeFile(path.join(home, '.config', 'smtpmail', 'config.json'), JSON.stringify(settings));
+      const lisp = [
+        config,
+        '(setq user-mail-address "me@example.org" user-full-name "Me")',
+        "(require 'message)",
+        '(message-mail "you@example.net" "from message-mode")',
+        '(message-goto-body) (insert "Body one.\\n")',
+        '(message-send-and-exit)',
+        '(compose-mail "you@example.net" "from mail-mode")',
+        '(goto-char (point-max)) (insert "Body two.\\n")',
+        '(funcall send-mail-function)',
+      ].join('\n');
+      await fs.writeFile(path.join(home, 'send.el'), lisp);
+      const env = {
+        PATH: `${bin}:${process.env['PATH'] ?? ''}`,
+        HOME: home,
+        XDG_CONFIG_HOME: path.join(home, '.config'),
+      };
+      await new Promise<void>((resolve, reject) =>
+        execFile(
+          'emacs',
+          ['--batch', '-Q', '-l', path.join(home, 'send.el')],
+          { env, timeout: 60_000 },
+          (error, _o, err) => (error === null ? resolve() : reject(new Error(`${error.message}\n${err}`))),
+        ),
+      );
+      assert.deepEqual(
+        server.received.map((got) => [
+          got.from,
+          got.to,
+          /^Subject: (.*)\r$/m.exec(got.data.toString('utf8'))?.[1],
+          /\r\n\r\n(.*)\r\n$/.exec(got.data.toString('utf8'))?.[1],
+        ]),
+        [
+          ['me@example.org', ['you@example.net'], 'from message-mode', 'Body one.'],
+          ['me@example.org', ['you@example.net'], 'from mail-mode', 'Body two.'],
+        ],
+      );
+    } finally {
+      await server.close();
+      await fs.rm(home, { recursive: true, force: true });
+    }
+  },
+);
