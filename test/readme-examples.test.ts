@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { startRealServer } from './helpers/real-server.js';
 import { parseAuthinfo } from '../src/auth/authinfo.js';
 import { parseConfig, selectAccount } from '../src/cli/config.js';
+import { sendMail } from '../src/index.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PASSWORD = 's3cret pass';
@@ -355,3 +356,27 @@ test(
     }
   },
 );
+
+test("README's queue .el sample is what queueMail writes for README's first message", async () => {
+  const readme = await fs.readFile(path.join(ROOT, 'README.md'), 'utf8');
+  const sample = blocks(readme, 'elisp').find((text) => text.includes('smtpmail-recipient-address-list'));
+  assert.ok(sample !== undefined, 'the .el block');
+  const usage = blocks(readme, 'js').find((text) => text.includes('Hi Bob!'));
+  const message = /const message = `([^`]*)`;/.exec(usage ?? '')?.[1];
+  assert.ok(message !== undefined, "README's first message");
+  const queueDir = await fs.mkdtemp(path.join(os.tmpdir(), 'smtpmail-readme-queue-'));
+  try {
+    const queued = await sendMail(message, {
+      queueMail: true,
+      queueDir,
+      storeQueueVariables: true,
+      server: 'smtp.example.org',
+      port: 587,
+      streamType: 'starttls',
+      authSources: [],
+    });
+    assert.equal(await fs.readFile(`${queued.path}.el`, 'utf8'), sample);
+  } finally {
+    await fs.rm(queueDir, { recursive: true, force: true });
+  }
+});
