@@ -11,6 +11,7 @@ import { prepareMessage, type MessageInput, type Prepared } from './message/prep
 import type { QueueOptions } from './queue/store.js';
 import { queueMessage, type QueuedMail } from './queue/write.js';
 import { validateOptions } from './client/validate-options.js';
+import { expandServerUrl } from './server-url.js';
 
 export interface SendOptions extends DeliverOptions, QueueOptions {
   /** smtpmail-queue-mail: see {@link QueueMailOptions}. */
@@ -95,8 +96,9 @@ export function sendMail(
 ): Promise<SendResult | QueuedMail>;
 export async function sendMail(
   message: MessageInput,
-  options: SendOptions | QueueMailOptions | QueueOnFailureOptions = {},
+  given: SendOptions | QueueMailOptions | QueueOnFailureOptions = {},
 ): Promise<SendResult | QueuedMail> {
+  const options = expandServerUrl(given);
   validateOptions(options);
   if (options.signal?.aborted === true) throw abortError(options.signal);
   const deadline = new Deadline(totalMs(options), options.signal);

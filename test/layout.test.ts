@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
 
 /** Root files that everything may use, and the entry points that nothing but an entry point may use. */
-const LEAVES = new Set(['errors', 'hints', 'options', 'option-names', 'durable', 'deadline']);
+const LEAVES = new Set(['errors', 'hints', 'options', 'option-names', 'durable', 'deadline', 'server-url']);
 const ENTRIES = new Set(['index', 'cli', 'send']);
 
 /** Each place and what it may import (`leaf` = a root leaf, `entry` = an entry point, else a folder). */

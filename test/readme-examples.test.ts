@@ -49,7 +49,13 @@ const MESSAGE = 'From: Alice <alice@example.org>\nTo: Bob <bob@example.net>\nSub
 /** The block as the test runs it: addresses swapped, `message` and `messages` given when the block uses them. */
 function runnable(block: string, starttlsPort: number, tlsPort: number): string {
   let code = block
-    .replace(/server: '[^']+'/g, "server: 'localhost'")
+    // A connection URL keeps its scheme and credentials; its host and port become the test server's.
+    .replace(
+      /\b(smtps?):\/\/([^\s'"`@/]*@)?[A-Za-z0-9.-]+(:\d+)?/g,
+      (_url, scheme: string, credentials = '') =>
+        `${scheme}://${credentials}localhost:${scheme === 'smtps' ? tlsPort : starttlsPort}`,
+    )
+    .replace(/server: '[^':]+'/g, "server: 'localhost'")
     .replace(/port: 587\b/g, `port: ${starttlsPort}`)
     .replace(/port: 465, streamType: 'ssl'/g, `port: ${tlsPort}, streamType: 'ssl'`)
     .replace(/port: 465\b/g, `port: ${tlsPort}, streamType: 'ssl'`);

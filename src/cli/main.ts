@@ -28,6 +28,7 @@ import { unixLines } from '../queue/write.js';
 import { sendMail, type SendOptions } from '../send.js';
 import type { SendProgressReport } from '../client/client.js';
 import { formatTrace } from '../wire/trace.js';
+import { expandServerUrl } from '../server-url.js';
 
 export interface CliIo {
   readonly stdin: AsyncIterable<Buffer | string>;
@@ -166,9 +167,9 @@ function options(
     tls: caFile === undefined ? undefined : { ca: readCa(caFile) },
     onTrace: args.debug ? (event) => io.stderr.write(`${formatTrace(event)}\n`) : undefined,
   };
-  if (result.server === undefined && (io.env['SMTPSERVER'] ?? '') !== '')
-    return { ...result, server: io.env['SMTPSERVER'] };
-  return result;
+  const server = result.server ?? (io.env['SMTPSERVER'] === '' ? undefined : io.env['SMTPSERVER']);
+  // A server URL spelled out now: --dry-run, --check and the queue see its host, never its password.
+  return expandServerUrl({ ...result, server });
 }
 
 /** --passwordeval (or the configuration's), else SMTPMAIL_PASSWORD, else none (authinfo is searched). */

@@ -15,6 +15,7 @@ import type { SmtpSession } from '../smtp/session.js';
 import { ehloName, openSession } from '../smtp/session-open.js';
 import type { TlsInfo } from '../net/transport.js';
 import { validateOptions } from './validate-options.js';
+import { expandServerUrl } from '../server-url.js';
 
 export interface CheckOptions extends ClientOptions {
   /** Also try the usual alternatives: 587 with STARTTLS, 465 with implicit TLS, 25. */
@@ -93,7 +94,8 @@ const ALTERNATIVES: readonly { port: number; streamType: StreamType | undefined 
  *   variable.
  * @throws {SmtpProtocolError} `ECONFIG` for an invalid option or no server, before connecting.
  */
-export async function checkServer(options: CheckOptions = {}): Promise<CheckReport> {
+export async function checkServer(original: CheckOptions = {}): Promise<CheckReport> {
+  const options = expandServerUrl(original);
   validateOptions(options);
   const given = resolveTarget({ ...options, timeouts: { ...CHECK_TIMEOUTS, ...options.timeouts } });
   const plans = [{ port: given.port, streamType: options.streamType }];

@@ -47,6 +47,7 @@ import { transact } from '../smtp/transaction.js';
 import type { TlsInfo } from '../net/transport.js';
 import { validateOptions } from './validate-options.js';
 import { stamp, type TraceNote } from '../wire/trace.js';
+import { expandServerUrl } from '../server-url.js';
 
 /** What may change from one message to the next. */
 export interface MessageOptions extends Omit<PrepareOptions, 'localDomain'> {
@@ -176,7 +177,8 @@ export class SmtpClient {
   #lastConnection: number | undefined;
 
   /** @param links Internal: what a pool shares with its clients. */
-  constructor(options: ClientOptions = {}, links?: ClientLinks) {
+  constructor(given: ClientOptions = {}, links?: ClientLinks) {
+    const options = expandServerUrl(given);
     validateOptions(options);
     this.#options = options;
     this.#target = resolveTarget(options);

@@ -7,6 +7,7 @@ import { SmtpClient, type ClientOptions, type MessageOptions, type NewCredential
 import { CredentialGate } from '../auth/credential-gate.js';
 import { SmtpProtocolError } from '../errors.js';
 import type { MessageInput } from '../message/prepare.js';
+import { expandServerUrl } from '../server-url.js';
 
 export interface PoolOptions extends ClientOptions {
   /** Connections open at once; default 5. */
@@ -57,7 +58,8 @@ interface Member {
  *   Optional: the server defaults to the SMTPSERVER environment variable.
  * @throws {SmtpProtocolError} `ECONFIG` at once for an invalid option or no server.
  */
-export function createPool(options: PoolOptions = {}): SmtpPool {
+export function createPool(given: PoolOptions = {}): SmtpPool {
+  const options = expandServerUrl(given);
   const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const maxMessages = options.maxMessagesPerConnection ?? DEFAULT_MAX_MESSAGES;
   const idleTimeout = options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT_MS;

@@ -23,6 +23,7 @@ import {
 } from './store.js';
 import { deliverPrepared, type DeliverOptions } from '../client/deliver.js';
 import { validateOptions } from '../client/validate-options.js';
+import { expandServerUrl } from '../server-url.js';
 
 export interface QueueReport {
   /**
@@ -100,7 +101,8 @@ export interface FlushOptions extends DeliverOptions, QueueOptions {
  * @throws {SmtpProtocolError} `ECONFIG` for an invalid option; `EQUEUE` (transient) when another flush holds the
  *   queue, or for an unsafe queue folder. A failure to send one message is in the report, not thrown.
  */
-export async function sendQueuedMail(options: FlushOptions = {}): Promise<QueueReport> {
+export async function sendQueuedMail(given: FlushOptions = {}): Promise<QueueReport> {
+  const options = expandServerUrl(given);
   validateOptions(options);
   const report: MutableReport = { sent: [], failed: [], queued: [], dropped: [] };
   const directory = queueDirectory(options);
