@@ -26,6 +26,7 @@ export {
   type CapabilitySummary,
 } from './client/check.js';
 export { createPool, type PoolOptions, type SmtpPool } from './client/pool.js';
+export type { RateLimit } from './client/rate-limit.js';
 export type { MessageInput, PrepareOptions, Prepared } from './message/prepare.js';
 export { SmtpProtocolError, ERROR_CODES, type SmtpErrorCode, type RefusedRecipient } from './errors.js';
 export {

@@ -66,6 +66,7 @@ const BAD: Readonly<Record<string, readonly unknown[]>> = {
   maxConnections: [0],
   maxMessagesPerConnection: [-1, 1.5],
   idleTimeout: [0],
+  rateLimit: [{ messages: 0, perMs: 1000 }, { messages: 5 }, { messages: 5, perMs: 1000, burst: 2 }, 10],
   tryAlternatives: [1],
   checkRecipient: [''],
 };

@@ -8,6 +8,7 @@ import { CredentialGate } from '../auth/credential-gate.js';
 import { SmtpProtocolError } from '../errors.js';
 import type { MessageInput } from '../message/prepare.js';
 import { expandServerUrl } from '../server-url.js';
+import { RateLimiter, type RateLimit } from './rate-limit.js';
 
 export interface PoolOptions extends ClientOptions {
   /** Connections open at once; default 5. */
@@ -16,6 +17,8 @@ export interface PoolOptions extends ClientOptions {
   readonly maxMessagesPerConnection?: number | undefined;
   /** Close a connection unused for this long (ms); default 30 s. */
   readonly idleTimeout?: number | undefined;
+  /** At most `messages` sends start in any `perMs` ms, evenly spaced (providers that throttle); default none. */
+  readonly rateLimit?: RateLimit | undefined;
 }
 
 export interface SmtpPool {
@@ -127,7 +130,9 @@ export function createPool(given: PoolOptions = {}): SmtpPool {
     }
   };
 
+  const limiter = options.rateLimit === undefined ? undefined : new RateLimiter(options.rateLimit);
   const sendOn = async (message: MessageInput, perMessage: MessageOptions | undefined): Promise<SendResult> => {
+    if (limiter !== undefined) await limiter.slot();
     const member = await acquire();
     try {
       return await member.client.send(message, perMessage);
@@ -156,6 +161,7 @@ export function createPool(given: PoolOptions = {}): SmtpPool {
   /** No new sends; those already accepted (waiting for a connection or under way) finish first. */
   const close = async (): Promise<void> => {
     closed = true;
+    limiter?.close(); // sends still waiting for their slot are not under way: they fail now
     while (sending.size > 0) await Promise.allSettled([...sending]);
     for (const member of [...members]) retire(member);
     while (retiring.size > 0) await Promise.allSettled([...retiring]);

@@ -56,6 +56,15 @@ const port: Check = (v) =>
         .map((s) => `'${s}'`)
         .join(', ')}`;
 
+const rateLimit: Check = (v) => {
+  const shape = 'an object { messages, perMs }: a whole number of messages (1 or more) per positive number of ms';
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return shape;
+  const keys = Object.keys(v);
+  if (keys.length !== 2 || !keys.includes('messages') || !keys.includes('perMs')) return shape;
+  const { messages, perMs } = v as { messages: unknown; perMs: unknown };
+  return count(messages) === undefined && milliseconds(perMs) === undefined ? undefined : shape;
+};
+
 const TIMEOUT_KEYS = ['connect', 'greeting', 'command', 'dataBlock', 'dataEnd', 'total'];
 const timeouts: Check = (v) => {
   const problem = object(v, TIMEOUT_KEYS);
@@ -162,6 +171,7 @@ const ALL_OPTIONS: Readonly<Record<string, Check>> = {
   maxConnections: count,
   maxMessagesPerConnection: count,
   idleTimeout: milliseconds,
+  rateLimit,
   // checkServer
   tryAlternatives: boolean,
   checkRecipient: nonEmpty,

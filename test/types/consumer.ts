@@ -42,6 +42,7 @@ import {
   type QueueOnFailureOptions,
   type QueueOptions,
   type QueueReport,
+  type RateLimit,
   type QueuedMessageReport,
   type RefusedRecipient,
   type Reply,
@@ -152,7 +153,10 @@ export async function clients(prepared: Prepared): Promise<void> {
   void [result, again];
 
   const pool: SmtpPool = createPool();
-  const limits: PoolOptions = { server: 'mail.example.org', maxConnections: 4, idleTimeout: 30_000 };
+  const rate: RateLimit = { messages: 10, perMs: 60_000 };
+  const limits: PoolOptions = { server: 'mail.example.org', maxConnections: 4, idleTimeout: 30_000, rateLimit: rate };
+  // @ts-expect-error a rate limit needs perMs
+  void createPool({ rateLimit: { messages: 10 } });
   const other = createPool(limits);
   await Promise.all([pool.send(message), other.send(message, { partial: true })]);
   await pool.close();
