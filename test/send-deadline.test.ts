@@ -42,9 +42,10 @@ test('retries stop before they would pass the deadline; the error counts the att
       envelopeFrom: 'a@example.org',
       recipients: ['b@example.net'],
       authSources: [],
-      timeouts: { ...SHORT_TIMEOUTS, total: 400 },
+      // Room for an attempt on a busy machine (at 400 ms, one slow attempt ran into the deadline itself: ETIMEOUT).
+      timeouts: { ...SHORT_TIMEOUTS, total: 2000 },
       retries: 10,
-      retryDelay: 100,
+      retryDelay: 500,
     }).then(
       () => undefined,
       (e: unknown) => e,
@@ -56,7 +57,7 @@ test('retries stop before they would pass the deadline; the error counts the att
       `attempts: ${error.attempts}`,
     );
     assert.equal(mailCommands, error.attempts);
-    assert.match(error.message, /\(\d+ attempts?; another attempt would pass timeouts\.total \(400 ms\)\)/);
+    assert.match(error.message, /\(\d+ attempts?; another attempt would pass timeouts\.total \(2000 ms\)\)/);
   });
 });
 
