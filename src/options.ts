@@ -5,6 +5,7 @@
 import { SmtpProtocolError } from './errors.js';
 import { describeValue, optionRef } from './option-names.js';
 import type { TraceListener } from './wire/trace.js';
+import type { Duplex } from 'node:stream';
 
 /**
  * smtpmail-stream-type. `undefined`: opportunistic STARTTLS (upgrade when
@@ -85,6 +86,17 @@ export interface ConnectionOptions {
   readonly streamType?: StreamType | undefined;
   readonly tls?: TlsOptions | undefined;
   readonly timeouts?: Partial<Timeouts> | undefined;
+  /**
+   * Through a proxy: `socks5://[user:password@]host[:port]` (the server's name resolved here), `socks5h://...`
+   * (resolved by the proxy) or `http://[user:password@]host[:port]` (HTTP CONNECT).
+   */
+  readonly proxy?: string | undefined;
+  /** Instead of a TCP connection: a connected stream to the server (TLS and STARTTLS still happen on top of it). */
+  readonly connect?: ((to: ConnectTo) => Promise<Duplex>) | undefined;
+  /** The local address to connect from. */
+  readonly localAddress?: string | undefined;
+  /** The address family to connect with; default: both (IPv6 and IPv4, happy eyeballs). */
+  readonly family?: 4 | 6 | undefined;
   /** The EHLO/HELO argument; default: this host's name (IP literals bracketed). */
   readonly clientName?: string | undefined;
   /** smtpmail-local-domain: the EHLO name becomes `hostname.localDomain`. */
@@ -141,7 +153,19 @@ export const SERVICES: Readonly<Record<string, number>> = { smtp: 25, submission
 export const IMPLICIT_TLS_PORT = 465;
 
 /** The connection settings with every default filled in. */
+/** What a `connect` factory is given. */
+export interface ConnectTo {
+  readonly host: string;
+  readonly port: number;
+  /** Aborted when the connect timeout passes or the send is cancelled. */
+  readonly signal: AbortSignal;
+}
+
 export interface Target {
+  readonly proxy: string | undefined;
+  readonly connect: ((to: ConnectTo) => Promise<Duplex>) | undefined;
+  readonly localAddress: string | undefined;
+  readonly family: 4 | 6 | undefined;
   readonly host: string;
   readonly port: number;
   /** The service as configured, for authinfo matching: `'587'`, or `'submission'` when so given. */
@@ -165,6 +189,9 @@ export function resolveTarget(options: ConnectionOptions, env: NodeJS.ProcessEnv
       `no SMTP server configured: set ${optionRef('server')} or the SMTPSERVER environment variable`,
     );
   }
+  if (options.proxy !== undefined && options.connect !== undefined) {
+    throw new SmtpProtocolError('ECONFIG', `give ${optionRef('proxy')} or ${optionRef('connect')}, not both`);
+  }
   const port = portNumber(options.port);
   if (options.port !== undefined && port === undefined)
     throw new SmtpProtocolError('ECONFIG', portProblem(options.port));
@@ -183,6 +210,10 @@ export function resolveTarget(options: ConnectionOptions, env: NodeJS.ProcessEnv
     streamType: options.streamType,
     tls: options.tls,
     timeouts: { ...DEFAULT_TIMEOUTS, ...options.timeouts },
+    proxy: options.proxy,
+    connect: options.connect,
+    localAddress: options.localAddress,
+    family: options.family,
   };
 }
 

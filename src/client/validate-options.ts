@@ -17,6 +17,8 @@ import { SmtpProtocolError } from '../errors.js';
 import { describeValue } from '../option-names.js';
 import { portNumber, SERVICES, STREAM_TYPES } from '../options.js';
 import { MECHANISMS } from '../auth/sasl.js';
+import { parseProxy } from '../net/proxy.js';
+import { isIpAddress } from '../net/transport.js';
 
 /** A check: undefined when the value is acceptable, else what the option accepts. */
 type Check = (value: unknown) => string | undefined;
@@ -171,6 +173,14 @@ const ALL_OPTIONS: Readonly<Record<string, Check>> = {
   maxConnections: count,
   maxMessagesPerConnection: count,
   idleTimeout: milliseconds,
+  proxy: (v) => {
+    if (typeof v !== 'string') return 'a proxy URL: socks5://, socks5h:// or http://';
+    parseProxy(v); // throws ECONFIG saying what is wrong (the password hidden)
+    return undefined;
+  },
+  connect: func,
+  localAddress: (v) => (typeof v === 'string' && isIpAddress(v) ? undefined : 'an IPv4 or IPv6 address'),
+  family: (v) => (v === 4 || v === 6 ? undefined : '4 or 6'),
   rateLimit,
   // checkServer
   tryAlternatives: boolean,

@@ -41,25 +41,36 @@ export interface ConnectOptions {
   /** Covers the TCP connection and, with implicit TLS, the handshake. */
   readonly timeoutMs: number;
   readonly signal?: AbortSignal | undefined;
+  /** Instead of a TCP connection of our own: a stream to the server from elsewhere (a proxy, the caller's factory). */
+  readonly dial?: Dial | undefined;
+  /** The local address to connect from, and the address family (4 or 6; default: both, happy eyeballs). */
+  readonly localAddress?: string | undefined;
+  readonly family?: 4 | 6 | undefined;
 }
 
-/** Opens a TCP connection (IPv6 and IPv4, happy eyeballs), with TLS when asked. */
+/** Where a stream to the server comes from when it is not our own TCP connection. */
+export type Dial = (to: {
+  readonly host: string;
+  readonly port: number;
+  readonly signal: AbortSignal;
+}) => Promise<Duplex>;
+
+/** Opens a TCP connection (IPv6 and IPv4, happy eyeballs, unless a family is given), with TLS when asked. */
 export function connect(options: ConnectOptions): Promise<Opened> {
   const { host, port } = options;
   const what = `connecting to ${host} port ${port}`;
+  if (options.dial !== undefined) return dialed(options.dial, options, what);
+  const tcp = {
+    host,
+    port,
+    ...(options.family === undefined ? { autoSelectFamily: true } : { family: options.family }),
+    ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
+  };
   if (options.implicitTls) {
     // One timer covers the TCP connection and the handshake.
-    return secure(
-      { host, port, autoSelectFamily: true },
-      host,
-      options.tls,
-      options.timeoutMs,
-      what,
-      options.signal,
-      port,
-    );
+    return secure(tcp, host, options.tls, options.timeoutMs, what, options.signal, port);
   }
-  const socket = net.connect({ host, port, autoSelectFamily: true });
+  const socket = net.connect(tcp);
   socket.setNoDelay(true);
   const explain = (error: SmtpProtocolError): SmtpProtocolError => withHint(error, connectHint(error, host, port));
   return waitFor(socket, 'connect', options.timeoutMs, what, options.signal, explain).then(() => ({
@@ -69,7 +80,52 @@ export function connect(options: ConnectOptions): Promise<Opened> {
   }));
 }
 
-/** Upgrades a connected plain socket after `220` to STARTTLS. */
+/**
+ * A stream from `dial` (within the connect timeout), with implicit TLS on top when asked. Its peer address is not
+ * known (a proxy's is not the server's), so it never counts as loopback for the rule on passwords in clear text.
+ */
+async function dialed(dial: Dial, options: ConnectOptions, what: string): Promise<Opened> {
+  const controller = new AbortController();
+  const stop = (): void => controller.abort(options.signal?.reason);
+  options.signal?.addEventListener('abort', stop, { once: true });
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(
+        new SmtpProtocolError('ETIMEOUT', `${what}: no answer within ${options.timeoutMs} ms`, { transient: true }),
+      );
+    }, options.timeoutMs);
+  });
+  let stream: Duplex;
+  try {
+    stream = await Promise.race([dial({ host: options.host, port: options.port, signal: controller.signal }), timeout]);
+  } catch (error) {
+    if (error instanceof SmtpProtocolError) throw error;
+    if (options.signal?.aborted === true) throw abortError(options.signal);
+    throw new SmtpProtocolError('ECONNECTION', `${what} failed: ${(error as Error).message}`, {
+      cause: error,
+      transient: true,
+    });
+  } finally {
+    clearTimeout(timer);
+    options.signal?.removeEventListener('abort', stop);
+  }
+  (stream as Partial<net.Socket>).setNoDelay?.(true);
+  if (!options.implicitTls) return { stream, tls: undefined, remoteAddress: undefined };
+  const opened = await secure(
+    { socket: stream, host: options.host },
+    options.host,
+    options.tls,
+    options.timeoutMs,
+    what,
+    options.signal,
+    options.port,
+  );
+  return { ...opened, remoteAddress: undefined };
+}
+
+/** Upgrades a connected plain stream after `220` to STARTTLS. */
 export function upgrade(
   stream: Duplex,
   host: string,
@@ -77,14 +133,13 @@ export function upgrade(
   timeoutMs: number,
   signal?: AbortSignal,
 ): Promise<Opened> {
-  if (!(stream instanceof net.Socket)) {
-    return Promise.reject(new SmtpProtocolError('ETLS', 'STARTTLS needs a TCP socket to upgrade'));
-  }
   return secure({ socket: stream, host }, host, options, timeoutMs, `TLS handshake with ${host}`, signal);
 }
 
 /** With `socket`, `host` only names the peer for certificate verification. */
-type Underlying = { socket: net.Socket; host: string } | { host: string; port: number; autoSelectFamily: true };
+type Underlying =
+  | { socket: Duplex; host: string }
+  | { host: string; port: number; autoSelectFamily?: boolean; family?: 4 | 6; localAddress?: string };
 
 function secure(
   under: Underlying,
@@ -265,4 +320,9 @@ export function isLoopback(address: string | undefined): boolean {
   if (address === undefined) return false;
   const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
   return (net.isIPv4(v4) && v4.startsWith('127.')) || address === '::1';
+}
+
+/** True for an IPv4 or IPv6 address (for checking `localAddress`). */
+export function isIpAddress(text: string): boolean {
+  return net.isIP(text) !== 0;
 }

@@ -12,7 +12,8 @@ import { setting } from '../option-names.js';
 import type { StreamType, Target, Timeouts } from '../options.js';
 import { replyText, type Reply } from '../wire/reply.js';
 import { stamp, type TraceListener, type TraceNote } from '../wire/trace.js';
-import { connect, type TlsInfo } from '../net/transport.js';
+import { connect, type Dial, type TlsInfo } from '../net/transport.js';
+import { connectThroughProxy, parseProxy } from '../net/proxy.js';
 import { Turn, Turns } from './pipeline-turns.js';
 
 /** How long to wait for the reply to QUIT: the work is done, don't hang on it. */
@@ -62,6 +63,9 @@ export class SmtpSession {
       tls: target.tls,
       timeoutMs: target.timeouts.connect,
       signal,
+      dial: dialFor(target),
+      localAddress: target.localAddress,
+      family: target.family,
     });
     const connection = new Connection(opened, trace, id);
     if (opened.tls !== undefined) connection.trace(tlsNote(opened.tls));
@@ -258,6 +262,14 @@ export class SmtpSession {
 /** A command as shown in errors and the transcript: without its CRLF. */
 export function shown(command: string): string {
   return command.endsWith('\r\n') ? command.slice(0, -2) : command;
+}
+
+/** The caller's connect factory, or the proxy, when one is set (the options were checked: at most one). */
+function dialFor(target: Target): Dial | undefined {
+  if (target.connect !== undefined) return target.connect;
+  if (target.proxy === undefined) return undefined;
+  const proxy = parseProxy(target.proxy);
+  return (to) => connectThroughProxy(proxy, { ...to, timeoutMs: target.timeouts.connect });
 }
 
 function tlsNote(tls: TlsInfo): TraceNote {
