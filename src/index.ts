@@ -34,6 +34,7 @@ export {
   type AuthMechanism,
   type AuthOptions,
   type ConnectionOptions,
+  type ConnectTo,
   type CredentialRequest,
   type PromptedCredentials,
   type StreamType,

@@ -4,6 +4,7 @@
  * the package entry exports and uses each as README documents it; each `@ts-expect-error` line is something that must
  * not type-check (tsc fails if such a line compiles). Excluded from the main build (tsconfig.json).
  */
+import { PassThrough, type Duplex } from 'node:stream';
 import {
   Capabilities,
   checkServer,
@@ -26,6 +27,7 @@ import {
   type CheckReport,
   type ClientOptions,
   type ConnectionOptions,
+  type ConnectTo,
   type CredentialRequest,
   type Envelope,
   type FlushOptions,
@@ -154,6 +156,13 @@ export async function clients(prepared: Prepared): Promise<void> {
 
   const pool: SmtpPool = createPool();
   const rate: RateLimit = { messages: 10, perMs: 60_000 };
+  const dial = async (to: ConnectTo): Promise<Duplex> => {
+    void [to.host, to.port, to.signal.aborted];
+    return new PassThrough();
+  };
+  void createPool({ connect: dial, proxy: 'socks5h://proxy.example.org', family: 6, localAddress: '::1' });
+  // @ts-expect-error family is 4 or 6
+  void createPool({ family: 5 });
   const limits: PoolOptions = { server: 'mail.example.org', maxConnections: 4, idleTimeout: 30_000, rateLimit: rate };
   // @ts-expect-error a rate limit needs perMs
   void createPool({ rateLimit: { messages: 10 } });
