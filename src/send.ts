@@ -11,6 +11,8 @@ import { prepareMessage, type MessageInput, type Prepared } from './message/prep
 import type { QueueOptions } from './queue/store.js';
 import { queueMessage, type QueuedMail } from './queue/write.js';
 import { validateOptions } from './client/validate-options.js';
+import { refuseForQueue } from './client/delivery-requests.js';
+import { forCommandLine, optionRef } from './option-names.js';
 
 export interface SendOptions extends DeliverOptions, QueueOptions {
   /** smtpmail-queue-mail: see {@link QueueMailOptions}. */
@@ -98,6 +100,8 @@ export async function sendMail(
   options: SendOptions | QueueMailOptions | QueueOnFailureOptions = {},
 ): Promise<SendResult | QueuedMail> {
   validateOptions(options);
+  if (options.queueMail === true) refuseForQueue(options, forCommandLine() ? '--queue' : 'the `queueMail` option');
+  else if (options.queueOnTransientFailure === true) refuseForQueue(options, optionRef('queueOnTransientFailure'));
   if (options.signal?.aborted === true) throw abortError(options.signal);
   const deadline = new Deadline(totalMs(options), options.signal);
   let prepared: Prepared | undefined;
