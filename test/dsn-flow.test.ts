@@ -5,11 +5,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertTranscript, converse } from './helpers/converse.js';
-import { script } from './helpers/fake-server.js';
+import { assertNothingLeftOpen, assertTranscript, converse, SHORT_TIMEOUTS } from './helpers/converse.js';
+import { clientBytes, script, startFakeServer } from './helpers/fake-server.js';
+import { withQueueDir } from './helpers/queue-dir.js';
 import { withScriptedClient } from './helpers/scripted-client.js';
 import { withRealServer } from './helpers/real-server.js';
-import { sendMail, type SendResult } from '../src/index.js';
+import { sendMail, sendQueuedMail, type SendResult } from '../src/index.js';
 
 const GREETING = `
 S: 220 mail.example.org ESMTP
@@ -198,4 +199,46 @@ test('smtp-server receives them: RET, ENVID, NOTIFY and ORCPT as it decodes them
     );
     assert.deepEqual(received?.rcptArgs, [{ NOTIFY: 'SUCCESS,DELAY', ORCPT: 'rfc822;b+list@y.org' }]);
   });
+});
+
+test('the queue keeps no dsn, so the flush is given it: sendQueuedMail applies it to every message it sends', async () => {
+  await withQueueDir(async (queueDir) => {
+    const message = 'From: a@x.org\nTo: b@y.org\n\nhello\n';
+    await sendMail(message, { queueMail: true, queueDir, addMissingHeaders: false });
+    const steps = script`
+      ${GREETING}
+      S: 250-mail.example.org
+      S: 250 DSN
+      C: MAIL FROM:<a@x.org> ENVID=q1
+      S: 250 ok
+      C: RCPT TO:<b@y.org> NOTIFY=NEVER
+      S: 250 ok
+      C: DATA
+      S: 354 go
+      C: From: a@x.org
+      C: To: b@y.org
+      C:
+      C: hello
+      C: .
+      S: 250 2.0.0 queued
+      C: QUIT
+      S: 221 bye`;
+    const server = await startFakeServer(steps);
+    const report = await sendQueuedMail({
+      queueDir,
+      server: server.host,
+      port: server.port,
+      clientName: 'client.example',
+      authSources: [],
+      timeouts: SHORT_TIMEOUTS,
+      dsn: { notify: 'NEVER', envid: 'q1' },
+    });
+    server.stop();
+    assert.equal((await server.done).received, clientBytes(steps));
+    assert.deepEqual(
+      report.sent.map((sent) => sent.result.dsn),
+      ['sent'],
+    );
+  });
+  await assertNothingLeftOpen();
 });
