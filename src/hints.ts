@@ -16,6 +16,31 @@ export interface SearchedFile {
   readonly reasons: readonly string[];
 }
 
+/** Why a message that requires TLS (RFC 8689 REQUIRETLS) was not sent on this session. */
+export type RequireTlsGap = 'clear text' | 'unverified' | 'not offered';
+
+/** requireTls, and the session cannot carry REQUIRETLS: what would let the message go. */
+export function requireTlsUnmet(gap: RequireTlsGap): string {
+  switch (gap) {
+    case 'clear text':
+      return (
+        `REQUIRETLS is only sent over TLS: use ${setting('streamType', 'starttls')} ` +
+        `(usually ${setting('port', 587)}) or ${setting('streamType', 'ssl')} (usually ${setting('port', 465)})`
+      );
+    case 'unverified':
+      return (
+        'REQUIRETLS needs a verified server certificate: drop rejectUnauthorized: false, and give the CA with ' +
+        `${optionRef('tls.ca')} if the server's certificate comes from a private one`
+      );
+    default:
+      return (
+        'the server does not list REQUIRETLS in its EHLO reply after TLS (not every server has it; a check shows ' +
+        `what a server offers): send through a server that offers it, or leave out ${optionRef('requireTls')} if ` +
+        'the message may be relayed without that guarantee'
+      );
+  }
+}
+
 /** Implicit TLS, and the handshake read plain text (a `220 ...` greeting). */
 export function plainTextOnTlsPort(port: number): string {
   return (

@@ -56,3 +56,4 @@ export {
 export type { TlsInfo } from './net/transport.js';
 export type { CertificateSummary } from './hints.js';
 export type { Envelope } from './message/prepare.js';
+export type { DsnOptions } from './wire/dsn.js';

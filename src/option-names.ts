@@ -35,6 +35,7 @@ const FLAGS: Readonly<Record<string, string>> = {
   'tls.ca': '--ca FILE',
   mailDomain: '--maildomain DOMAIN',
   queueOnTransientFailure: '--queue-on-failure',
+  requireTls: '--require-tls',
 };
 
 /** Configuration keys whose name differs from the option's (`tls.ca` is `"ca"` in config.json). */

@@ -12,6 +12,8 @@ import type { QueueOptions } from './queue/store.js';
 import { queueMessage, type QueuedMail } from './queue/write.js';
 import { validateOptions } from './client/validate-options.js';
 import { expandServerUrl } from './server-url.js';
+import { refuseForQueue } from './client/delivery-requests.js';
+import { forCommandLine, optionRef } from './option-names.js';
 
 export interface SendOptions extends DeliverOptions, QueueOptions {
   /** smtpmail-queue-mail: see {@link QueueMailOptions}. */
@@ -100,6 +102,8 @@ export async function sendMail(
 ): Promise<SendResult | QueuedMail> {
   const options = expandServerUrl(given);
   validateOptions(options);
+  if (options.queueMail === true) refuseForQueue(options, forCommandLine() ? '--queue' : 'the `queueMail` option');
+  else if (options.queueOnTransientFailure === true) refuseForQueue(options, optionRef('queueOnTransientFailure'));
   if (options.signal?.aborted === true) throw abortError(options.signal);
   const deadline = new Deadline(totalMs(options), options.signal);
   let prepared: Prepared | undefined;

@@ -20,6 +20,7 @@ function args(fields: Partial<CliArgs> = {}): CliArgs {
     queueOnFailure: false,
     fcc: false,
     noChunking: false,
+    requireTls: false,
     ignored: [],
     ...fields,
   };
@@ -71,11 +72,21 @@ const goodRows: { name: string; argv: string[]; expected: CliArgs }[] = [
     expected: args({ ignoreDots: true, fullName: 'CronDaemon', ignored: ['-B8BITMIME', '-oem'], recipients: ['root'] }),
   },
   {
-    name: 'DSN flags (Postfix meanings) checked and recorded as ignored',
+    name: 'DSN flags (Postfix meanings) become the dsn option, in any case, attached or not',
     argv: ['-N', 'success,Failure', '-Rhdrs', '-V', 'envid-123', '-B', '7bit', '-t'],
-    expected: args({ ignored: ['-N success,failure', '-R HDRS', '-V envid-123', '-B7BIT'], fromHeaders: true }),
+    expected: args({
+      dsn: { notify: ['SUCCESS', 'FAILURE'], ret: 'HDRS', envid: 'envid-123' },
+      ignored: ['-B7BIT'],
+      fromHeaders: true,
+    }),
   },
-  { name: '-N never', argv: ['-Nnever', '-t'], expected: args({ ignored: ['-N never'], fromHeaders: true }) },
+  { name: '-N never', argv: ['-Nnever', '-t'], expected: args({ dsn: { notify: 'NEVER' }, fromHeaders: true }) },
+  {
+    name: '-N delay,delay,failure: each event once; a repeated -R: the last one',
+    argv: ['-N', 'DELAY, delay,failure', '-R', 'hdrs', '-R', 'FULL', '-t'],
+    expected: args({ dsn: { notify: ['DELAY', 'FAILURE'], ret: 'FULL' }, fromHeaders: true }),
+  },
+  { name: '--require-tls', argv: ['--require-tls', '-t'], expected: args({ requireTls: true, fromHeaders: true }) },
   {
     name: 'ignored options with values: -h, -L, -p, -O, -X, -A',
     argv: [
@@ -249,6 +260,7 @@ test('parseCliArgs: optional properties not given are absent, not undefined', ()
     'noChunking',
     'queueOnFailure',
     'recipients',
+    'requireTls',
   ]);
 });
 
@@ -286,6 +298,18 @@ const errorRows: { name: string; argv: string[]; message: string }[] = [
     message: 'option -N needs "never" or a list of success, failure, delay',
   },
   { name: '-V needs an envid', argv: ['-V'], message: 'option -V needs a value' },
+  { name: 'a bad -R value', argv: ['-R', 'body'], message: 'option -R needs one of HDRS, FULL, not body' },
+  {
+    name: '-V longer than RFC 3461 allows once xtext-encoded',
+    argv: ['-V', '+'.repeat(34)],
+    message: 'option -V: the envelope id is 102 characters once xtext-encoded; RFC 3461 §4.4 allows 100',
+  },
+  {
+    name: '-V with a non-ASCII character',
+    argv: ['-V', 'café'],
+    message: 'option -V: the envelope id must be printable US-ASCII',
+  },
+  { name: '--require-tls takes no value', argv: ['--require-tls=yes'], message: 'option --require-tls takes no value' },
   { name: '-h needs a hop count (help is --help)', argv: ['-h'], message: 'option -h needs a value' },
   { name: 'a recipient that is no address', argv: ['foo bar'], message: 'recipient "foo bar" is not an address' },
   { name: 'list with recipients', argv: ['-bp', 'a@x'], message: 'option -bp takes no recipients' },
@@ -318,6 +342,7 @@ const errorRows: { name: string; argv: string[]; message: string }[] = [
     message: 'the value of --server contains CR, LF or NUL',
   },
   { name: 'LF in an attached -f', argv: ['-fa@x\n'], message: 'the value of -f contains CR, LF or NUL' },
+  { name: 'CR LF in -V', argv: ['-V', 'id\r\nRSET'], message: 'the value of -V contains CR, LF or NUL' },
   { name: 'NUL in an ignored option', argv: ['-oQ/tmp\0'], message: 'the value of -o contains CR, LF or NUL' },
   { name: 'LF in a recipient', argv: ['a@x\nb@y'], message: 'recipient "a@x\\nb@y" contains CR, LF or NUL' },
   { name: 'CR at the end of a recipient (not trimmed away)', argv: ['--', 'a@x\r'], message: 'contains CR, LF or NUL' },

@@ -75,22 +75,92 @@ test("maildomain from the configuration completes cronie's -f root", async () =>
   });
 });
 
-test('DSN flags and other ignored flags are accepted; --debug says each was ignored and why', async () => {
+test('-N, -R and -V reach the server as NOTIFY, RET and ENVID (it offers DSN); --debug says why -v is ignored', async () => {
+  await withServer(
+    async (server) => {
+      await withHome(async (_home, env) => {
+        const run = await runCli(
+          [
+            '-N',
+            'success,failure',
+            '-R',
+            'hdrs',
+            '-V',
+            'id 1+2',
+            '-v',
+            '-bm',
+            '-oi',
+            '--debug',
+            ...plain(server),
+            '-t',
+          ],
+          'From: a@example.org\nTo: you@example.net\n\nx\n',
+          env,
+        );
+        assert.equal(run.code, 0, run.stderr);
+        assert.match(run.stderr, /^C: MAIL FROM:<a@example\.org>( SIZE=\d+)? RET=HDRS ENVID=id\+201\+2B2$/m);
+        assert.match(run.stderr, /^C: RCPT TO:<you@example\.net> NOTIFY=SUCCESS,FAILURE$/m);
+        assert.match(run.stderr, /^smtpmail: ignoring -v: use --debug for the SMTP transcript$/m);
+        assert.doesNotMatch(run.stderr, /ignoring -[NRV]/);
+        const [received] = server.received;
+        assert.deepEqual(
+          { ret: received?.mailArgs['RET'], envid: received?.mailArgs['ENVID'] },
+          { ret: 'HDRS', envid: 'id 1+2' },
+        );
+        assert.deepEqual(received?.rcptArgs, [{ NOTIFY: 'SUCCESS,FAILURE' }]);
+      });
+    },
+    { hideDSN: false },
+  );
+});
+
+test('-N never to a server without DSN: sent without it, exit 0, and only --debug says so', async () => {
+  await withServer(
+    async (server) => {
+      await withHome(async (_home, env) => {
+        const message = 'From: a@example.org\nTo: you@example.net\n\nx\n';
+        const quiet = await runCli(['-N', 'never', '-oi', ...plain(server), '-t'], message, env);
+        assert.deepEqual(quiet, { code: 0, stdout: '', stderr: '' });
+        const debug = await runCli(['-N', 'never', '-oi', '--debug', ...plain(server), '-t'], message, env);
+        assert.equal(debug.code, 0, debug.stderr);
+        assert.match(debug.stderr, /^\* the server does not offer DSN: the message goes without RET, ENVID/m);
+        assert.match(debug.stderr, /^C: RCPT TO:<you@example\.net>$/m);
+        assert.deepEqual(
+          server.received.map((r) => r.rcptArgs),
+          [[{}], [{}]],
+        );
+      });
+    },
+    { hideDSN: true }, // smtp-server's default, made explicit
+  );
+});
+
+test('-N with --queue: exit 78 before anything is queued, naming both', async () => {
+  await withHome(async (home, env) => {
+    const queueDir = path.join(home, 'q');
+    const run = await runCli(['-N', 'never', '--queue', '--queue-dir', queueDir, 'a@example.net'], 'x\n', env);
+    assert.equal(run.code, 78);
+    assert.match(run.stderr, /^smtpmail: --queue and -N, -R and -V cannot go together: the queue's files/);
+    await assert.rejects(fs.access(path.join(queueDir, 'index')));
+  });
+});
+
+test('--require-tls to a server in clear text: exit 77 before MAIL, the hint naming the flags', async () => {
   await withServer(async (server) => {
     await withHome(async (_home, env) => {
       const run = await runCli(
-        ['-N', 'never', '-R', 'hdrs', '-V', 'id-1', '-v', '-bm', '-oi', '--debug', ...plain(server), '-t'],
-        'From: a@example.org\nTo: you@example.net\n\nx\n',
+        ['--require-tls', '-oi', '-f', 'a@example.org', ...plain(server), 'you@example.net'],
+        'Subject: x\n\nx\n',
         env,
       );
-      assert.equal(run.code, 0, run.stderr);
-      assert.match(
+      assert.equal(run.code, 77);
+      assert.equal(
         run.stderr,
-        /^smtpmail: ignoring -N never: delivery status notifications \(DSN\) are not supported yet$/m,
+        'smtpmail: the message requires TLS (REQUIRETLS, RFC 8689) and the connection is not encrypted: nothing was ' +
+          'sent. Hint: REQUIRETLS is only sent over TLS: use --stream-type starttls (usually --port 587) or ' +
+          '--stream-type ssl (usually --port 465)\n',
       );
-      assert.match(run.stderr, /^smtpmail: ignoring -V id-1: /m);
-      assert.match(run.stderr, /^smtpmail: ignoring -v: use --debug for the SMTP transcript$/m);
-      assert.equal(server.received.length, 1);
+      assert.equal(server.mailCommands, 0);
     });
   });
 });

@@ -110,7 +110,8 @@ test("README's JavaScript blocks run against local servers, each delivering", as
   };
   // The proxy recipe goes through a real SOCKS5 proxy when Dante is here.
   const dante = missing('danted') === undefined ? await startDante(false) : undefined;
-  const starttls = await startRealServer(auth as never);
+  // DSN and REQUIRETLS offered (smtp-server hides both by default), for the README's examples of them.
+  const starttls = await startRealServer({ ...(auth as object), hideDSN: false, hideREQUIRETLS: false } as never);
   const implicit = await startRealServer({ ...(auth as object), secure: true } as never);
   const home = await fs.mkdtemp(path.join(os.tmpdir(), 'smtpmail-readme-'));
   try {

@@ -14,6 +14,7 @@ import { SmtpProtocolError } from '../errors.js';
 import { readSendmailFlag } from './sendmail-flags.js';
 import { describeValue, showArgument } from '../option-names.js';
 import { portNumber, SERVICES, STREAM_TYPES, type StreamType } from '../options.js';
+import type { DsnOptions } from '../wire/dsn.js';
 
 export { CliUsageError };
 
@@ -56,6 +57,10 @@ export interface CliArgs {
   readonly fcc: boolean;
   /** `--no-chunking`: DATA even when the server offers CHUNKING (for a server whose BDAT does not work). */
   readonly noChunking: boolean;
+  /** `-N`, `-R`, `-V` (Postfix's sendmail): delivery status notifications (RFC 3461 NOTIFY, RET, ENVID). */
+  readonly dsn?: DsnOptions;
+  /** `--require-tls`: send with REQUIRETLS (RFC 8689), or not at all. */
+  readonly requireTls: boolean;
   readonly debug: boolean;
   readonly dryRun: boolean;
   readonly json: boolean;
@@ -97,7 +102,7 @@ const STRING_OPTIONS: ReadonlyMap<string, StringField> = new Map([
 
 const OTHER_VALUE_OPTIONS = new Set(['--port', '--stream-type', '--auth-mechanisms', '--authinfo']);
 
-type Flag = 'debug' | 'dryRun' | 'json' | 'checkAll' | 'queueOnFailure' | 'fcc' | 'noChunking';
+type Flag = 'debug' | 'dryRun' | 'json' | 'checkAll' | 'queueOnFailure' | 'fcc' | 'noChunking' | 'requireTls';
 
 const FLAG_OPTIONS: ReadonlyMap<string, Flag> = new Map([
   ['--debug', 'debug'],
@@ -107,6 +112,7 @@ const FLAG_OPTIONS: ReadonlyMap<string, Flag> = new Map([
   ['--queue-on-failure', 'queueOnFailure'],
   ['--fcc', 'fcc'],
   ['--no-chunking', 'noChunking'],
+  ['--require-tls', 'requireTls'],
 ]);
 
 const ACTION_OPTIONS: ReadonlyMap<string, CliAction> = new Map([
@@ -161,6 +167,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
       queueOnFailure: false,
       fcc: false,
       noChunking: false,
+      requireTls: false,
     },
     ignored: [],
     optional: {},
@@ -224,6 +231,10 @@ function parseShort(draft: Draft, arg: string, takeNext: (option: string) => str
     case 'action':
       // -bm asks for what happens anyway: it conflicts with no other action.
       if (flag.action !== 'send') setAction(draft, flag.action, arg);
+      return;
+    case 'dsn':
+      // Each of -N, -R, -V sets its own part; repeated, the last one counts.
+      draft.optional.dsn = { ...draft.optional.dsn, ...flag.dsn };
       return;
     case 'ignored':
       draft.ignored.push(checkValue(arg.slice(0, 2), flag.flag));

@@ -61,6 +61,7 @@ function formatCaps(caps: CapabilitySummary): string {
     caps.smtputf8 ? 'SMTPUTF8' : undefined,
     caps.chunking ? 'CHUNKING' : undefined,
     caps.dsn ? 'DSN' : undefined,
+    caps.requireTls ? 'REQUIRETLS' : undefined,
     caps.starttls ? 'STARTTLS' : undefined,
     caps.auth.length > 0 ? `AUTH ${caps.auth.join(' ')}` : 'no AUTH',
   ];

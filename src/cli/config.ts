@@ -39,6 +39,8 @@ export interface AccountSettings {
   readonly queueOnTransientFailure?: boolean;
   /** false: DATA even when the server offers CHUNKING. */
   readonly chunking?: boolean;
+  /** Every message with REQUIRETLS (RFC 8689), or not sent. */
+  readonly requireTls?: boolean;
   /** Accounts only: the From: address (or addresses) that select this account. */
   readonly from?: string | readonly string[];
 }
@@ -73,6 +75,7 @@ const KEYS: Readonly<Record<keyof AccountSettings, Kind>> = {
   passwordeval: 'command',
   queueOnTransientFailure: 'boolean',
   chunking: 'boolean',
+  requireTls: 'boolean',
 };
 
 const EMPTY: CliConfig = { defaults: {}, accounts: new Map() };

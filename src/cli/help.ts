@@ -16,7 +16,10 @@ sendmail options:
   -F NAME          full name for a missing From:
   -a ACCOUNT       use this account of the configuration (as msmtp's -a)
   -bm, -q, -bp     send (the default), send the queue, list the queue
-  -N, -R, -V, -B, -oXXX, -v, -h, -L, -p, -O, -X, -A, -n, -m, -G, -U
+  -N DSN           delivery status notifications: never, or a list of success,failure,delay
+  -R RET           a failure notification returns the full message or only its headers: full or hdrs
+  -V ENVID         an envelope id returned in notifications (-N, -R, -V go when the server offers DSN)
+  -B, -oXXX, -v, -h, -L, -p, -O, -X, -A, -n, -m, -G, -U
                    accepted and ignored (--debug says why)
   -bs, -bd, -bv, -qINTERVAL, -C and other MTA modes are refused
   --               end of options
@@ -38,6 +41,8 @@ smtpmail options:
   --queue                queue the message instead of sending it
   --queue-on-failure     send, and queue the message if that fails for now (greylisting, server down)
   --no-chunking          DATA even when the server offers CHUNKING (BDAT is the default then)
+  --require-tls          REQUIRETLS (RFC 8689): every relay must use TLS; not sent at all without verified TLS
+                         and a server that offers REQUIRETLS
   --fcc                  append a copy to the files its Fcc: fields name (mbox); without it Fcc is only removed
   --flush-queue          send the queued messages and print a report
   --list-queue           list the queued messages

@@ -156,6 +156,8 @@ function options(
     queueOnTransientFailure: args.queueOnFailure ? true : undefined,
     honorFcc: args.fcc ? true : undefined,
     chunking: args.noChunking ? false : undefined,
+    dsn: args.dsn,
+    requireTls: args.requireTls ? true : undefined,
   };
   const given = Object.fromEntries(Object.entries(fromArgs).filter(([, value]) => value !== undefined));
   const result: SendOptions = {

@@ -6,13 +6,15 @@
  * `-V envid`, `-bm`, `-v`. Each one is implemented, accepted and ignored (it
  * asks for something this program decides itself), or refused with a
  * message that says why; none is silently taken for something else. Where
- * the programs disagree, Postfix's meaning wins (`-N` DSN, `-V` envid).
+ * the programs disagree, Postfix's meaning wins (`-N` DSN, `-V` envid): `-N`,
+ * `-R` and `-V` become the library's `dsn` (RFC 3461's NOTIFY, RET, ENVID).
  *
  * {@link SENDMAIL_FLAGS} documents the table (README prints it); the parser
  * below implements it. Pure: no I/O.
  */
 import { CliUsageError } from './exit-codes.js';
 import { showArgument } from '../option-names.js';
+import { encodeEnvid, type DsnNotifyEvent } from '../wire/dsn.js';
 
 export interface FlagDoc {
   readonly flags: string;
@@ -32,8 +34,10 @@ export const SENDMAIL_FLAGS: readonly FlagDoc[] = [
   { flags: '-a ACCOUNT', treatment: 'implemented', note: 'use this account of the configuration (msmtp)' },
   {
     flags: '-N DSN, -R RET, -V ENVID',
-    treatment: 'ignored',
-    note: 'delivery status notification parameters: checked, then ignored until DSN is supported',
+    treatment: 'implemented',
+    note:
+      'delivery status notifications (RFC 3461): -N never or success,failure,delay (NOTIFY), -R full or hdrs (RET), ' +
+      '-V an envelope id (ENVID); sent when the server offers DSN',
   },
   { flags: '-B TYPE', treatment: 'ignored', note: 'body type (7BIT, 8BITMIME): declared from the message itself' },
   {
@@ -72,7 +76,14 @@ export type SendmailFlag =
   | { readonly kind: 'switches'; readonly fromHeaders: boolean; readonly ignoreDots: boolean }
   | { readonly kind: 'value'; readonly field: 'envelopeFrom' | 'fullName' | 'account'; readonly value: string }
   | { readonly kind: 'action'; readonly action: 'send' | 'list' | 'flush' | 'version' }
+  | { readonly kind: 'dsn'; readonly dsn: DsnFlag }
   | { readonly kind: 'ignored'; readonly flag: string };
+
+/** One DSN setting, from -N, -R or -V (Postfix's sendmail(1)). */
+export type DsnFlag =
+  | { readonly notify: 'NEVER' | readonly DsnNotifyEvent[] }
+  | { readonly ret: 'FULL' | 'HDRS' }
+  | { readonly envid: string };
 
 /** Ignored flags that take a value, attached (`-h17`) or as the next argument. */
 const IGNORED_WITH_VALUE = new Set(['-h', '-L', '-p', '-O', '-X', '-A']);
@@ -127,11 +138,11 @@ export function readSendmailFlag(
     case '-B':
       return { kind: 'ignored', flag: `-B${checkChoice('-B', value(), ['7BIT', '8BITMIME'])}` };
     case '-N':
-      return { kind: 'ignored', flag: `-N ${checkNotify(value())}` };
+      return { kind: 'dsn', dsn: { notify: checkNotify(value()) } };
     case '-R':
-      return { kind: 'ignored', flag: `-R ${checkChoice('-R', value(), ['HDRS', 'FULL'])}` };
+      return { kind: 'dsn', dsn: { ret: checkChoice('-R', value(), ['HDRS', 'FULL']) as 'HDRS' | 'FULL' } };
     case '-V':
-      return { kind: 'ignored', flag: `-V ${value()}` };
+      return { kind: 'dsn', dsn: { envid: checkEnvid(value()) } };
     case '-C':
       throw new CliUsageError(
         `option -C (another MTA's configuration) is not supported: use --config FILE, a JSON configuration`,
@@ -162,8 +173,6 @@ function mode(arg: string): SendmailFlag {
 /** Why an ignored flag has no effect, for --debug. */
 export function ignoredBecause(flag: string): string {
   const letter = flag.slice(0, 2);
-  if (letter === '-N' || letter === '-R' || letter === '-V')
-    return 'delivery status notifications (DSN) are not supported yet';
   if (letter === '-B') return 'the body type is declared from the message itself';
   if (letter === '-o') return "delivery and error modes are this program's own";
   if (flag === '-v') return 'use --debug for the SMTP transcript';
@@ -177,17 +186,26 @@ function checkChoice(option: string, value: string, choices: readonly string[]):
   return upper;
 }
 
-/** `-N`: `never`, or a comma list of `success`, `failure`, `delay` (RFC 3461 NOTIFY). */
-function checkNotify(value: string): string {
+/** `-N`: `never`, or a comma list of `success`, `failure`, `delay`, in any case (RFC 3461 NOTIFY); each once. */
+function checkNotify(value: string): 'NEVER' | DsnNotifyEvent[] {
   const items = value
-    .toLowerCase()
+    .toUpperCase()
     .split(',')
     .map((item) => item.trim());
-  const valid =
-    items.length === 1 && items[0] === 'never'
-      ? true
-      : items.every((item) => item === 'success' || item === 'failure' || item === 'delay');
-  if (!valid)
+  if (items.length === 1 && items[0] === 'NEVER') return 'NEVER';
+  const events = items.filter((item): item is DsnNotifyEvent => ['SUCCESS', 'FAILURE', 'DELAY'].includes(item));
+  if (events.length !== items.length)
     throw new CliUsageError(`option -N needs "never" or a list of success, failure, delay, not ${showArgument(value)}`);
-  return items.join(',');
+  return [...new Set(events)];
+}
+
+/** `-V`: an envelope id that RFC 3461 §4.4 lets go out (printable ASCII, at most 100 characters as xtext). */
+function checkEnvid(value: string): string {
+  try {
+    encodeEnvid(value);
+  } catch (error) {
+    const reason = (error as Error).message.replace(/^(invalid option dsn: its|the dsn) envid/, 'the envelope id');
+    throw new CliUsageError(`option -V: ${reason}`);
+  }
+  return value;
 }

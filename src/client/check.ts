@@ -32,6 +32,8 @@ export interface CapabilitySummary {
   readonly smtputf8: boolean;
   readonly chunking: boolean;
   readonly dsn: boolean;
+  /** REQUIRETLS (RFC 8689): what `requireTls` needs (servers offer it after TLS). */
+  readonly requireTls: boolean;
   readonly starttls: boolean;
   readonly auth: readonly string[];
 }
@@ -204,6 +206,7 @@ function summarize(caps: Capabilities): CapabilitySummary {
     smtputf8: caps.has('SMTPUTF8'),
     chunking: caps.has('CHUNKING'),
     dsn: caps.has('DSN'),
+    requireTls: caps.has('REQUIRETLS'),
     starttls: caps.has('STARTTLS'),
     auth: caps.authMechanisms,
   };

@@ -46,6 +46,15 @@ import type { TransactionResult } from '../smtp/plan.js';
 import { transact } from '../smtp/transaction.js';
 import type { TlsInfo } from '../net/transport.js';
 import { validateOptions } from './validate-options.js';
+import {
+  checkRequests,
+  dsnOutcome,
+  requestedMailParameters,
+  requestedRcptParameters,
+  type DeliveryRequests,
+  type DsnOutcome,
+} from './delivery-requests.js';
+import type { DsnOptions } from '../wire/dsn.js';
 import { stamp, type TraceNote } from '../wire/trace.js';
 import { expandServerUrl } from '../server-url.js';
 
@@ -61,6 +70,16 @@ export interface MessageOptions extends Omit<PrepareOptions, 'localDomain'> {
    * by a retry.
    */
   readonly onProgress?: ((progress: SendProgressReport) => void) | undefined;
+  /**
+   * Delivery status notifications to ask for (RFC 3461): `RET` and `ENVID` on MAIL, `NOTIFY` and `ORCPT` on every
+   * RCPT, sent when the server offers DSN (the result's `dsn` says whether it did).
+   */
+  readonly dsn?: DsnOptions | undefined;
+  /**
+   * Send `MAIL FROM:<...> REQUIRETLS` (RFC 8689): every relay must then use TLS or return the message. Nothing is
+   * sent (EPOLICY) unless the connection is TLS with a verified certificate and the server offers REQUIRETLS.
+   */
+  readonly requireTls?: boolean | undefined;
 }
 
 /** What `onProgress` is told. */
@@ -111,6 +130,11 @@ export interface SendResult {
   readonly size: number;
   /** The Message-ID the message went out with (given, or added), e.g. `<x@example.org>`; undefined when none. */
   readonly messageId: string | undefined;
+  /**
+   * With `dsn`: `'sent'` when the server offers DSN and got the parameters, `'not offered'` when it does not (the
+   * message went without them; the server's own notifications apply). Undefined without `dsn`.
+   */
+  readonly dsn: DsnOutcome | undefined;
 }
 
 /** Credentials given to a client or pool after it was created. */
@@ -277,8 +301,11 @@ export class SmtpClient {
           ? prepareBytes(message, options)
           : await prepareMessage(message, options);
       if (prepared.method !== undefined) checkMethod(prepared, this.#target);
-      commands.mailFrom(prepared.envelope.from); // CR/LF/NUL refused before anything is written
-      for (const to of prepared.envelope.to) commands.rcptTo(to);
+      checkRequests(prepared, options);
+      // CR/LF/NUL refused before anything is written
+      commands.mailFrom(prepared.envelope.from, { ret: options.dsn?.ret, envid: options.dsn?.envid });
+      for (const to of prepared.envelope.to)
+        commands.rcptTo(to, { notify: options.dsn?.notify, orcpt: options.dsn?.orcpt });
       return await this.#attempts(prepared, options, deadline, seen);
     } finally {
       if (outer === undefined) deadline.dispose();
@@ -315,7 +342,7 @@ export class SmtpClient {
         } finally {
           unwatch();
         }
-        return this.#result(prepared, outcome, attempt);
+        return this.#result(prepared, outcome, attempt, dsnOutcome(session, options));
       } catch (error) {
         if (seen !== undefined && progress.dataStarted) seen.dataStarted = true;
         this.#afterFailure(error);
@@ -369,7 +396,8 @@ export class SmtpClient {
     const authorizer = this.#authorizer;
     return transact(session, prepared.envelope, prepared, {
       message: this.#options.onTrace === undefined ? undefined : { index, id: prepared.messageId },
-      params: (size) => mailParameters(session, prepared, size),
+      params: (size) => mailParameters(session, prepared, size, options),
+      rcptParams: requestedRcptParameters(session, options),
       partial: options.partial === true,
       traceData: options.traceData === true,
       onProgress: progressOf(prepared, options.onProgress),
@@ -487,7 +515,7 @@ export class SmtpClient {
     }
   }
 
-  #result(prepared: Prepared, outcome: TransactionResult, attempts: number): SendResult {
+  #result(prepared: Prepared, outcome: TransactionResult, attempts: number, dsn: DsnOutcome | undefined): SendResult {
     const session = this.#session;
     return {
       envelope: prepared.envelope,
@@ -500,6 +528,7 @@ export class SmtpClient {
       attempts,
       size: outcome.bytesIn,
       messageId: prepared.messageId,
+      dsn,
     };
   }
 
@@ -516,10 +545,16 @@ export function totalMs(options: ConnectionOptions): number {
 
 /**
  * SIZE (RFC 1870), BODY=8BITMIME (RFC 6152) and SMTPUTF8 (RFC 6531), as the
- * server allows. `size` is the message size on the wire (line ends CRLF), which the
+ * server allows, then what the message asks (delivery-requests.ts: RET, ENVID,
+ * REQUIRETLS). `size` is the message size on the wire (line ends CRLF), which the
  * transaction measures for a message in memory; a stream's size is not known.
  */
-function mailParameters(session: SmtpSession, prepared: Prepared, size: number | undefined): commands.MailParameters {
+function mailParameters(
+  session: SmtpSession,
+  prepared: Prepared,
+  size: number | undefined,
+  requests: DeliveryRequests,
+): commands.MailParameters {
   const caps = session.capabilities;
   const body = prepared.body;
   const inMemory = Buffer.isBuffer(body);
@@ -546,6 +581,7 @@ function mailParameters(session: SmtpSession, prepared: Prepared, size: number |
     size: caps.has('SIZE') ? size : undefined,
     body: eightBit && caps.has('8BITMIME') ? '8BITMIME' : undefined,
     smtputf8: needsUtf8 || undefined,
+    ...requestedMailParameters(session, requests),
   };
 }
 

@@ -80,6 +80,7 @@ export async function sendWithSendmail(
     attempts: 1,
     size,
     messageId: prepared.messageId,
+    dsn: undefined, // deliver.ts refuses a DSN request for a sendmail program
   };
 }
 

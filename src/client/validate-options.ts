@@ -19,6 +19,7 @@ import { portNumber, SERVICES, STREAM_TYPES } from '../options.js';
 import { MECHANISMS } from '../auth/sasl.js';
 import { parseProxy } from '../net/proxy.js';
 import { isIpAddress } from '../net/transport.js';
+import { dsnProblem } from '../wire/dsn.js';
 
 /** A check: undefined when the value is acceptable, else what the option accepts. */
 type Check = (value: unknown) => string | undefined;
@@ -119,6 +120,9 @@ const MESSAGE_OPTIONS: Readonly<Record<string, Check>> = {
   partial: boolean,
   signal: (v) => (v instanceof AbortSignal ? undefined : 'an AbortSignal'),
   onProgress: func,
+  // ECONFIG for a wrong shape or keyword; an envid or orcpt that cannot be sent as written throws EINPUT itself.
+  dsn: dsnProblem,
+  requireTls: boolean,
 };
 
 /** Every option of every entry point (sendMail, SmtpClient, createPool, checkServer, sendQueuedMail). */
@@ -191,7 +195,7 @@ const ALL_OPTIONS: Readonly<Record<string, Check>> = {
 const OTHER_NAMES: Readonly<Record<string, string>> = {
   host: 'server',
   secure: "streamType: 'ssl'",
-  requireTLS: "streamType: 'starttls'",
+  requireTLS: "streamType: 'starttls'; requireTls, spelt so, asks for RFC 8689's REQUIRETLS",
   ignoreTLS: "streamType: 'plain'",
   auth: 'user and password',
   pass: 'password',

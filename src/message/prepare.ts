@@ -96,6 +96,11 @@ export interface Prepared {
   readonly bodyWireSize: number | undefined;
   /** Whether a streamed body has 8-bit octets, when it was measured beforehand. */
   readonly bodyEightBit: boolean | undefined;
+  /**
+   * The message has a `TLS-Required: No` field (RFC 8689 §3): its sender asks relays to ignore the recipient's TLS
+   * policies (MTA-STS, DANE). The field is transmitted as it is.
+   */
+  readonly tlsOptional: boolean;
   /** Releases a streamed body that will not be read (closes the file or socket behind it). */
   dispose(): Promise<void>;
 }
@@ -113,6 +118,7 @@ class PreparedMessage implements Prepared {
   readonly inMemory: boolean;
   readonly bodyWireSize: number | undefined;
   readonly bodyEightBit: boolean | undefined;
+  readonly tlsOptional: boolean;
   readonly dispose: () => Promise<void>;
 
   constructor(parts: Prepared) {
@@ -127,6 +133,7 @@ class PreparedMessage implements Prepared {
     this.inMemory = parts.inMemory;
     this.bodyWireSize = parts.bodyWireSize;
     this.bodyEightBit = parts.bodyEightBit;
+    this.tlsOptional = parts.tlsOptional;
     this.dispose = parts.dispose;
   }
 }
@@ -139,6 +146,7 @@ const RECIPIENT_FIELDS = ['to', 'cc', 'bcc'];
 const RESENT_FIELDS = ['resent-to', 'resent-cc', 'resent-bcc'];
 const METHOD_KEY = METHOD_HEADER.toLowerCase();
 const FCC_KEY = 'fcc';
+const TLS_REQUIRED_KEY = 'tls-required';
 /** Never transmitted: Bcc and Resent-Bcc (RFC 5322 §3.6.3), Fcc (a local file name), X-Message-SMTP-Method. */
 const HIDDEN_KEYS = ['bcc', 'resent-bcc', FCC_KEY, METHOD_KEY];
 const NON_ASCII = /[^\x00-\x7f]/;
@@ -183,7 +191,9 @@ function prepareSplit(
   let methodValue: string | undefined;
   const fcc: string[] = [];
   let hidden = false;
+  let tlsRequired: HeaderField[] | undefined;
   for (const field of fields) {
+    if (field.key === TLS_REQUIRED_KEY) (tlsRequired ??= []).push(field);
     if (isBlankSubject(field)) hidden = true;
     if (!HIDDEN_KEYS.includes(field.key)) continue;
     hidden = true;
@@ -234,8 +244,31 @@ function prepareSplit(
     bodyWireSize:
       measured === undefined ? undefined : measured.wireSize - normalizedSize(raw.subarray(0, end.bodyStart)),
     bodyEightBit: measured?.eightBit,
+    tlsOptional: tlsRequired !== undefined && checkTlsRequired(tlsRequired),
     dispose,
   });
+}
+
+/**
+ * RFC 8689 §3: at most one TLS-Required field, whose value is `No` (in any case: ABNF strings are). Anything else
+ * is refused rather than sent: a `TLS-Required: Yes` would look like a requirement that nothing enforces.
+ */
+function checkTlsRequired(fields: readonly HeaderField[]): true {
+  if (fields.length > 1) {
+    throw new SmtpProtocolError(
+      'EINPUT',
+      `the message has ${fields.length} TLS-Required fields; RFC 8689 §3 allows one (TLS-Required: No)`,
+    );
+  }
+  const value = (fields[0] as HeaderField).value.trim();
+  if (!/^no$/i.test(value)) {
+    throw new SmtpProtocolError(
+      'EINPUT',
+      `the TLS-Required field says ${JSON.stringify(value.slice(0, 40))}; RFC 8689 §3 defines only "No" (to ` +
+        `require TLS, ask for REQUIRETLS: ${optionRef('requireTls')})`,
+    );
+  }
+  return true;
 }
 
 /** The first Message-ID field's value (unfolded, trimmed), when there is one. */

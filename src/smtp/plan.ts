@@ -72,6 +72,8 @@ export function refuseUnlessDeliverable(outcome: EnvelopeOutcome, partial: boole
 export interface TransactionOptions {
   /** MAIL FROM's parameters; `size` is given when the transaction already knows the message size on the wire. */
   readonly params: (size: number | undefined) => commands.MailParameters;
+  /** Every RCPT TO's parameters (DSN's NOTIFY and ORCPT), when any. */
+  readonly rcptParams?: commands.RcptParameters | undefined;
   /** Deliver to the accepted recipients when others are refused (default: fail the message). */
   readonly partial: boolean;
   readonly traceData: boolean;

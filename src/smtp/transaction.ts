@@ -44,7 +44,7 @@ export function transact(
     const caps = session.capabilities;
     plan = {
       from: envelope.from,
-      rcpts: envelope.to.map((to) => commands.rcptTo(to)),
+      rcpts: envelope.to.map((to) => commands.rcptTo(to, options.rcptParams)),
       to: envelope.to,
       pipelining: caps.has('PIPELINING'),
       chunking: caps.has('CHUNKING') && options.chunking !== false,

@@ -8,6 +8,7 @@
  * command injection, the classic SMTP client bug.
  */
 import { SmtpProtocolError } from '../errors.js';
+import { encodeEnvid, encodeOrcpt, notifyValue, type DsnOptions } from './dsn.js';
 
 /**
  * Longest address accepted, in octets. RFC 5321 §4.5.3.1 allows 64 + 1 + 255
@@ -24,6 +25,20 @@ export interface MailParameters {
   readonly body?: '7BIT' | '8BITMIME' | undefined;
   /** The `SMTPUTF8` keyword when true (RFC 6531 §3.4). */
   readonly smtputf8?: boolean | undefined;
+  /** `RET=FULL` or `RET=HDRS` (RFC 3461 §4.3). */
+  readonly ret?: DsnOptions['ret'];
+  /** `ENVID=`, given as text and xtext-encoded here (RFC 3461 §4.4). */
+  readonly envid?: string | undefined;
+  /** The `REQUIRETLS` keyword when true (RFC 8689 §2). */
+  readonly requireTls?: boolean | undefined;
+}
+
+/** Parameters of RCPT TO (RFC 3461 §4.1, §4.2), each sent only when given. */
+export interface RcptParameters {
+  /** `NOTIFY=`: `NEVER`, or the events joined by commas. */
+  readonly notify?: DsnOptions['notify'];
+  /** `ORCPT=rfc822;` and the xtext of this bare address. */
+  readonly orcpt?: string | undefined;
 }
 
 // C0 controls (CR, LF and NUL among them) and DEL.
@@ -48,8 +63,9 @@ export function starttls(): string {
 
 /**
  * `MAIL FROM:<address>` then, in this order and only when given, `SIZE=n`
- * (RFC 1870), `BODY=...` (RFC 6152) and `SMTPUTF8` (RFC 6531). An empty
- * address is the null reverse-path `<>` (RFC 5321 §4.5.5, bounces).
+ * (RFC 1870), `BODY=...` (RFC 6152), `SMTPUTF8` (RFC 6531), `RET=` and
+ * `ENVID=` (RFC 3461) and `REQUIRETLS` (RFC 8689). An empty address is the
+ * null reverse-path `<>` (RFC 5321 §4.5.5, bounces).
  */
 export function mailFrom(address: string, params: MailParameters = {}): string {
   let line = `MAIL FROM:<${checkAddress(address, 'sender address')}>`;
@@ -67,13 +83,35 @@ export function mailFrom(address: string, params: MailParameters = {}): string {
     line += ` BODY=${params.body}`;
   }
   if (params.smtputf8 === true) line += ' SMTPUTF8';
+  if (params.ret !== undefined) {
+    if (params.ret !== 'FULL' && params.ret !== 'HDRS') {
+      throw new SmtpProtocolError('EINPUT', 'RET parameter must be FULL or HDRS');
+    }
+    line += ` RET=${params.ret}`;
+  }
+  if (params.envid !== undefined) line += ` ENVID=${encodeEnvid(params.envid)}`;
+  if (params.requireTls === true) line += ' REQUIRETLS';
   return `${line}\r\n`;
 }
 
-/** `RCPT TO:<address>` (RFC 5321 §4.1.1.3). An empty address is refused. */
-export function rcptTo(address: string): string {
+/**
+ * `RCPT TO:<address>` (RFC 5321 §4.1.1.3), then, when given, `NOTIFY=` and
+ * `ORCPT=rfc822;...` (RFC 3461 §4.1, §4.2). An empty address is refused.
+ */
+export function rcptTo(address: string, params: RcptParameters = {}): string {
   if (address === '') throw new SmtpProtocolError('EINPUT', 'recipient address is empty');
-  return `RCPT TO:<${checkAddress(address, 'recipient address')}>\r\n`;
+  let line = `RCPT TO:<${checkAddress(address, 'recipient address')}>`;
+  if (params.notify !== undefined) line += ` NOTIFY=${checkNotify(notifyValue(params.notify))}`;
+  if (params.orcpt !== undefined) line += ` ORCPT=${encodeOrcpt(params.orcpt)}`;
+  return `${line}\r\n`;
+}
+
+/** `NEVER` alone, or SUCCESS, FAILURE and DELAY joined by commas (RFC 3461 §4.1). */
+function checkNotify(value: string): string {
+  if (value !== 'NEVER' && !/^(SUCCESS|FAILURE|DELAY)(,(SUCCESS|FAILURE|DELAY))*$/.test(value)) {
+    throw new SmtpProtocolError('EINPUT', 'NOTIFY parameter must be NEVER or a list of SUCCESS, FAILURE, DELAY');
+  }
+  return value;
 }
 
 /** `DATA` (RFC 5321 §4.1.1.4). */

@@ -16,6 +16,10 @@ export interface Received {
   readonly size: string | undefined;
   readonly data: Buffer;
   readonly secure: boolean;
+  /** MAIL FROM's parameters as the server decoded them (xtext undone), e.g. `{ RET: 'HDRS', REQUIRETLS: true }`. */
+  readonly mailArgs: Readonly<Record<string, string | true>>;
+  /** Each RCPT TO's parameters, decoded, in order. */
+  readonly rcptArgs: readonly Readonly<Record<string, string | true>>[];
 }
 
 export interface RealServer {
@@ -67,6 +71,8 @@ export async function startRealServer({
           size: args === false ? undefined : args['SIZE'],
           data: Buffer.concat(chunks),
           secure: session.secure,
+          mailArgs: args === false ? {} : { ...args },
+          rcptArgs: envelope.rcptTo.map((rcpt) => ({ ...((rcpt.args as Record<string, string> | false) || {}) })),
         });
         callback(null);
       });

@@ -29,6 +29,7 @@ import {
   type ConnectionOptions,
   type ConnectTo,
   type CredentialRequest,
+  type DsnOptions,
   type Envelope,
   type FlushOptions,
   type MessageInput,
@@ -126,6 +127,18 @@ export async function sending(): Promise<void> {
   };
   await sendMail(Buffer.from(message), options);
 
+  const dsn: DsnOptions = { ret: 'HDRS', envid: 'invoice 2291', notify: ['SUCCESS', 'FAILURE'], orcpt: 'b@y.org' };
+  const requested = await sendMail(message, { dsn, requireTls: true });
+  expect<Equal<typeof requested.dsn, 'sent' | 'not offered' | undefined>>();
+  const never: DsnOptions = { notify: 'NEVER' };
+  const neverList: DsnOptions = { notify: ['NEVER'] };
+  void [never, neverList];
+  // @ts-expect-error NEVER cannot be combined with other events (RFC 3461 §4.1)
+  const combined: DsnOptions = { notify: ['NEVER', 'SUCCESS'] };
+  // @ts-expect-error RET is FULL or HDRS
+  const wrongRet: DsnOptions = { ret: 'NONE' };
+  void [combined, wrongRet];
+
   // @ts-expect-error an unknown SASL mechanism
   await sendMail(message, { authMechanisms: ['GSSAPI'] });
   // @ts-expect-error an unknown SASL mechanism, forced
@@ -143,7 +156,12 @@ export async function sending(): Promise<void> {
 export async function clients(prepared: Prepared): Promise<void> {
   const client = await SmtpClient.connect();
   const again = await SmtpClient.connect({ server: 'mail.example.org', port: 465, streamType: 'ssl' });
-  const perMessage: MessageOptions = { partial: true, envelopeFrom: 'alice@example.org' };
+  const perMessage: MessageOptions = {
+    partial: true,
+    envelopeFrom: 'alice@example.org',
+    dsn: { notify: ['FAILURE'] },
+    requireTls: true,
+  };
   const result: SendResult = await client.send(message, perMessage);
   await client.send(prepared);
   expect<Equal<Parameters<SmtpClient['send']>[0], MessageInput | Prepared>>();
