@@ -2,7 +2,8 @@
  * SCRAM (RFC 5802): SCRAM-SHA-1, SCRAM-SHA-256 (RFC 7677) and SCRAM-SHA-256-PLUS, which binds the login to the TLS
  * session (channel-binding.ts). The password never leaves the client, not even hashed: the client proves it knows
  * it, and the server proves it knows it too (its signature is checked; a server that cannot prove it fails the
- * exchange, and no other mechanism is tried after it).
+ * exchange, and no other mechanism is tried after it, nor after a -PLUS exchange whose channel binding the server
+ * found different from its own).
  *
  * Bounds: the server's iteration count must be 4096 (RFC 7677 §4, RFC 5802 §5.1's SHOULD) to 1,000,000 (about a
  * second of PBKDF2 here; more is a server wasting the client's time). User name and password go through SASLprep
@@ -149,7 +150,13 @@ export class Scram implements SaslMechanism {
   #serverFinal(serverFinal: string): Buffer {
     const match = /^([ev])=([^,]*)/.exec(serverFinal);
     if (match?.[1] === 'e') {
-      this.#serverError = `server error: ${sanitise(match[2] as string)}`;
+      const error = match[2] as string;
+      this.#serverError = `server error: ${sanitise(error)}`;
+      // The server sees another TLS session than the client: a man in the middle (or a TLS-terminating middlebox).
+      if (this.#binding !== undefined && error === 'channel-bindings-dont-match') {
+        const type = this.#binding.type;
+        this.#untrusted = `the server sees another TLS session (its ${type} differs): a man in the middle?`;
+      }
       return Buffer.alloc(0);
     }
     const expected = this.#serverSignature as Buffer;
