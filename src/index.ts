@@ -34,6 +34,8 @@ export {
   type AuthOptions,
   type ConnectionOptions,
   type CredentialRequest,
+  type PasswordContext,
+  type PasswordFunction,
   type PromptedCredentials,
   type StreamType,
   type Timeouts,

@@ -12,7 +12,7 @@ import { defaultAuthSources, lookupCredentials, saveCredentials } from './creden
 import type { SearchedFile } from '../hints.js';
 import { SmtpProtocolError, withHint } from '../errors.js';
 import { credentialsRefused } from '../hints.js';
-import { optionRef } from '../option-names.js';
+import { describeValue, optionRef } from '../option-names.js';
 import type { AuthOptions, PasswordFunction, Target } from '../options.js';
 import type { SmtpSession } from '../smtp/session.js';
 
@@ -243,10 +243,10 @@ export class Authorizer {
     return async (attempt, previousError) => {
       const value: unknown = await password({ user, server: host, port, attempt, previousError });
       if (typeof value !== 'string') {
-        // Never the value: a token response object would carry the token.
+        // Never the value's content: a token response object would carry the token.
         throw new SmtpProtocolError(
           'ECONFIG',
-          `the ${optionRef('password')} function returned a ${typeof value}, not a string`,
+          `${optionRef('password')} (a function) returned ${describeValue(value)}, not a string`,
         );
       }
       return value;
