@@ -3,8 +3,8 @@
  * by the test in a temporary directory (helpers/dovecot.ts), relaying to npm smtp-server in process so that the
  * message is seen arriving. SCRAM-SHA-256 (chosen first by default) and SCRAM-SHA-1 over STARTTLS, against a password
  * stored in clear ({PLAIN}) and one stored only as SCRAM keys ({SCRAM-SHA-256}: the server never had the password);
- * a wrong password. Dovecot 2.3 has no channel binding (no -PLUS mechanism; scram-plus.test.ts covers -PLUS).
- * Skipped, with the reason, when Dovecot is not installed.
+ * a wrong password; a password SASLprep changes, which Dovecot does not prepare. Dovecot 2.3 has no channel binding
+ * (no -PLUS mechanism; scram-plus.test.ts covers -PLUS). Skipped, with the reason, when Dovecot is not installed.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,6 +21,7 @@ if (missing !== undefined) console.log(`# dovecot-scram: ${missing}`);
 
 const ALICE = 'pässwörd'; // non-ASCII, NFKC-stable: SASLprep leaves it as Dovecot (which does not prepare) has it
 const BOB = 'only the keys are stored';
+const CAROL = 'no\u00a0break'; // SASLprep maps the no-break space to a space; Dovecot does not prepare
 
 /** Dovecot's {SCRAM-SHA-256} scheme: iterations, salt, StoredKey, ServerKey (RFC 5802 §3), computed here. */
 function scramSha256Entry(password: string): string {
@@ -39,7 +40,7 @@ before(async () => {
   if (missing !== undefined) return;
   relay = await startRealServer();
   dovecot = await startDovecot({
-    users: [`alice:{PLAIN}${ALICE}`, `bob:${scramSha256Entry(BOB)}`],
+    users: [`alice:{PLAIN}${ALICE}`, `bob:${scramSha256Entry(BOB)}`, `carol:{PLAIN}${CAROL}`],
     relayPort: relay.port,
   });
 });
@@ -94,6 +95,15 @@ test('a password Dovecot holds only as SCRAM-SHA-256 keys', { skip: missing }, a
   const result = await send({ user: 'bob', password: BOB });
   assert.equal(result.authMechanism, 'SCRAM-SHA-256');
 });
+
+test(
+  'a password SASLprep changes: Dovecot (which does not prepare) refuses SCRAM; PLAIN then works',
+  { skip: missing },
+  async () => {
+    const result = await send({ user: 'carol', password: CAROL });
+    assert.equal(result.authMechanism, 'PLAIN');
+  },
+);
 
 test(
   'a wrong password: 535 for each SCRAM mechanism and PLAIN, one EAUTH listing them',
