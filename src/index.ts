@@ -36,6 +36,8 @@ export {
   type ConnectionOptions,
   type ConnectTo,
   type CredentialRequest,
+  type PasswordContext,
+  type PasswordFunction,
   type PromptedCredentials,
   type StreamType,
   type Timeouts,

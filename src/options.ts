@@ -20,12 +20,22 @@ export type StreamType = (typeof STREAM_TYPES)[number];
  * The SASL mechanisms this library implements (auth/sasl.ts), as servers advertise them; kept in this leaf so that the
  * option types below can name them.
  */
-export const AUTH_MECHANISMS = ['CRAM-MD5', 'PLAIN', 'LOGIN', 'XOAUTH2'] as const;
+export const AUTH_MECHANISMS = [
+  'SCRAM-SHA-256-PLUS',
+  'SCRAM-SHA-256',
+  'SCRAM-SHA-1',
+  'CRAM-MD5',
+  'PLAIN',
+  'LOGIN',
+  'XOAUTH2',
+  'OAUTHBEARER',
+] as const;
 
 /**
- * A SASL mechanism for `authMechanisms` and `authMechanism`: `'CRAM-MD5'`, `'PLAIN'`, `'LOGIN'` or `'XOAUTH2'`, in
- * upper or lower case (names are compared ASCII case-insensitively, and Emacs's smtpmail-auth-supported writes them in
- * lower case). Any other name is ECONFIG at run time.
+ * A SASL mechanism for `authMechanisms` and `authMechanism`: `'SCRAM-SHA-256-PLUS'`, `'SCRAM-SHA-256'`,
+ * `'SCRAM-SHA-1'`, `'CRAM-MD5'`, `'PLAIN'`, `'LOGIN'`, `'XOAUTH2'` or `'OAUTHBEARER'`, in upper or lower case (names
+ * are compared ASCII case-insensitively, and Emacs's smtpmail-auth-supported writes them in lower case). Any other name
+ * is ECONFIG at run time.
  */
 export type AuthMechanism = (typeof AUTH_MECHANISMS)[number] | Lowercase<(typeof AUTH_MECHANISMS)[number]>;
 
@@ -122,19 +132,44 @@ export interface CredentialRequest {
   readonly user: string | undefined;
 }
 
+/**
+ * What a `password` function is told each time it is called: once per connection (`attempt` 1), and once more on
+ * that connection (`attempt` 2, with `previousError`) when the server refused an XOAUTH2 or OAUTHBEARER token, so
+ * that an OAuth token provider can refresh the token. A function that takes no argument ignores it.
+ */
+export interface PasswordContext {
+  readonly user: string;
+  /** The server and port connected to. */
+  readonly server: string;
+  readonly port: number;
+  /** 1 for the first call on a connection, 2 for the call after the server refused the token. */
+  readonly attempt: number;
+  /** The EAUTH error of the refused exchange (with the server's decoded JSON error); undefined on the first call. */
+  readonly previousError: SmtpProtocolError | undefined;
+}
+
+/** A password (or OAuth 2 access token) computed when needed: a keychain, a token provider. */
+export type PasswordFunction = (context: PasswordContext) => string | Promise<string>;
+
 /** Authentication (SPEC §4, §5). */
 export interface AuthOptions {
   /** smtpmail-smtp-user: with `password`, the credentials; alone, restricts the authinfo lookup. */
   readonly user?: string | undefined;
-  /** A password (or XOAUTH2 token), or a function returning one (keychains, OAuth token providers). */
-  readonly password?: string | (() => string | Promise<string>) | undefined;
+  /**
+   * A password (or XOAUTH2 / OAUTHBEARER token), or a function returning one (keychains, OAuth token providers),
+   * called per connection and once more, with the error, when the server refuses a token (see PasswordContext).
+   */
+  readonly password?: string | PasswordFunction | undefined;
   /** auth-sources: files tried in order; default ~/.authinfo, ~/.authinfo.gpg, ~/.netrc. */
   readonly authSources?: readonly string[] | undefined;
-  /** smtpmail-auth-supported: preference order; default CRAM-MD5, PLAIN, LOGIN (XOAUTH2 only when listed or forced). */
+  /**
+   * smtpmail-auth-supported: preference order; default SCRAM-SHA-256-PLUS, SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5,
+   * PLAIN, LOGIN (XOAUTH2 and OAUTHBEARER only when listed or forced).
+   */
   readonly authMechanisms?: readonly AuthMechanism[] | undefined;
   /** Forces one mechanism (as the authinfo key `smtp-auth` does). */
   readonly authMechanism?: AuthMechanism | undefined;
-  /** Allow PLAIN, LOGIN and XOAUTH2 without TLS to a host that is not loopback. */
+  /** Allow PLAIN, LOGIN, XOAUTH2 and OAUTHBEARER without TLS to a host that is not loopback. */
   readonly allowInsecureAuth?: boolean | undefined;
   /** smtpmail-servers-requiring-authorization: authenticate up front; credentials required. */
   readonly serversRequiringAuthorization?: RegExp | undefined;

@@ -1,11 +1,14 @@
 /**
  * Authentication against a real server (npm smtp-server in process): PLAIN,
- * LOGIN and CRAM-MD5 over STARTTLS and implicit TLS, XOAUTH2 with a token,
- * wrong passwords failing cleanly, and no secret in any transcript or error.
+ * LOGIN and CRAM-MD5 over STARTTLS and implicit TLS, XOAUTH2 with a token and
+ * with a token function that refreshes a refused token, wrong passwords failing
+ * cleanly, and no secret in any transcript or error. (smtp-server 3.21 has
+ * neither SCRAM nor OAUTHBEARER: those are in scram-plus, dovecot and
+ * oauth-flow tests.)
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sendMail, SmtpProtocolError, type SendOptions, type StreamType } from '../src/index.js';
+import { sendMail, SmtpProtocolError, type PasswordContext, type SendOptions, type StreamType } from '../src/index.js';
 import { formatTrace } from '../src/wire/trace.js';
 import { assertNothingLeftOpen, SHORT_TIMEOUTS } from './helpers/converse.js';
 import { fixture } from './helpers/fake-server.js';
@@ -131,5 +134,32 @@ test('XOAUTH2: the token is accepted; a refused token fails with the decoded ser
     assert.equal(failed.code, 'EAUTH');
     assert.match(failed.message, /XOAUTH2: 535 .*status 401/);
     assertNoSecrets([...trace, failed.message, failed.stack]);
+  });
+});
+
+test('XOAUTH2 with a token function: a refused token is refreshed once and the new one accepted on the same connection', async () => {
+  await withAuthServer(true, async (server) => {
+    const trace: string[] = [];
+    let connections = 0;
+    server.raw.on('connection', () => connections++);
+    const attempts: (number | undefined)[] = [];
+    const errors: (string | undefined)[] = [];
+    const password = async ({ attempt, previousError }: PasswordContext): Promise<string> => {
+      attempts.push(attempt);
+      errors.push(previousError?.message);
+      return attempt === 1 ? 'wrong pass' : TOKEN;
+    };
+    const ok = await sendMail(
+      'x\n',
+      options(server, 'ssl', { user: USER, password, authMechanisms: ['XOAUTH2'] }, trace),
+    );
+    assert.equal(ok.authMechanism, 'XOAUTH2');
+    assert.deepEqual(attempts, [1, 2]);
+    assert.equal(errors[0], undefined);
+    assert.match(errors[1] ?? '', /XOAUTH2: 535 .*status 401/);
+    assert.equal(trace.filter((line) => line.startsWith('C: AUTH XOAUTH2')).length, 2, 'two AUTH commands');
+    assert.equal(connections, 1, 'on one connection');
+    assert.equal(server.received.length, 1);
+    assertNoSecrets([...trace]);
   });
 });

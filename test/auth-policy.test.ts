@@ -1,14 +1,16 @@
 /**
- * The cleartext rule (SPEC §4) at the auth layer alone: PLAIN, LOGIN and
- * XOAUTH2 never go unencrypted to a peer that is not loopback unless
- * allowInsecureAuth is set. The session runs over a real loopback socket to
- * the fake server, labelled with a non-loopback peer address (192.0.2.1, a
- * documentation address that no traffic is sent to).
+ * The cleartext rule (SPEC §4) at the auth layer alone: PLAIN, LOGIN,
+ * XOAUTH2 and OAUTHBEARER never go unencrypted to a peer that is not loopback
+ * unless allowInsecureAuth is set; CRAM-MD5 and SCRAM, which send a proof,
+ * may. The session runs over a real loopback socket to the fake server,
+ * labelled with a non-loopback peer address (192.0.2.1, a documentation
+ * address that no traffic is sent to).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { authenticate, type AuthPolicy } from '../src/auth/exchange.js';
+import { clientNonce } from '../src/auth/scram.js';
 import { Connection } from '../src/net/connection.js';
 import { SmtpProtocolError } from '../src/errors.js';
 import { resolveTarget } from '../src/options.js';
@@ -95,6 +97,63 @@ test('clear text to a remote peer: CRAM-MD5 (no reversible secret) is still used
   assert.equal(error, undefined);
   assert.equal(received, clientBytes(steps));
   assert.equal(mechanism, 'CRAM-MD5');
+});
+
+test('clear text to a remote peer: SCRAM (a proof, never the password) is used; OAUTHBEARER and XOAUTH2 are not', async () => {
+  const nonce = 'rOprNGfwEbeRWgbNEkqO';
+  const serverFirst = `r=${nonce}%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096`;
+  const { finalMessages } = await import('./helpers/scram-reference.js');
+  const { clientFinal, serverFinal } = finalMessages({
+    hash: 'sha256',
+    password: CREDENTIALS.secret,
+    clientFirst: `n,,n=alice,r=${nonce}`,
+    serverFirst,
+  });
+  const steps = script`
+    ${START}
+    S: 250-mail.example.org
+    S: 250 AUTH OAUTHBEARER XOAUTH2 PLAIN SCRAM-SHA-256
+    C: AUTH SCRAM-SHA-256 ${b64(`n,,n=alice,r=${nonce}`)}
+    S: 334 ${b64(serverFirst)}
+    C: ${b64(clientFinal)}
+    S: 334 ${b64(serverFinal)}
+    C:
+    S: 235 ok
+    C: QUIT
+    S: 221 bye
+  `;
+  const original = clientNonce.next;
+  clientNonce.next = () => nonce;
+  try {
+    const { error, received, mechanism } = await authenticateRemote(steps, {
+      preference: ['OAUTHBEARER', 'XOAUTH2', 'PLAIN', 'SCRAM-SHA-256'],
+      forced: undefined,
+      allowInsecureAuth: false,
+    });
+    assert.equal(error, undefined);
+    assert.equal(received, clientBytes(steps));
+    assert.equal(mechanism, 'SCRAM-SHA-256');
+  } finally {
+    clientNonce.next = original;
+  }
+});
+
+test('clear text to a remote peer, OAUTHBEARER only: EPOLICY, the token is not sent', async () => {
+  const steps = script`
+    ${START}
+    S: 250-mail.example.org
+    S: 250 AUTH OAUTHBEARER
+    C: QUIT
+    S: 221 bye
+  `;
+  const { error, received } = await authenticateRemote(steps, {
+    preference: ['OAUTHBEARER'],
+    forced: undefined,
+    allowInsecureAuth: false,
+  });
+  assert.equal(received, clientBytes(steps));
+  assert.ok(error instanceof SmtpProtocolError);
+  assert.equal(error.code, 'EPOLICY');
 });
 
 test('allowInsecureAuth: PLAIN is sent in clear text to the remote peer', async () => {

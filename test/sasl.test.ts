@@ -1,6 +1,6 @@
 /**
  * SASL mechanisms (auth/sasl.ts) against the RFC vectors and an independent HMAC: CRAM-MD5, PLAIN,
- * LOGIN, XOAUTH2, and errors that never echo a secret.
+ * LOGIN, XOAUTH2, OAUTHBEARER, names and selection, and errors that never echo a secret (SCRAM: scram.test.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -29,6 +29,13 @@ function isError(code: SmtpErrorCode, pattern: RegExp): (error: unknown) => bool
 
 const bytes = (text: string): Buffer => Buffer.from(text, 'utf8');
 
+/** `step` of a mechanism that answers at once (all but SCRAM, whose PBKDF2 runs off the event loop). */
+function stepSync(mechanism: SaslMechanism, challenge: Buffer): Buffer {
+  const response = mechanism.step(challenge);
+  assert.ok(Buffer.isBuffer(response), 'answered at once');
+  return response;
+}
+
 /** RFC 2104 HMAC-MD5 built from MD5 alone, independent of createHmac. */
 function referenceHmacMd5(key: Buffer, message: Buffer): string {
   const md5 = (...parts: Buffer[]): Buffer => createHash('md5').update(Buffer.concat(parts)).digest();
@@ -49,21 +56,21 @@ function truncatingHmacMd5(key: Buffer, message: Buffer): string {
 test('CRAM-MD5: the RFC 2195 example', () => {
   const mechanism = createMechanism('CRAM-MD5', { user: 'user', secret: 'tanstaaftanstaaf' });
   assert.equal(mechanism.start(), undefined);
-  const response = mechanism.step(bytes('<1896.697170952@postoffice.reston.mci.net>'));
+  const response = stepSync(mechanism, bytes('<1896.697170952@postoffice.reston.mci.net>'));
   assert.equal(response.toString('utf8'), 'user b913a602c7eda7a495b4e6e7334d3890');
 });
 
 test('CRAM-MD5: the RFC 2195 example in its base64 wire form', () => {
   const mechanism = createMechanism('cram-md5', { user: 'user', secret: 'tanstaaftanstaaf' });
   const challenge = decodeBase64('PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+');
-  assert.equal(encodeBase64(mechanism.step(challenge)), 'dXNlciBiOTEzYTYwMmM3ZWRhN2E0OTViNGU2ZTczMzRkMzg5MA==');
+  assert.equal(encodeBase64(stepSync(mechanism, challenge)), 'dXNlciBiOTEzYTYwMmM3ZWRhN2E0OTViNGU2ZTczMzRkMzg5MA==');
 });
 
 test('CRAM-MD5: a secret over 64 bytes is hashed first (RFC 2104), not truncated', () => {
   const secret = 'k'.repeat(40) + 'K'.repeat(40);
   const challenge = bytes('<12345.67890@mail.example.org>');
   const expected = referenceHmacMd5(bytes(secret), challenge);
-  const response = createMechanism('CRAM-MD5', { user: 'alice', secret }).step(challenge);
+  const response = stepSync(createMechanism('CRAM-MD5', { user: 'alice', secret }), challenge);
   assert.equal(response.toString('utf8'), `alice ${expected}`);
   assert.notEqual(expected, truncatingHmacMd5(bytes(secret), challenge));
 });
@@ -75,19 +82,19 @@ test('CRAM-MD5: the reference HMAC matches the RFC 2195 vector too', () => {
 
 test('CRAM-MD5: a non-ASCII secret is keyed as UTF-8', () => {
   const challenge = bytes('<1.2@example.org>');
-  const response = createMechanism('CRAM-MD5', { user: 'jürgen', secret: 'pässwörd' }).step(challenge);
+  const response = stepSync(createMechanism('CRAM-MD5', { user: 'jürgen', secret: 'pässwörd' }), challenge);
   assert.deepEqual(response, bytes(`jürgen ${referenceHmacMd5(bytes('pässwörd'), challenge)}`));
 });
 
 test('CRAM-MD5: a second challenge throws EAUTH', () => {
   const mechanism = createMechanism('CRAM-MD5', { user: 'user', secret: 'pass' });
-  mechanism.step(bytes('<1@x>'));
-  assert.throws(() => mechanism.step(bytes('<2@x>')), isError('EAUTH', /second/));
+  stepSync(mechanism, bytes('<1@x>'));
+  assert.throws(() => stepSync(mechanism, bytes('<2@x>')), isError('EAUTH', /second/));
 });
 
 test('CRAM-MD5: an empty challenge throws EAUTH', () => {
   const mechanism = createMechanism('CRAM-MD5', { user: 'user', secret: 'pass' });
-  assert.throws(() => mechanism.step(Buffer.alloc(0)), isError('EAUTH', /empty/));
+  assert.throws(() => stepSync(mechanism, Buffer.alloc(0)), isError('EAUTH', /empty/));
 });
 
 // --- PLAIN ---
@@ -115,7 +122,7 @@ test('PLAIN: non-ASCII user and secret are UTF-8', () => {
 test('PLAIN: a challenge throws EAUTH', () => {
   const mechanism = createMechanism('PLAIN', { user: 'user', secret: 'pass' });
   mechanism.start();
-  assert.throws(() => mechanism.step(Buffer.alloc(0)), isError('EAUTH', /PLAIN expects no challenge/));
+  assert.throws(() => stepSync(mechanism, Buffer.alloc(0)), isError('EAUTH', /PLAIN expects no challenge/));
 });
 
 test('PLAIN: a NUL in the credentials is refused without quoting them', () => {
@@ -143,16 +150,16 @@ for (const row of loginPrompts) {
   test(`LOGIN answers by position: ${row.name}`, () => {
     const mechanism = createMechanism('LOGIN', { user: 'jürgen', secret: 'pässwörd' });
     assert.equal(mechanism.start(), undefined);
-    assert.deepEqual(mechanism.step(bytes(row.prompts[0])), bytes('jürgen'));
-    assert.deepEqual(mechanism.step(bytes(row.prompts[1])), bytes('pässwörd'));
+    assert.deepEqual(stepSync(mechanism, bytes(row.prompts[0])), bytes('jürgen'));
+    assert.deepEqual(stepSync(mechanism, bytes(row.prompts[1])), bytes('pässwörd'));
   });
 }
 
 test('LOGIN: a third challenge throws EAUTH', () => {
   const mechanism = createMechanism('Login', { user: 'user', secret: 'pass' });
-  mechanism.step(bytes('Username:'));
-  mechanism.step(bytes('Password:'));
-  assert.throws(() => mechanism.step(bytes('Password:')), isError('EAUTH', /third/));
+  stepSync(mechanism, bytes('Username:'));
+  stepSync(mechanism, bytes('Password:'));
+  assert.throws(() => stepSync(mechanism, bytes('Password:')), isError('EAUTH', /third/));
 });
 
 // --- XOAUTH2 ---
@@ -169,27 +176,27 @@ test('XOAUTH2: the JSON error challenge gets an empty response and is summarised
   const challenge = decodeBase64(
     encodeBase64(bytes('{"status":"401","schemes":"Bearer","scope":"https://mail.google.com/"}')),
   );
-  assert.deepEqual(mechanism.step(challenge), Buffer.alloc(0));
+  assert.deepEqual(stepSync(mechanism, challenge), Buffer.alloc(0));
   assert.equal(mechanism.serverError, 'status 401, scope https://mail.google.com/');
 });
 
 test('XOAUTH2: an error that is not JSON is kept as text, control characters replaced', () => {
   const mechanism = createMechanism('XOAUTH2', { user: 'u', secret: 't' });
-  mechanism.step(bytes('token expired\r\n'));
+  stepSync(mechanism, bytes('token expired\r\n'));
   assert.equal(mechanism.serverError, 'token expired??');
 });
 
 test('XOAUTH2: JSON without status or scope is kept as text', () => {
   const mechanism = createMechanism('XOAUTH2', { user: 'u', secret: 't' });
-  mechanism.step(bytes('{"error":"invalid"}'));
+  stepSync(mechanism, bytes('{"error":"invalid"}'));
   assert.equal(mechanism.serverError, '{"error":"invalid"}');
 });
 
 test('XOAUTH2: a second challenge throws EAUTH', () => {
   const mechanism = createMechanism('XOAUTH2', { user: 'u', secret: 't' });
-  mechanism.step(bytes('{"status":"400"}'));
+  stepSync(mechanism, bytes('{"status":"400"}'));
   assert.equal(mechanism.serverError, 'status 400');
-  assert.throws(() => mechanism.step(bytes('{"status":"400"}')), isError('EAUTH', /second/));
+  assert.throws(() => stepSync(mechanism, bytes('{"status":"400"}')), isError('EAUTH', /second/));
 });
 
 test('XOAUTH2: a ^A in the credentials is refused', () => {
@@ -203,16 +210,61 @@ test('XOAUTH2: a ^A in the credentials is refused', () => {
   );
 });
 
+// --- OAUTHBEARER ---
+
+test('OAUTHBEARER: the RFC 7628 §3.1 initial response, user as authzid, host and port', () => {
+  const mechanism = createMechanism(
+    'OAUTHBEARER',
+    { user: 'user@example.com', secret: 'vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==' },
+    { host: 'server.example.com', port: 587 },
+  );
+  assert.deepEqual(
+    mechanism.start(),
+    bytes(
+      'n,a=user@example.com,\x01host=server.example.com\x01port=587\x01' +
+        'auth=Bearer vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==\x01\x01',
+    ),
+  );
+});
+
+test("OAUTHBEARER: ',' and '=' in the user are escaped; no host and port when not known", () => {
+  const mechanism = createMechanism('oauthbearer', { user: 'a,b=c', secret: 't' });
+  assert.deepEqual(mechanism.start(), bytes('n,a=a=2Cb=3Dc,\x01auth=Bearer t\x01\x01'));
+});
+
+test('OAUTHBEARER: the JSON error challenge is answered with ^A (AQ== on the wire) and summarised', () => {
+  const mechanism = createMechanism('OAUTHBEARER', { user: 'u', secret: 't' });
+  const json = '{"status":"invalid_token","scope":"example_scope","openid-configuration":"https://example.com/x"}';
+  const response = stepSync(mechanism, bytes(json));
+  assert.equal(encodeBase64(response), 'AQ==');
+  assert.equal(mechanism.serverError, 'status invalid_token, scope example_scope');
+  assert.throws(() => stepSync(mechanism, bytes(json)), isError('EAUTH', /second/));
+});
+
+test('OAUTHBEARER: a ^A in the credentials is refused', () => {
+  assert.throws(
+    () => createMechanism('OAUTHBEARER', { user: 'u', secret: 't\x01' }),
+    isError('ECONFIG', /^the OAUTHBEARER access token contains a \^A character$/),
+  );
+});
+
 // --- names and selection ---
 
 test('createMechanism: every name gives its mechanism', () => {
-  for (const name of MECHANISMS) assert.equal(createMechanism(name, { user: 'u', secret: 's' }).name, name);
+  const context = { channelBinding: { type: 'tls-exporter', data: Buffer.alloc(32) } } as const;
+  for (const name of MECHANISMS) assert.equal(createMechanism(name, { user: 'u', secret: 's' }, context).name, name);
 });
 
 test('createMechanism: an unknown name throws ECONFIG listing the supported ones', () => {
   assert.throws(
     () => createMechanism('DIGEST-MD5', { user: 'u', secret: 's' }),
-    isError('ECONFIG', /^unsupported SASL mechanism "DIGEST-MD5"; supported: CRAM-MD5, PLAIN, LOGIN, XOAUTH2$/),
+    isError(
+      'ECONFIG',
+      new RegExp(
+        '^unsupported SASL mechanism "DIGEST-MD5"; supported: SCRAM-SHA-256-PLUS, SCRAM-SHA-256, SCRAM-SHA-1, ' +
+          'CRAM-MD5, PLAIN, LOGIN, XOAUTH2, OAUTHBEARER$',
+      ),
+    ),
   );
 });
 
@@ -221,12 +273,22 @@ test('createMechanism: only ASCII letters fold case', () => {
 });
 
 test('sendsSecretInClear', () => {
-  const table: Record<MechanismName, boolean> = { 'CRAM-MD5': false, PLAIN: true, LOGIN: true, XOAUTH2: true };
+  const table: Record<MechanismName, boolean> = {
+    'SCRAM-SHA-256-PLUS': false,
+    'SCRAM-SHA-256': false,
+    'SCRAM-SHA-1': false,
+    'CRAM-MD5': false,
+    PLAIN: true,
+    LOGIN: true,
+    XOAUTH2: true,
+    OAUTHBEARER: true,
+  };
   for (const name of MECHANISMS) assert.equal(sendsSecretInClear(name), table[name], name);
 });
 
-test('DEFAULT_MECHANISMS is smtpmail-auth-supported', () => {
-  assert.deepEqual(DEFAULT_MECHANISMS, ['CRAM-MD5', 'PLAIN', 'LOGIN']);
+test('DEFAULT_MECHANISMS is smtpmail-auth-supported with SCRAM first', () => {
+  const expected = ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-256', 'SCRAM-SHA-1', 'CRAM-MD5', 'PLAIN', 'LOGIN'];
+  assert.deepEqual(DEFAULT_MECHANISMS, expected);
 });
 
 const selectRows: {
@@ -243,6 +305,17 @@ const selectRows: {
   },
   { name: 'only LOGIN offered', advertised: ['LOGIN'], expected: ['LOGIN'] },
   { name: 'XOAUTH2 is not in the default list', advertised: ['XOAUTH2', 'PLAIN'], expected: ['PLAIN'] },
+  { name: 'OAUTHBEARER is not in the default list', advertised: ['OAUTHBEARER', 'LOGIN'], expected: ['LOGIN'] },
+  {
+    name: 'SCRAM first by default, strongest first',
+    advertised: ['PLAIN', 'SCRAM-SHA-1', 'CRAM-MD5', 'SCRAM-SHA-256', 'SCRAM-SHA-256-PLUS'],
+    expected: ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-256', 'SCRAM-SHA-1', 'CRAM-MD5', 'PLAIN'],
+  },
+  {
+    name: 'SCRAM-SHA-1-PLUS is not implemented: ignored',
+    advertised: ['SCRAM-SHA-1-PLUS', 'SCRAM-SHA-1'],
+    expected: ['SCRAM-SHA-1'],
+  },
   { name: 'XOAUTH2 when preferred', advertised: ['PLAIN', 'XOAUTH2'], preference: ['XOAUTH2'], expected: ['XOAUTH2'] },
   {
     name: 'preference order wins',
@@ -282,7 +355,7 @@ for (const row of selectRows) {
 }
 
 test('selectMechanisms: an unknown preference name throws ECONFIG', () => {
-  assert.throws(() => selectMechanisms(['PLAIN'], ['PLAIN', 'SCRAM-SHA-1']), isError('ECONFIG', /"SCRAM-SHA-1"/));
+  assert.throws(() => selectMechanisms(['PLAIN'], ['PLAIN', 'DIGEST-MD5']), isError('ECONFIG', /"DIGEST-MD5"/));
 });
 
 test('selectMechanisms: an unknown forced name throws ECONFIG', () => {
@@ -336,30 +409,33 @@ for (const input of badBase64) {
 
 // --- secrets stay out of errors ---
 
-test('no error from any mechanism contains the secret or its base64', () => {
+test('no error from any mechanism contains the secret or its base64', async () => {
   const secret = 'Zx9-very-secret';
   const forbidden = [secret, encodeBase64(bytes(secret)), encodeBase64(bytes(`\0user\0${secret}`))];
   const errors: unknown[] = [];
-  const collect = (action: () => unknown): void => {
+  const collect = async (action: () => unknown): Promise<void> => {
     try {
-      action();
+      await action();
       assert.fail('expected an error');
     } catch (error) {
       errors.push(error);
     }
   };
-  const fresh = (name: MechanismName): SaslMechanism => createMechanism(name, { user: 'user', secret });
+  const context = { channelBinding: { type: 'tls-exporter', data: Buffer.alloc(32) } } as const;
+  const fresh = (name: MechanismName): SaslMechanism => createMechanism(name, { user: 'user', secret }, context);
   for (const name of MECHANISMS) {
     const mechanism = fresh(name);
     mechanism.start();
-    collect(() => {
-      for (let round = 0; round < 5; round++) mechanism.step(bytes(`challenge ${round}`));
+    await collect(async () => {
+      for (let round = 0; round < 5; round++) await mechanism.step(bytes(`challenge ${round}`));
     });
   }
-  collect(() => fresh('CRAM-MD5').step(Buffer.alloc(0)));
-  collect(() => createMechanism('PLAIN', { user: 'user', secret: `${secret}\0` }));
-  collect(() => createMechanism('XOAUTH2', { user: 'user', secret: `${secret}\x01` }));
-  assert.equal(errors.length, MECHANISMS.length + 3);
+  await collect(() => fresh('CRAM-MD5').step(Buffer.alloc(0)));
+  await collect(() => createMechanism('PLAIN', { user: 'user', secret: `${secret}\0` }));
+  await collect(() => createMechanism('XOAUTH2', { user: 'user', secret: `${secret}\x01` }));
+  await collect(() => createMechanism('OAUTHBEARER', { user: 'user', secret: `${secret}\x01` }));
+  await collect(() => createMechanism('SCRAM-SHA-256', { user: 'user', secret: `${secret}\u0007` }));
+  assert.equal(errors.length, MECHANISMS.length + 5);
   for (const error of errors) {
     assert.ok(error instanceof SmtpProtocolError);
     const text = `${error.message}\n${error.stack ?? ''}\n${String(error)}\n${JSON.stringify(error)}`;

@@ -12,15 +12,20 @@ import { defaultAuthSources, lookupCredentials, saveCredentials } from './creden
 import type { SearchedFile } from '../hints.js';
 import { SmtpProtocolError, withHint } from '../errors.js';
 import { credentialsRefused } from '../hints.js';
-import { optionRef } from '../option-names.js';
-import type { AuthOptions, Target } from '../options.js';
+import { describeValue, optionRef } from '../option-names.js';
+import type { AuthOptions, PasswordFunction, Target } from '../options.js';
 import type { SmtpSession } from '../smtp/session.js';
+
+type Secret = (attempt: number, previousError: SmtpProtocolError | undefined) => Promise<string>;
 
 interface Credentials {
   readonly user: string;
   /** The gate's generation when these were chosen (credential-gate.ts). */
   readonly generation: number;
-  readonly secret: () => Promise<string>;
+  /** The secret for the `attempt`th call on this connection (2: after the server refused an OAuth token). */
+  readonly secret: Secret;
+  /** The secret comes from a function, which may give a new token after a refusal. */
+  readonly refreshable: boolean;
   /** A mechanism forced by the authinfo entry (`smtp-auth`). */
   readonly forced: string | undefined;
   /** Where they came from, for messages: `options`, `~/.authinfo line 3`, `promptCredentials`. */
@@ -100,7 +105,11 @@ export class Authorizer {
 
   async #login(session: SmtpSession, credentials: Credentials): Promise<void> {
     const options = this.#options;
-    const secret = await credentials.secret();
+    const secret = await credentials.secret(1, undefined);
+    // Once per connection: a refused OAuth token is refreshed by the password function and tried again.
+    const refresh = credentials.refreshable
+      ? (previousError: SmtpProtocolError): Promise<string> => credentials.secret(2, previousError)
+      : undefined;
     try {
       this.#mechanism = await authenticate(
         session,
@@ -110,6 +119,7 @@ export class Authorizer {
           forced: options.authMechanism ?? credentials.forced,
           allowInsecureAuth: options.allowInsecureAuth === true,
         },
+        refresh,
       );
     } catch (error) {
       // 535 (RFC 4954): these credentials were refused; say which and where they came from, and try them no more.
@@ -137,12 +147,11 @@ export class Authorizer {
   #resolve(session: SmtpSession): Promise<Credentials | undefined> {
     const given = this.#gate.given;
     if (given !== undefined) {
-      const { password } = given;
-      const secret = async (): Promise<string> => (typeof password === 'string' ? password : await password());
       return Promise.resolve({
         user: given.user,
         generation: this.#gate.generation,
-        secret,
+        secret: this.#secret(given.password, given.user),
+        refreshable: typeof given.password === 'function',
         forced: undefined,
         source: given.source,
         save: given.save,
@@ -160,8 +169,15 @@ export class Authorizer {
           'ECONFIG',
           `a password was given (${optionRef('password')}) without a user: set ${optionRef('user')}`,
         );
-      const secret = async (): Promise<string> => (typeof password === 'string' ? password : await password());
-      return { user, generation: 0, secret, forced: undefined, source: 'options', save: false };
+      return {
+        user,
+        generation: 0,
+        secret: this.#secret(password, user),
+        refreshable: typeof password === 'function',
+        forced: undefined,
+        source: 'options',
+        save: false,
+      };
     }
     const result = await lookupCredentials(
       {
@@ -192,7 +208,15 @@ export class Authorizer {
       return { ...prompted, forced: found.mechanism };
     }
     const secret = found.password;
-    return { user: login, generation: 0, secret: async () => secret, forced: found.mechanism, source, save: false };
+    return {
+      user: login,
+      generation: 0,
+      secret: async () => secret,
+      refreshable: false,
+      forced: found.mechanism,
+      source,
+      save: false,
+    };
   }
 
   async #prompt(user = this.#options.user): Promise<Credentials | undefined> {
@@ -205,9 +229,27 @@ export class Authorizer {
       user: answer.user,
       generation: this.#gate.generation,
       secret: async () => password,
+      refreshable: false,
       forced: undefined,
       source: 'promptCredentials',
       save: answer.save === true,
+    };
+  }
+
+  /** A password given as a string or a function (PasswordContext), as the secret of one connection's calls. */
+  #secret(password: string | PasswordFunction, user: string): Secret {
+    if (typeof password === 'string') return async () => password;
+    const { host, port } = this.#target;
+    return async (attempt, previousError) => {
+      const value: unknown = await password({ user, server: host, port, attempt, previousError });
+      if (typeof value !== 'string') {
+        // Never the value's content: a token response object would carry the token.
+        throw new SmtpProtocolError(
+          'ECONFIG',
+          `${optionRef('password')} (a function) returned ${describeValue(value)}, not a string`,
+        );
+      }
+      return value;
     };
   }
 

@@ -9,12 +9,12 @@
  * `promptCredentials` (asked once for all the sends waiting at that moment).
  */
 import type { SmtpProtocolError } from '../errors.js';
-import type { PromptedCredentials } from '../options.js';
+import type { PasswordFunction, PromptedCredentials } from '../options.js';
 
 /** Credentials given after construction (setCredentials, or a new prompt answer). */
 export interface GivenCredentials {
   readonly user: string;
-  readonly password: string | (() => string | Promise<string>);
+  readonly password: string | PasswordFunction;
   /** Where they came from, for messages: `setCredentials` or `promptCredentials`. */
   readonly source: string;
   readonly save: boolean;

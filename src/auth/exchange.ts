@@ -9,13 +9,16 @@ import * as commands from '../wire/commands.js';
 import { cleartextAuth } from '../hints.js';
 import { SmtpProtocolError } from '../errors.js';
 import { replyText, type Reply } from '../wire/reply.js';
+import { channelBinding } from './channel-binding.js';
 import {
   createMechanism,
   decodeBase64,
   DEFAULT_MECHANISMS,
   encodeBase64,
+  isOAuth,
   selectMechanisms,
   sendsSecretInClear,
+  type MechanismContext,
   type MechanismName,
   type SaslCredentials,
   type SaslMechanism,
@@ -28,26 +31,41 @@ export const MAX_SASL_ROUNDS = 5;
 const OMITTED = '<omitted>';
 
 export interface AuthPolicy {
-  /** Preference order (smtpmail-auth-supported); default CRAM-MD5, PLAIN, LOGIN. */
+  /** Preference order (smtpmail-auth-supported); default DEFAULT_MECHANISMS (SCRAM first). */
   readonly preference: readonly string[] | undefined;
   /** One mechanism forced by the `authMechanism` option or an authinfo `smtp-auth` key. */
   readonly forced: string | undefined;
-  /** Allow PLAIN, LOGIN and XOAUTH2 without TLS to a host that is not loopback. */
+  /** Allow PLAIN, LOGIN, XOAUTH2 and OAUTHBEARER without TLS to a host that is not loopback. */
   readonly allowInsecureAuth: boolean;
 }
 
-/** One mechanism tried and the server's final answer to it. */
+/**
+ * A new token after the server refused one (XOAUTH2, OAUTHBEARER), given the error of that exchange; asked at most
+ * once per call of {@link authenticate}, that is once per connection.
+ */
+export type RefreshSecret = (previousError: SmtpProtocolError) => Promise<string>;
+
+/** One mechanism tried (or found unusable) and the server's final answer to it. */
 interface Attempt {
+  /** The mechanism, and `(new token)` for a second try after a refresh. */
+  readonly label: string;
   readonly mechanism: MechanismName;
-  readonly reply: Reply;
+  /** Undefined when the mechanism was not tried (SCRAM with credentials SASLprep refuses, -PLUS without binding). */
+  readonly reply: Reply | undefined;
   readonly serverError: string | undefined;
+  /** Why the client did not try the mechanism, or cancelled it with '*'. */
+  readonly clientError: string | undefined;
 }
 
-/** Authenticates; resolves with the mechanism that succeeded, or rejects with EAUTH / EPOLICY. */
+/**
+ * Authenticates; resolves with the mechanism that succeeded, or rejects with EAUTH / EPOLICY. With `refresh`, a
+ * refused OAuth token is replaced once and the same mechanism tried again on this connection (a new AUTH command).
+ */
 export async function authenticate(
   session: SmtpSession,
   credentials: SaslCredentials,
   policy: AuthPolicy,
+  refresh?: RefreshSecret,
 ): Promise<MechanismName> {
   const advertised = session.capabilities.authMechanisms;
   const candidates = selectMechanisms(advertised, policy.preference, policy.forced);
@@ -69,19 +87,57 @@ export async function authenticate(
       { hint: cleartextAuth() },
     );
   }
+  const context: MechanismContext = {
+    channelBinding: channelBinding(session.connection.tlsBinding),
+    serverBinds: advertised.some((name) => /-PLUS$/i.test(name)),
+    host: session.target.host,
+    port: session.target.port,
+  };
+  let secret = credentials.secret;
+  let refreshed = false;
   const attempts: Attempt[] = [];
-  for (const name of usable) {
-    const mechanism = createMechanism(name, credentials);
-    const reply = await exchange(session, mechanism);
-    if (reply.code === 235) return name;
-    attempts.push({ mechanism: name, reply, serverError: mechanism.serverError });
+  for (let index = 0; index < usable.length; index++) {
+    const name = usable[index] as MechanismName;
+    const label = refreshed && isOAuth(name) ? `${name} (new token)` : name;
+    let mechanism: SaslMechanism;
+    try {
+      mechanism = createMechanism(name, { user: credentials.user, secret }, context);
+    } catch (error) {
+      // EAUTH here means "not usable with these credentials on this session": note why and go on.
+      if (!(error instanceof SmtpProtocolError) || error.code !== 'EAUTH') throw error;
+      attempts.push({ label, mechanism: name, reply: undefined, serverError: undefined, clientError: error.message });
+      continue;
+    }
+    const { reply, clientError } = await exchange(session, mechanism);
+    if (reply.code === 235) {
+      try {
+        mechanism.finish();
+      } catch {
+        throw untrusted(name, mechanism);
+      }
+      return name;
+    }
+    if (mechanism.untrusted !== undefined) throw untrusted(name, mechanism);
+    const attempt = { label, mechanism: name, reply, serverError: mechanism.serverError, clientError };
+    attempts.push(attempt);
     if (reply.code === 421) break; // the server is closing the connection
+    if (refresh !== undefined && !refreshed && isOAuth(name) && reply.code >= 500 && clientError === undefined) {
+      refreshed = true;
+      secret = await refresh(failed([attempt]));
+      session.connection.note(`the server refused the ${name} token: trying again with a new one`);
+      index--; // the same mechanism, with the new token
+    }
   }
   throw failed(attempts);
 }
 
+interface Outcome {
+  readonly reply: Reply;
+  readonly clientError: string | undefined;
+}
+
 /** One mechanism's conversation: AUTH, then challenges until a non-334 reply. */
-async function exchange(session: SmtpSession, mechanism: SaslMechanism): Promise<Reply> {
+async function exchange(session: SmtpSession, mechanism: SaslMechanism): Promise<Outcome> {
   const connection = session.connection;
   const timeout = session.timeouts.command;
   const initial = mechanism.start();
@@ -92,7 +148,7 @@ async function exchange(session: SmtpSession, mechanism: SaslMechanism): Promise
   ]);
   for (let round = 0; ; round++) {
     const reply = await connection.read(timeout, `the reply to AUTH ${mechanism.name}`);
-    if (reply.code !== 334) return reply;
+    if (reply.code !== 334) return { reply, clientError: undefined };
     if (round === MAX_SASL_ROUNDS) {
       await cancel(session);
       throw new SmtpProtocolError(
@@ -103,11 +159,12 @@ async function exchange(session: SmtpSession, mechanism: SaslMechanism): Promise
     }
     let response: Buffer;
     try {
-      response = mechanism.step(decodeBase64(reply.lines.join('')));
-    } catch {
-      // A challenge that makes no sense for the mechanism: RFC 4954 §4 '*' cancels
-      // the exchange, and the server's answer (501) is this mechanism's failure.
-      return cancel(session);
+      response = await mechanism.step(decodeBase64(reply.lines.join('')));
+    } catch (error) {
+      // A challenge that makes no sense for the mechanism (or a SCRAM server that fails its checks): RFC 4954 §4 '*'
+      // cancels the exchange, and the server's answer (501) is this mechanism's failure.
+      const why = error instanceof SmtpProtocolError ? error.message : 'the challenge could not be answered';
+      return { reply: await cancel(session), clientError: why };
     }
     connection.send([{ line: commands.saslResponse(encodeBase64(response)), shown: OMITTED }]);
   }
@@ -129,14 +186,33 @@ async function cancel(session: SmtpSession): Promise<Reply> {
   return reply;
 }
 
+/**
+ * A server that failed mutual authentication (SCRAM's signature): the login stops here, since a server that cannot
+ * prove it knows the password must not be handed it by PLAIN next. No reply is attached: the password may be right.
+ */
+function untrusted(name: MechanismName, mechanism: SaslMechanism): SmtpProtocolError {
+  return new SmtpProtocolError(
+    'EAUTH',
+    `Authentication failed: ${name}: ${mechanism.untrusted ?? 'the server could not be verified'}; ` +
+      'no other mechanism was tried',
+    { command: `AUTH ${name}` },
+  );
+}
+
 function failed(attempts: readonly Attempt[]): SmtpProtocolError {
-  const last = attempts[attempts.length - 1] as Attempt;
-  const list = attempts
-    .map((a) => `${a.mechanism}: ${replyText(a.reply)}${a.serverError === undefined ? '' : ` (${a.serverError})`}`)
-    .join('; ');
+  const answered = attempts.filter((a) => a.reply !== undefined);
+  const last = answered[answered.length - 1];
+  const list = attempts.map((a) => `${a.label}: ${describe(a)}`).join('; ');
   return new SmtpProtocolError('EAUTH', `Authentication failed: ${list}`, {
-    reply: last.reply,
-    command: `AUTH ${last.mechanism}`,
-    transient: attempts.every((a) => a.reply.code >= 400 && a.reply.code < 500),
+    reply: last?.reply,
+    command: last === undefined ? undefined : `AUTH ${last.mechanism}`,
+    transient:
+      answered.length > 0 && answered.every((a) => (a.reply as Reply).code >= 400 && (a.reply as Reply).code < 500),
   });
+}
+
+function describe(attempt: Attempt): string {
+  if (attempt.reply === undefined) return attempt.clientError ?? 'not tried';
+  const server = `${replyText(attempt.reply)}${attempt.serverError === undefined ? '' : ` (${attempt.serverError})`}`;
+  return attempt.clientError === undefined ? server : `cancelled by the client (${attempt.clientError}): ${server}`;
 }

@@ -4,61 +4,69 @@
  * net/smtp's `Auth`). Challenges and responses are raw bytes; the caller
  * base64-encodes them for the wire with {@link encodeBase64} and
  * {@link decodeBase64}, bounds the rounds, and cancels with `*` when `step`
- * throws.
+ * throws. CRAM-MD5, PLAIN and LOGIN are here; SCRAM in scram.ts, XOAUTH2 and
+ * OAUTHBEARER in oauth.ts.
  */
 import { createHmac } from 'node:crypto';
 import { SmtpProtocolError } from '../errors.js';
 import { AUTH_MECHANISMS } from '../options.js';
+import {
+  authError,
+  isBase64,
+  refuse,
+  type MechanismContext,
+  type MechanismName,
+  type SaslCredentials,
+  type SaslMechanism,
+} from './mechanism.js';
+import { OAuthBearer, XOAuth2 } from './oauth.js';
+import { isScram, Scram } from './scram.js';
+
+export type { MechanismContext, MechanismName, SaslCredentials, SaslMechanism } from './mechanism.js';
 
 /** The mechanisms implemented here (the list lives in options.ts, a leaf, so that the option types can name it). */
 export const MECHANISMS = AUTH_MECHANISMS;
-export type MechanismName = (typeof MECHANISMS)[number];
 
-/** Tried in this order when the caller states no preference (smtpmail-auth-supported). */
-export const DEFAULT_MECHANISMS: readonly MechanismName[] = ['CRAM-MD5', 'PLAIN', 'LOGIN'];
+/**
+ * Tried in this order when the caller states no preference (smtpmail-auth-supported, with SCRAM first): the
+ * mechanisms that never reveal the password come first, the strongest first (SCRAM bound to the TLS session, SCRAM
+ * with SHA-256, with SHA-1, then CRAM-MD5); PLAIN and LOGIN, which hand the password over, last. XOAUTH2 and
+ * OAUTHBEARER take a token, not a password: only when listed or forced.
+ */
+export const DEFAULT_MECHANISMS: readonly MechanismName[] = [
+  'SCRAM-SHA-256-PLUS',
+  'SCRAM-SHA-256',
+  'SCRAM-SHA-1',
+  'CRAM-MD5',
+  'PLAIN',
+  'LOGIN',
+];
 
-/** PLAIN, LOGIN and XOAUTH2 put the secret on the wire in a reversible form: never in clear text to a remote host. */
+/**
+ * PLAIN, LOGIN, XOAUTH2 and OAUTHBEARER put the secret on the wire in a reversible form: never in clear text to a
+ * remote host. CRAM-MD5 and SCRAM send a proof, never the password.
+ */
 export function sendsSecretInClear(name: MechanismName): boolean {
-  return name !== 'CRAM-MD5';
-}
-
-export interface SaslCredentials {
-  readonly user: string;
-  /** The password, or for XOAUTH2 the OAuth 2 access token. */
-  readonly secret: string;
-}
-
-export interface SaslMechanism {
-  readonly name: MechanismName;
-  /**
-   * The initial response (RFC 4954 §4) to send with AUTH, or undefined to wait for the first 334 challenge. An empty
-   * Buffer means an empty initial response (sent as '=').
-   */
-  start(): Buffer | undefined;
-  /**
-   * The response to one 334 challenge (already base64-decoded). Throws SmtpProtocolError('EAUTH', ...) when the
-   * challenge makes no sense for this mechanism (the caller then cancels with '*'). Never puts the secret in an error
-   * message.
-   */
-  step(challenge: Buffer): Buffer;
-  /**
-   * XOAUTH2: the error the server explained in a 334 challenge (`status 401, scope ...`, or the raw JSON text when it
-   * cannot be parsed), else undefined.
-   */
-  readonly serverError: string | undefined;
+  return name !== 'CRAM-MD5' && !isScram(name);
 }
 
 /**
  * The mechanism for `name` (ASCII case-insensitive). An unknown name throws
  * `ECONFIG`; credentials that cannot be framed by the mechanism (NUL in PLAIN,
- * ^A in XOAUTH2, CR, LF or NUL in any) throw `ECONFIG` naming the field, never its value.
+ * ^A in XOAUTH2 and OAUTHBEARER, CR, LF or NUL in any) throw `ECONFIG` naming the field, never its value. SCRAM
+ * throws `EAUTH` ("not tried: ...") for credentials SASLprep refuses, and its -PLUS variant without a channel binding:
+ * the caller goes on with the next mechanism.
  */
-export function createMechanism(name: string, credentials: SaslCredentials): SaslMechanism {
+export function createMechanism(
+  name: string,
+  credentials: SaslCredentials,
+  context: MechanismContext = {},
+): SaslMechanism {
   const mechanism = mechanismName(name);
   // For every mechanism: a line break or NUL in what goes into the exchange is a misconfiguration (a password read
   // with its newline) or an injection (`alice\r\nRSET`), never something to encode and send.
   refuseBreaks(mechanism, 'user name', credentials.user);
-  refuseBreaks(mechanism, mechanism === 'XOAUTH2' ? 'access token' : 'password', credentials.secret);
+  refuseBreaks(mechanism, isOAuth(mechanism) ? 'access token' : 'password', credentials.secret);
   switch (mechanism) {
     case 'CRAM-MD5':
       return new CramMd5(credentials);
@@ -68,7 +76,18 @@ export function createMechanism(name: string, credentials: SaslCredentials): Sas
       return new Login(credentials);
     case 'XOAUTH2':
       return new XOAuth2(credentials);
+    case 'OAUTHBEARER':
+      return new OAuthBearer(credentials, context);
+    case 'SCRAM-SHA-1':
+    case 'SCRAM-SHA-256':
+    case 'SCRAM-SHA-256-PLUS':
+      return new Scram(mechanism, credentials, context);
   }
+}
+
+/** XOAUTH2 and OAUTHBEARER: the secret is an OAuth 2 access token, which a token function may refresh. */
+export function isOAuth(name: MechanismName): boolean {
+  return name === 'XOAUTH2' || name === 'OAUTHBEARER';
 }
 
 /**
@@ -95,9 +114,6 @@ export function encodeBase64(bytes: Buffer): string {
   return bytes.toString('base64');
 }
 
-// Padded base64 only (RFC 4954 §4 uses RFC 4648 base64, as Go's StdEncoding does).
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
 /**
  * Strict base64 decoding of a 334 challenge text (whitespace around it
  * trimmed; '=' alone or '' is an empty challenge). Characters outside the
@@ -107,7 +123,7 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 export function decodeBase64(text: string): Buffer {
   const trimmed = text.trim();
   if (trimmed === '' || trimmed === '=') return Buffer.alloc(0);
-  if (!BASE64.test(trimmed)) {
+  if (!isBase64(trimmed)) {
     throw new SmtpProtocolError('EPROTOCOL', 'the server sent a challenge that is not base64');
   }
   return Buffer.from(trimmed, 'base64');
@@ -117,6 +133,7 @@ export function decodeBase64(text: string): Buffer {
 class Plain implements SaslMechanism {
   readonly name = 'PLAIN';
   readonly serverError = undefined;
+  readonly untrusted = undefined;
   readonly #response: Buffer;
 
   constructor({ user, secret }: SaslCredentials) {
@@ -130,6 +147,8 @@ class Plain implements SaslMechanism {
   step(): Buffer {
     throw authError('PLAIN expects no challenge, but the server sent one');
   }
+
+  finish(): void {}
 }
 
 /**
@@ -140,6 +159,7 @@ class Plain implements SaslMechanism {
 class Login implements SaslMechanism {
   readonly name = 'LOGIN';
   readonly serverError = undefined;
+  readonly untrusted = undefined;
   readonly #answers: readonly string[];
   #round = 0;
 
@@ -156,6 +176,8 @@ class Login implements SaslMechanism {
     if (answer === undefined) throw authError('LOGIN expects two challenges, but the server sent a third');
     return Buffer.from(answer, 'utf8');
   }
+
+  finish(): void {}
 }
 
 /**
@@ -165,6 +187,7 @@ class Login implements SaslMechanism {
 class CramMd5 implements SaslMechanism {
   readonly name = 'CRAM-MD5';
   readonly serverError = undefined;
+  readonly untrusted = undefined;
   readonly #user: string;
   readonly #secret: string;
   #answered = false;
@@ -189,65 +212,8 @@ class CramMd5 implements SaslMechanism {
     const digest = createHmac('md5', Buffer.from(this.#secret, 'utf8')).update(challenge).digest('hex');
     return Buffer.from(`${this.#user} ${digest}`, 'utf8');
   }
-}
 
-/**
- * XOAUTH2 (Google, Microsoft): initial response `user=U^Aauth=Bearer T^A^A`.
- * A failure comes as one 334 challenge holding a JSON error; the client
- * answers it with an empty response and the server then replies 535.
- */
-class XOAuth2 implements SaslMechanism {
-  readonly name = 'XOAUTH2';
-  readonly #response: Buffer;
-  #serverError: string | undefined;
-
-  constructor({ user, secret }: SaslCredentials) {
-    refuse('XOAUTH2', 'user name', user, '\x01', '^A');
-    refuse('XOAUTH2', 'access token', secret, '\x01', '^A');
-    this.#response = Buffer.from(`user=${user}\x01auth=Bearer ${secret}\x01\x01`, 'utf8');
-  }
-
-  get serverError(): string | undefined {
-    return this.#serverError;
-  }
-
-  start(): Buffer {
-    return Buffer.from(this.#response);
-  }
-
-  step(challenge: Buffer): Buffer {
-    if (this.#serverError !== undefined) {
-      throw authError('XOAUTH2 expects at most one challenge, but the server sent a second');
-    }
-    this.#serverError = summariseOAuthError(challenge.toString('utf8'));
-    return Buffer.alloc(0);
-  }
-}
-
-const SERVER_TEXT_LIMIT = 200;
-
-/** `status 401, scope https://mail.google.com/` from the JSON, else the text itself (sanitised, capped). */
-function summariseOAuthError(text: string): string {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    parsed = undefined;
-  }
-  const parts: string[] = [];
-  if (typeof parsed === 'object' && parsed !== null) {
-    for (const key of ['status', 'scope'] as const) {
-      const value: unknown = (parsed as Record<string, unknown>)[key];
-      if (typeof value === 'string' || typeof value === 'number') parts.push(`${key} ${String(value)}`);
-    }
-  }
-  return sanitise(parts.length > 0 ? parts.join(', ') : text);
-}
-
-/** Server text made safe for an error message: control characters shown as `?`, length capped. */
-function sanitise(text: string): string {
-  const clean = text.replace(/[\u0000-\u001f\u007f]/g, '?');
-  return clean.length > SERVER_TEXT_LIMIT ? `${clean.slice(0, SERVER_TEXT_LIMIT)}...` : clean;
+  finish(): void {}
 }
 
 function mechanismName(name: string): MechanismName {
@@ -267,20 +233,10 @@ function asciiUpper(text: string): string {
   return text.replace(/[a-z]/g, (letter) => letter.toUpperCase());
 }
 
-function refuse(mechanism: MechanismName, field: string, value: string, separator: string, shown: string): void {
-  if (value.includes(separator)) {
-    throw new SmtpProtocolError('ECONFIG', `the ${mechanism} ${field} contains a ${shown} character`);
-  }
-}
-
 const BREAKS = /[\r\n\0]/;
 
 function refuseBreaks(mechanism: MechanismName, field: string, value: string): void {
   const found = BREAKS.exec(value)?.[0];
   if (found !== undefined)
     refuse(mechanism, field, value, found, found === '\0' ? 'NUL' : found === '\r' ? 'CR' : 'LF');
-}
-
-function authError(message: string): SmtpProtocolError {
-  return new SmtpProtocolError('EAUTH', message);
 }

@@ -17,6 +17,7 @@ import {
   resolveTarget,
   type AuthOptions,
   type ConnectionOptions,
+  type PasswordFunction,
   type PromptedCredentials,
   type Target,
 } from '../options.js';
@@ -140,8 +141,8 @@ export interface SendResult {
 /** Credentials given to a client or pool after it was created. */
 export interface NewCredentials {
   readonly user: string;
-  /** A password (or OAuth token), or a function returning one. */
-  readonly password: string | (() => string | Promise<string>);
+  /** A password (or OAuth token), or a function returning one (see PasswordContext). */
+  readonly password: string | PasswordFunction;
 }
 
 /** What a pool shares with its clients (not part of the public API). */

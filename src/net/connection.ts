@@ -22,7 +22,7 @@ import { ReplyParser } from '../wire/reply-parser.js';
 import { replyText, type Reply } from '../wire/reply.js';
 import { stamp, type TraceListener, type TraceMessage, type TraceNote } from '../wire/trace.js';
 import type { TlsOptions } from '../options.js';
-import { isLoopback, upgrade, type Opened, type TlsInfo } from './transport.js';
+import { isLoopback, upgrade, type Opened, type TlsBinding, type TlsInfo } from './transport.js';
 import { WriteBatcher } from './write-batcher.js';
 
 const NONE: readonly never[] = [];
@@ -59,6 +59,7 @@ export class Connection {
   /** unref() was called: timers started from now on do not keep the process alive either. */
   #unref = false;
   #tls: TlsInfo | undefined;
+  #binding: TlsBinding | undefined;
   readonly #remoteAddress: string | undefined;
   #parser = new ReplyParser(() => this.note('the server sent an empty line: skipped'));
   readonly #replies: Reply[] = [];
@@ -79,6 +80,7 @@ export class Connection {
     this.id = id;
     this.#stream = opened.stream;
     this.#tls = opened.tls;
+    this.#binding = opened.binding;
     this.#remoteAddress = opened.remoteAddress;
     this.#trace = trace;
     this.#writer = new WriteBatcher(opened.stream);
@@ -88,6 +90,11 @@ export class Connection {
   /** TLS details when the stream is encrypted. */
   get tls(): TlsInfo | undefined {
     return this.#tls;
+  }
+
+  /** What channel binding needs of the TLS session (SCRAM -PLUS), when the stream is encrypted. */
+  get tlsBinding(): TlsBinding | undefined {
+    return this.#binding;
   }
 
   /** The peer's IP address, as connected. */
@@ -241,6 +248,7 @@ export class Connection {
     this.#writer.replace(opened.stream);
     this.#stream = opened.stream;
     this.#tls = opened.tls;
+    this.#binding = opened.binding;
     this.#parser = new ReplyParser(() => this.note('the server sent an empty line: skipped'));
     this.#attach();
   }

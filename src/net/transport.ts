@@ -24,10 +24,22 @@ export interface TlsInfo {
   readonly certificate: CertificateSummary | undefined;
 }
 
+/**
+ * What SCRAM-SHA-256-PLUS needs of a TLS session to bind the login to it (auth/channel-binding.ts): the protocol,
+ * the keying material exporter (RFC 5705, RFC 8446 §7.5) and the server's certificate (DER).
+ */
+export interface TlsBinding {
+  readonly protocol: string | null;
+  exportKeyingMaterial(length: number, label: string): Buffer;
+  certificate(): Buffer | undefined;
+}
+
 export interface Opened {
   readonly stream: Duplex;
   /** Present when the stream is encrypted. */
   readonly tls: TlsInfo | undefined;
+  /** Present when the stream is encrypted: for channel binding. */
+  readonly binding?: TlsBinding | undefined;
   /** The peer's IP address: where the bytes really go, whatever name was given. */
   readonly remoteAddress: string | undefined;
 }
@@ -176,6 +188,15 @@ function secure(
     return {
       stream: secured,
       remoteAddress: secured.remoteAddress,
+      binding: {
+        protocol: secured.getProtocol(),
+        // RFC 9266 §2: an empty context (the same as none in TLS 1.3, the only version tls-exporter is used with).
+        exportKeyingMaterial: (length, label) => secured.exportKeyingMaterial(length, label, Buffer.alloc(0)),
+        certificate: () => {
+          const raw: unknown = secured.getPeerCertificate().raw;
+          return Buffer.isBuffer(raw) ? raw : undefined;
+        },
+      },
       tls: {
         protocol: secured.getProtocol(),
         cipher: secured.getCipher().name,

@@ -13,6 +13,7 @@ import {
   startFakeServer,
   type FakeServerOptions,
   type Outcome,
+  type Script,
   type Step,
 } from './fake-server.js';
 
@@ -21,17 +22,19 @@ export interface Conversation {
   readonly error: SmtpProtocolError | undefined;
   readonly outcome: Outcome;
   readonly trace: readonly string[];
+  /** The script played (as written for the server's port). */
+  readonly steps: readonly Step[];
 }
 
 export const SHORT_TIMEOUTS = { connect: 2000, greeting: 2000, command: 2000, dataBlock: 2000, dataEnd: 2000 } as const;
 
 export async function converse(
-  steps: readonly Step[],
+  script: Script,
   options: Partial<SendOptions> = {},
   message: MessageInput | ((port: number) => MessageInput) = 'hello\r\n',
   serverOptions: FakeServerOptions = {},
 ): Promise<Conversation> {
-  const server = await startFakeServer(steps, serverOptions);
+  const server = await startFakeServer(script, serverOptions);
   const trace: string[] = [];
   let result: SendResult | undefined;
   let error: SmtpProtocolError | undefined;
@@ -57,7 +60,7 @@ export async function converse(
   server.stop();
   const outcome = await server.done;
   await assertNothingLeftOpen();
-  return { result, error, outcome, trace };
+  return { result, error, outcome, trace, steps: server.steps };
 }
 
 /** The whole conversation happened as scripted: every client byte as expected. */

@@ -86,6 +86,8 @@ export interface Outcome {
 export interface FakeServer {
   readonly host: '127.0.0.1';
   readonly port: number;
+  /** The script played (written for this port when given as a function). */
+  readonly steps: readonly Step[];
   /** Resolves when the connection is over (the client closed or the server gave up). */
   readonly done: Promise<Outcome>;
   /** Stops listening; when no client ever came, `done` resolves with nothing received. */
@@ -97,8 +99,12 @@ export interface FakeServerOptions {
   readonly implicitTls?: boolean;
 }
 
-export async function startFakeServer(steps: readonly Step[], options: FakeServerOptions = {}): Promise<FakeServer> {
+/** A script, or a function that writes it once the server's port is known (OAUTHBEARER sends the port). */
+export type Script = readonly Step[] | ((port: number) => readonly Step[]);
+
+export async function startFakeServer(script: Script, options: FakeServerOptions = {}): Promise<FakeServer> {
   const credentials = { key: fixture('server-key.pem'), cert: fixture('server.pem') };
+  let steps: readonly Step[] = [];
   let resolveDone!: (outcome: Outcome) => void;
   const done = new Promise<Outcome>((resolve) => (resolveDone = resolve));
   let connected = false;
@@ -110,6 +116,8 @@ export async function startFakeServer(steps: readonly Step[], options: FakeServe
   const server =
     options.implicitTls === true ? tls.createServer(credentials, onConnection) : net.createServer(onConnection);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  steps = typeof script === 'function' ? script(port) : script;
   const safety = setTimeout(() => server.close(), SAFETY_MS);
   // Raw TCP sockets, so that a TLS handshake that never completed leaves nothing open.
   const raw = new Set<net.Socket>();
@@ -126,7 +134,7 @@ export async function startFakeServer(steps: readonly Step[], options: FakeServe
   const stop = (): void => {
     if (server.listening) server.close();
   };
-  return { host: '127.0.0.1', port: (server.address() as net.AddressInfo).port, done, stop };
+  return { host: '127.0.0.1', port, steps, done, stop };
 }
 
 async function play(

@@ -35,6 +35,8 @@ import {
   type MessageInput,
   type MessageOptions,
   type NewCredentials,
+  type PasswordContext,
+  type PasswordFunction,
   type PoolOptions,
   type Prepared,
   type PrepareOptions,
@@ -167,6 +169,12 @@ export async function clients(prepared: Prepared): Promise<void> {
   expect<Equal<Parameters<SmtpClient['send']>[0], MessageInput | Prepared>>();
   const credentials: NewCredentials = { user: 'alice', password: 'secret' };
   client.setCredentials(credentials);
+  const refreshing: PasswordFunction = async ({ attempt, previousError }: PasswordContext) =>
+    attempt === 1 ? 'cached-token' : `refreshed-after-${previousError?.code ?? 'none'}`;
+  client.setCredentials({ user: 'alice', password: refreshing });
+  client.setCredentials({ user: 'alice', password: () => 'from-a-keychain' });
+  // @ts-expect-error the context's attempt is a number
+  client.setCredentials({ user: 'alice', password: ({ attempt }: { attempt: string }) => attempt });
   // @ts-expect-error setCredentials needs a password
   client.setCredentials({ user: 'alice' });
   await client.quit();
@@ -243,6 +251,9 @@ export function errors(error: unknown): string | undefined {
 export function settings(): void {
   const mechanism: AuthMechanism = 'PLAIN';
   const lower: AuthMechanism = 'cram-md5';
+  const scram: AuthMechanism[] = ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-256', 'scram-sha-1', 'OAUTHBEARER'];
+  // @ts-expect-error SCRAM-SHA-1-PLUS is not implemented
+  const sha1Plus: AuthMechanism = 'SCRAM-SHA-1-PLUS';
   // @ts-expect-error not a mechanism this library speaks
   const unknown: AuthMechanism = 'GSSAPI';
   const stream: StreamType = 'tls';
@@ -251,7 +262,7 @@ export function settings(): void {
   const partial: Timeouts = { connect: 5000 };
   const tls: TlsOptions = { servername: 'mail.example.org', rejectUnauthorized: true };
   const connection: ConnectionOptions = { server: 'mail.example.org', streamType: stream, tls, timeouts };
-  const auth: AuthOptions = { authMechanisms: [mechanism, lower], allowInsecureAuth: false };
+  const auth: AuthOptions = { authMechanisms: [...scram, mechanism, lower], allowInsecureAuth: false };
   const retry: RetryOptions = { retries: 2, retryDelay: 500 };
   const prepare: PrepareOptions = { sendtoDomain: 'example.org', addMissingHeaders: false };
   const client: ClientOptions = { ...connection, ...auth, ...retry, ...prepare, chunking: false };
@@ -275,5 +286,5 @@ export function settings(): void {
   });
   const offered: readonly string[] = capabilities.authMechanisms;
   const input: MessageInput = Buffer.from('Subject: hi\r\n\r\nhello\r\n');
-  void [unknown, partial, client, offered, input];
+  void [unknown, sha1Plus, partial, client, offered, input];
 }
