@@ -14,7 +14,8 @@
  *   !hang      the server stays silent until the client closes
  *
  * One connection per server; the server stops listening once it has it, and
- * stops by itself after SAFETY_MS whatever happens.
+ * stops by itself after SAFETY_MS whatever happens. It listens on 127.0.0.1,
+ * or on a unix socket (`path`).
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -85,7 +86,10 @@ export interface Outcome {
 
 export interface FakeServer {
   readonly host: '127.0.0.1';
+  /** The TCP port; 0 on a unix socket. */
   readonly port: number;
+  /** The unix socket's path, when it listens on one. */
+  readonly path: string | undefined;
   /** Resolves when the connection is over (the client closed or the server gave up). */
   readonly done: Promise<Outcome>;
   /** Stops listening; when no client ever came, `done` resolves with nothing received. */
@@ -95,6 +99,8 @@ export interface FakeServer {
 export interface FakeServerOptions {
   /** Accept implicit TLS (port 465 style) instead of plain TCP. */
   readonly implicitTls?: boolean;
+  /** Listen on this unix socket instead of a loopback port (the path must not exist; it is removed at the end). */
+  readonly path?: string;
 }
 
 export async function startFakeServer(steps: readonly Step[], options: FakeServerOptions = {}): Promise<FakeServer> {
@@ -109,7 +115,9 @@ export async function startFakeServer(steps: readonly Step[], options: FakeServe
   };
   const server =
     options.implicitTls === true ? tls.createServer(credentials, onConnection) : net.createServer(onConnection);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) =>
+    options.path === undefined ? server.listen(0, '127.0.0.1', resolve) : server.listen(options.path, resolve),
+  );
   const safety = setTimeout(() => server.close(), SAFETY_MS);
   // Raw TCP sockets, so that a TLS handshake that never completed leaves nothing open.
   const raw = new Set<net.Socket>();
@@ -126,7 +134,8 @@ export async function startFakeServer(steps: readonly Step[], options: FakeServe
   const stop = (): void => {
     if (server.listening) server.close();
   };
-  return { host: '127.0.0.1', port: (server.address() as net.AddressInfo).port, done, stop };
+  const port = options.path === undefined ? (server.address() as net.AddressInfo).port : 0;
+  return { host: '127.0.0.1', port, path: options.path, done, stop };
 }
 
 async function play(
