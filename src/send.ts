@@ -10,7 +10,7 @@ import { abortError, SmtpProtocolError } from './errors.js';
 import { prepareMessage, type MessageInput, type Prepared } from './message/prepare.js';
 import type { QueueOptions } from './queue/store.js';
 import { queueMessage, type QueuedMail } from './queue/write.js';
-import { validateOptions } from './client/validate-options.js';
+import { refuseLmtp, validateOptions } from './client/validate-options.js';
 
 export interface SendOptions extends DeliverOptions, QueueOptions {
   /** smtpmail-queue-mail: see {@link QueueMailOptions}. */
@@ -98,6 +98,8 @@ export async function sendMail(
   options: SendOptions | QueueMailOptions | QueueOnFailureOptions = {},
 ): Promise<SendResult | QueuedMail> {
   validateOptions(options);
+  if (options.queueMail === true) refuseLmtp(options, 'queueMail');
+  if (options.queueOnTransientFailure === true) refuseLmtp(options, 'queueOnTransientFailure');
   if (options.signal?.aborted === true) throw abortError(options.signal);
   const deadline = new Deadline(totalMs(options), options.signal);
   let prepared: Prepared | undefined;
