@@ -44,6 +44,8 @@ export interface SmtpErrorDetails {
   /** The command that reply answered, as shown in the transcript (redacted). */
   readonly command?: string | undefined;
   readonly rejected?: readonly RefusedRecipient[] | undefined;
+  /** LMTP, after the message: the recipients it was delivered to (see SmtpProtocolError.delivered). */
+  readonly delivered?: readonly string[] | undefined;
   readonly cause?: unknown;
   /** Overrides the default (a 4xx reply is transient, anything else is not). */
   readonly transient?: boolean | undefined;
@@ -64,6 +66,13 @@ export class SmtpProtocolError extends Error {
   readonly reply: Reply | undefined;
   readonly command: string | undefined;
   readonly rejected: readonly RefusedRecipient[];
+  /**
+   * LMTP only (RFC 2033 §4.2), set when the server answered for each recipient after the message: those it was
+   * delivered to (possibly none). A message delivered to some recipients is never sent again by the library (a
+   * retry would deliver it twice to these); send it again only to the others, as `rejected` lists them. Undefined
+   * for SMTP and for any failure before the message went out.
+   */
+  readonly delivered: readonly string[] | undefined;
   /** True when trying again later may succeed (4xx replies, timeouts, drops). */
   readonly transient: boolean;
   /** One or two sentences on what to change (an option, a port, a file), when the failure is a common one. */
@@ -84,6 +93,7 @@ export class SmtpProtocolError extends Error {
     this.reply = details.reply;
     this.command = details.command;
     this.rejected = details.rejected ?? [];
+    this.delivered = details.delivered;
     this.attempts = details.attempts;
     this.transient =
       details.transient ??
@@ -132,6 +142,7 @@ function copyWith(error: SmtpProtocolError, detail: string, changes: SmtpErrorDe
     reply: error.reply,
     command: error.command,
     rejected: error.rejected,
+    delivered: error.delivered,
     cause: error.cause,
     transient: error.transient,
     hint: error.hint,

@@ -6,6 +6,7 @@
  * when a hint applies.
  */
 import { forCommandLine, optionRef, setting } from './option-names.js';
+import type { RefusedRecipient } from './errors.js';
 import type { Reply } from './wire/reply.js';
 
 /** An authinfo file looked at for credentials, and why nothing in it matched (auth/credentials.ts fills it). */
@@ -70,6 +71,39 @@ export function connectFailed(host: string, port: number, timedOut: boolean): st
   return (
     `${host} ${what} on port ${port}: check the server name and the port (${submission()} are the usual ` +
     `submission settings)`
+  );
+}
+
+/** A unix socket path that does not exist (or is no socket): where LMTP servers usually listen. */
+export function unixSocketMissing(path: string): string {
+  return (
+    `no socket at ${path}: check ${optionRef('path')} (Dovecot's LMTP socket is usually /run/dovecot/lmtp, or ` +
+    `/var/spool/postfix/private/dovecot-lmtp when Postfix delivers through it) and that the server runs`
+  );
+}
+
+/** LHLO refused: the server speaks SMTP, not LMTP. */
+export function lmtpRefused(): string {
+  return (
+    `the server refused LHLO, so it probably speaks SMTP rather than LMTP: check the port or path (Dovecot's LMTP ` +
+    `listens where its service lmtp says), or leave out ${optionRef('lmtp')} to send by SMTP`
+  );
+}
+
+/**
+ * LMTP: the message reached some recipients and was refused for others. Sending it again whole would deliver it twice
+ * to the first; only the others may be tried again, and only those refused for now.
+ */
+export function lmtpPartlyDelivered(delivered: readonly string[], refused: readonly RefusedRecipient[]): string {
+  const later = refused.filter((r) => r.reply.code < 500).map((r) => `<${r.recipient}>`);
+  const again =
+    later.length === 0
+      ? 'every refusal is permanent (5xx): sending again will not help'
+      : `to try again those refused for now (4xx: ${later.join(', ')}), send the message with ` +
+        `${optionRef('recipients')} set to them alone`;
+  return (
+    `the message was delivered to ${delivered.map((r) => `<${r}>`).join(', ')}: do not send it again as it is ` +
+    `(they would get it twice); ${again}`
   );
 }
 

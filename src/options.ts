@@ -94,6 +94,17 @@ export interface ConnectionOptions {
    */
   readonly port?: number | string | undefined;
   readonly streamType?: StreamType | undefined;
+  /**
+   * LMTP (RFC 2033, nodemailer's name) instead of SMTP: LHLO instead of EHLO, and after the message one reply per
+   * recipient, so that each recipient is delivered or refused on its own. LMTP has no port of its own: `port` (24 is
+   * usual) or `path` is required.
+   */
+  readonly lmtp?: boolean | undefined;
+  /**
+   * A unix socket to connect to instead of `server` and `port` (Dovecot's `/run/dovecot/lmtp`). Local: no TLS (a
+   * `streamType` other than `'plain'` is ECONFIG), and a password may go over it as over loopback.
+   */
+  readonly path?: string | undefined;
   readonly tls?: TlsOptions | undefined;
   readonly timeouts?: Partial<Timeouts> | undefined;
   /**
@@ -201,10 +212,19 @@ export interface Target {
   readonly connect: ((to: ConnectTo) => Promise<Duplex>) | undefined;
   readonly localAddress: string | undefined;
   readonly family: 4 | 6 | undefined;
+  /** The server; for a unix socket, its path (as authinfo's `machine` names it). */
   readonly host: string;
+  /** The TCP port; 0 for a unix socket. */
   readonly port: number;
-  /** The service as configured, for authinfo matching: `'587'`, or `'submission'` when so given. */
+  /**
+   * The service as configured, for authinfo matching: `'587'`, or `'submission'` when so given; `''` for a unix
+   * socket (only entries without a port match).
+   */
   readonly service: string;
+  /** A unix socket's path, instead of host and port. */
+  readonly path: string | undefined;
+  /** LMTP (RFC 2033) instead of SMTP. */
+  readonly lmtp: boolean;
   readonly implicitTls: boolean;
   readonly streamType: StreamType | undefined;
   readonly tls: TlsOptions | undefined;
@@ -217,6 +237,7 @@ export interface Target {
  * the server, which may come from the environment.
  */
 export function resolveTarget(options: ConnectionOptions, env: NodeJS.ProcessEnv = process.env): Target {
+  if (options.path !== undefined) return socketTarget(options, options.path);
   const host = options.server ?? env['SMTPSERVER'];
   if (host === undefined || host === '') {
     throw new SmtpProtocolError(
@@ -230,6 +251,17 @@ export function resolveTarget(options: ConnectionOptions, env: NodeJS.ProcessEnv
   const port = portNumber(options.port);
   if (options.port !== undefined && port === undefined)
     throw new SmtpProtocolError('ECONFIG', portProblem(options.port));
+  const lmtp = options.lmtp === true;
+  if (lmtp && port === undefined) {
+    throw new SmtpProtocolError(
+      'ECONFIG',
+      `LMTP has no default port: set ${optionRef('port')} (24 is usual; Dovecot's inet_listener lmtp says which) or ` +
+        `${optionRef('path')} for a unix socket`,
+    );
+  }
+  if (lmtp && port === 25) {
+    throw new SmtpProtocolError('ECONFIG', `LMTP must not be used on port 25 (RFC 2033 §5): port 25 speaks SMTP`);
+  }
   // Port 465 speaks TLS from the first byte: with no streamType, plain text there would only wait for a greeting that
   // never comes.
   const implicitTls =
@@ -241,6 +273,8 @@ export function resolveTarget(options: ConnectionOptions, env: NodeJS.ProcessEnv
     host: stripBrackets(host),
     port: resolvedPort,
     service: String(options.port ?? resolvedPort),
+    path: undefined,
+    lmtp,
     implicitTls,
     streamType: options.streamType,
     tls: options.tls,
@@ -249,6 +283,48 @@ export function resolveTarget(options: ConnectionOptions, env: NodeJS.ProcessEnv
     connect: options.connect,
     localAddress: options.localAddress,
     family: options.family,
+  };
+}
+
+/**
+ * A unix socket instead of a server and port: local, so no TLS (the socket's permissions decide who can connect). The
+ * SMTPSERVER environment variable is not consulted; `server` or `port` given as well is an error, not a choice.
+ */
+function socketTarget(options: ConnectionOptions, path: string): Target {
+  const other =
+    options.server !== undefined
+      ? 'server'
+      : options.port !== undefined
+        ? 'port'
+        : (['proxy', 'connect', 'localAddress', 'family'] as const).find((name) => options[name] !== undefined);
+  if (other !== undefined) {
+    throw new SmtpProtocolError(
+      'ECONFIG',
+      `${optionRef('path')} (a unix socket) replaces server and port (and a proxy or factory): ` +
+        `give ${optionRef('path')} or ${optionRef(other)}, not both`,
+    );
+  }
+  if (options.streamType !== undefined && options.streamType !== 'plain') {
+    throw new SmtpProtocolError(
+      'ECONFIG',
+      `streamType '${options.streamType}' with ${optionRef('path')}: a unix socket is local and takes no TLS ` +
+        `(leave streamType unset, or 'plain')`,
+    );
+  }
+  return {
+    host: path,
+    port: 0,
+    service: '',
+    path,
+    lmtp: options.lmtp === true,
+    implicitTls: false,
+    streamType: 'plain',
+    tls: options.tls,
+    timeouts: { ...DEFAULT_TIMEOUTS, ...options.timeouts },
+    proxy: undefined,
+    connect: undefined,
+    localAddress: undefined,
+    family: undefined,
   };
 }
 

@@ -10,7 +10,7 @@ import { abortError, SmtpProtocolError } from './errors.js';
 import { prepareMessage, type MessageInput, type Prepared } from './message/prepare.js';
 import type { QueueOptions } from './queue/store.js';
 import { queueMessage, type QueuedMail } from './queue/write.js';
-import { validateOptions } from './client/validate-options.js';
+import { refuseLmtp, validateOptions } from './client/validate-options.js';
 import { expandServerUrl } from './server-url.js';
 import { refuseForQueue } from './client/delivery-requests.js';
 import { forCommandLine, optionRef } from './option-names.js';
@@ -102,6 +102,8 @@ export async function sendMail(
 ): Promise<SendResult | QueuedMail> {
   const options = expandServerUrl(given);
   validateOptions(options);
+  if (options.queueMail === true) refuseLmtp(options, 'queueMail');
+  if (options.queueOnTransientFailure === true) refuseLmtp(options, 'queueOnTransientFailure');
   if (options.queueMail === true) refuseForQueue(options, forCommandLine() ? '--queue' : 'the `queueMail` option');
   else if (options.queueOnTransientFailure === true) refuseForQueue(options, optionRef('queueOnTransientFailure'));
   if (options.signal?.aborted === true) throw abortError(options.signal);

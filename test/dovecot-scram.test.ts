@@ -12,7 +12,7 @@ import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { sendMail, SmtpProtocolError, type SendOptions } from '../src/index.js';
 import { formatTrace } from '../src/wire/trace.js';
 import { SHORT_TIMEOUTS } from './helpers/converse.js';
-import { dovecotMissing, startDovecot, type TestDovecot } from './helpers/dovecot.js';
+import { dovecotMissing, startDovecot, type TestDovecot } from './helpers/dovecot-submission.js';
 import { fixture } from './helpers/fake-server.js';
 import { startRealServer, type RealServer } from './helpers/real-server.js';
 

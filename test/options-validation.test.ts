@@ -20,6 +20,8 @@ const BAD: Readonly<Record<string, readonly unknown[]>> = {
   server: ['', 42],
   port: [0, 65536, -1, 25.5, 'smtpss', '99999', '25 ', null],
   streamType: ['STARTTLS', 'required', 'ssl ', 'none', true],
+  lmtp: ['yes', 1],
+  path: ['', 5, 'a\0b'],
   tls: ['verify', { ca: 1 }, { rejectUnauthorised: false }, { minVersion: 'TLSv1' }, { rejectUnauthorized: 'no' }],
   timeouts: [5000, { connect: -1 }, { total: -5 }, { greting: 1000 }, { command: Infinity }, { dataEnd: 0 }],
   clientName: ['', 7],

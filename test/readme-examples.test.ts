@@ -1,9 +1,10 @@
 /**
  * Every JavaScript block of README.md, run as a user would run it: an .mjs file importing 'smtpmail' (this package,
  * linked into a temporary node_modules), in a child process, against smtp-server on 127.0.0.1 with STARTTLS and
- * AUTH (PLAIN, LOGIN, XOAUTH2) and another with implicit TLS. Host names become `localhost` (the fixture
- * certificate's name; its CA comes in through NODE_EXTRA_CA_CERTS), port 587 the STARTTLS server's and 465 the
- * implicit-TLS server's (with streamType 'ssl', since only port 465 itself implies it: implicit-tls-port.test.ts).
+ * AUTH (PLAIN, LOGIN, XOAUTH2), another with implicit TLS, and an LMTP one on a unix socket. Host names become
+ * `localhost` (the fixture certificate's name; its CA comes in through NODE_EXTRA_CA_CERTS), port 587 the STARTTLS
+ * server's and 465 the implicit-TLS server's (with streamType 'ssl', since only port 465 itself implies it:
+ * implicit-tls-port.test.ts), Dovecot's `/run/dovecot/lmtp` the LMTP server's socket.
  * `message` and `messages`, which the blocks use without defining, are given. Each block must exit 0 and deliver at
  * least one message. A block that is an excerpt of a file of examples/ is run with its example (by that example's
  * test); a TypeScript block must be the text of a file that is compiled and run (demo/compose.ts). The command
@@ -47,8 +48,11 @@ function blocks(readme: string, language: string): string[] {
 
 const MESSAGE = 'From: Alice <alice@example.org>\nTo: Bob <bob@example.net>\nSubject: from README\n\nHello.\n';
 
-/** The block as the test runs it: addresses swapped, `message` and `messages` given when the block uses them. */
-function runnable(block: string, starttlsPort: number, tlsPort: number, proxyPort: number): string {
+/**
+ * The block as the test runs it: addresses swapped (Dovecot's LMTP socket for the test's LMTP server's), `message` and
+ * `messages` given when the block uses them.
+ */
+function runnable(block: string, starttlsPort: number, tlsPort: number, proxyPort: number, lmtpSocket: string): string {
   let code = block
     .replace(/proxy: '[^']*'/g, `proxy: 'socks5h://127.0.0.1:${proxyPort}'`)
     // A connection URL keeps its scheme and credentials; its host and port become the test server's.
@@ -58,6 +62,7 @@ function runnable(block: string, starttlsPort: number, tlsPort: number, proxyPor
         `${scheme}://${credentials}localhost:${scheme === 'smtps' ? tlsPort : starttlsPort}`,
     )
     .replace(/server: '[^':]+'/g, "server: 'localhost'")
+    .replace(/path: '\/run\/dovecot\/lmtp'/g, `path: ${JSON.stringify(lmtpSocket)}`)
     .replace(/port: 587\b/g, `port: ${starttlsPort}`)
     .replace(/port: 465, streamType: 'ssl'/g, `port: ${tlsPort}, streamType: 'ssl'`)
     .replace(/port: 465\b/g, `port: ${tlsPort}, streamType: 'ssl'`);
@@ -114,6 +119,8 @@ test("README's JavaScript blocks run against local servers, each delivering", as
   const starttls = await startRealServer({ ...(auth as object), hideDSN: false, hideREQUIRETLS: false } as never);
   const implicit = await startRealServer({ ...(auth as object), secure: true } as never);
   const home = await fs.mkdtemp(path.join(os.tmpdir(), 'smtpmail-readme-'));
+  const lmtpSocket = path.join(home, 'lmtp');
+  const lmtp = await startRealServer({ lmtp: true, listenPath: lmtpSocket });
   try {
     await fs.mkdir(path.join(home, 'node_modules'));
     await fs.symlink(ROOT, path.join(home, 'node_modules', 'smtpmail'), 'dir');
@@ -125,7 +132,7 @@ test("README's JavaScript blocks run against local servers, each delivering", as
       SMTP_PASSWORD: PASSWORD,
       OAUTH_TOKEN: TOKEN,
     };
-    const delivered = (): number => starttls.received.length + implicit.received.length;
+    const delivered = (): number => starttls.received.length + implicit.received.length + lmtp.received.length;
     // A block that is an excerpt of an example's file is run with that example (bullmq-example.test.ts).
     const examples = await exampleSources();
     const scripts = blocks(readme, 'js').filter((block) => !examples.some((source) => source.includes(block)));
@@ -136,7 +143,7 @@ test("README's JavaScript blocks run against local servers, each delivering", as
         continue;
       }
       const file = path.join(home, `example-${i + 1}.mjs`);
-      await fs.writeFile(file, runnable(block, starttls.port, implicit.port, dante?.port ?? 0));
+      await fs.writeFile(file, runnable(block, starttls.port, implicit.port, dante?.port ?? 0, lmtpSocket));
       const before = delivered();
       const result = await run(file, env);
       const first = block.split('\n').find((line) => line.trim() !== '' && !line.startsWith('import')) ?? '';
@@ -147,7 +154,7 @@ test("README's JavaScript blocks run against local servers, each delivering", as
     assert.ok(methods.includes('XOAUTH2'), 'the XOAUTH2 recipe authenticated with XOAUTH2');
     assert.ok(methods.includes('PLAIN') || methods.includes('LOGIN'), 'the password recipes authenticated');
   } finally {
-    await Promise.all([starttls.close(), implicit.close(), dante?.stop()]);
+    await Promise.all([starttls.close(), implicit.close(), lmtp.close(), dante?.stop()]);
     await fs.rm(home, { recursive: true, force: true });
   }
 });

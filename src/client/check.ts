@@ -69,7 +69,10 @@ export interface CheckReport {
   /** True when the settings as given work. */
   readonly ok: boolean;
   readonly verdict: string;
-  /** The first settings that worked, as options and as command-line flags. */
+  /**
+   * The first settings that worked, as options and as command-line flags (LMTP and unix sockets, which the command
+   * does not do: as options, `lmtp, path /run/dovecot/lmtp`); for a unix socket, `server` is its path and `port` 0.
+   */
   readonly working:
     | { readonly server: string; readonly port: number; readonly streamType: StreamType | null; readonly flags: string }
     | undefined;
@@ -100,7 +103,14 @@ export async function checkServer(original: CheckOptions = {}): Promise<CheckRep
   const options = expandServerUrl(original);
   validateOptions(options);
   const given = resolveTarget({ ...options, timeouts: { ...CHECK_TIMEOUTS, ...options.timeouts } });
-  const plans = [{ port: given.port, streamType: options.streamType }];
+  if ((given.lmtp || given.path !== undefined) && options.tryAlternatives === true) {
+    throw new SmtpProtocolError(
+      'ECONFIG',
+      'tryAlternatives tries SMTP ports and settings: it does not go with lmtp or path',
+    );
+  }
+  // A unix socket has no port to try.
+  const plans = [{ port: given.path === undefined ? given.port : undefined, streamType: options.streamType }];
   if (options.tryAlternatives === true) {
     for (const alternative of ALTERNATIVES) {
       if (!plans.some((p) => p.port === alternative.port && p.streamType === alternative.streamType))
@@ -114,7 +124,13 @@ export async function checkServer(original: CheckOptions = {}): Promise<CheckRep
   const settings =
     working === undefined
       ? undefined
-      : { server: working.server, port: working.port, streamType: working.streamType, flags: flagsFor(working) };
+      : {
+          server: working.server,
+          port: working.port,
+          streamType: working.streamType,
+          flags:
+            given.lmtp || given.path !== undefined ? asOptions(given.lmtp, given.path, working) : flagsFor(working),
+        };
   let verdict: string;
   if (first.ok) verdict = `the settings work: ${settings?.flags ?? ''}`;
   else if (settings !== undefined)
@@ -210,6 +226,12 @@ function summarize(caps: Capabilities): CapabilitySummary {
     starttls: caps.has('STARTTLS'),
     auth: caps.authMechanisms,
   };
+}
+
+/** LMTP or a unix socket, as options: the command does neither, so it has no flags for them. */
+function asOptions(lmtp: boolean, path: string | undefined, attempt: CheckAttempt): string {
+  const where = path === undefined ? `server ${attempt.server}, port ${attempt.port}` : `path ${path}`;
+  return lmtp ? `lmtp, ${where}` : where;
 }
 
 function flagsFor(attempt: CheckAttempt): string {

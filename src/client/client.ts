@@ -115,10 +115,14 @@ const NON_ASCII = /[^\x00-\x7f]/;
 
 export interface SendResult {
   readonly envelope: Envelope;
+  /** Recipients the server accepted; LMTP: those the message was delivered to. */
   readonly accepted: readonly string[];
-  /** Refused recipients (only with `partial: true`; otherwise a refusal is an error). */
+  /**
+   * Refused recipients (only with `partial: true`; otherwise a refusal is an error); LMTP: refused at RCPT or after
+   * the message.
+   */
   readonly rejected: readonly RefusedRecipient[];
-  /** The reply to the final dot, e.g. `250 2.0.0 Ok: queued as 4Xy`. */
+  /** The reply to the final dot, e.g. `250 2.0.0 Ok: queued as 4Xy`; LMTP: the first delivered recipient's. */
   readonly reply: Reply;
   /** True when the message went over TLS. */
   readonly secure: boolean;

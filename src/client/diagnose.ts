@@ -24,7 +24,8 @@ export interface FailureContext {
 }
 
 export function explainFailure(error: unknown, context: FailureContext): unknown {
-  if (!(error instanceof SmtpProtocolError)) return error;
+  // LMTP's answers after the message explain themselves (smtp/lmtp-replies.ts); the queue is not for LMTP.
+  if (!(error instanceof SmtpProtocolError) || error.delivered !== undefined) return error;
   if (!context.authenticated && asksForAuth(error) && refusesForAuth(error)) {
     const hint = context.offersAuth
       ? needsAuthentication(context.host, context.service, context.user, context.searched)
@@ -58,5 +59,7 @@ export function refusesForAuth(error: SmtpProtocolError): boolean {
  */
 export function refusesBdat(error: SmtpProtocolError): boolean {
   const code = error.reply?.code;
+  // LMTP's replies for each recipient after BDAT LAST (`delivered` set) show BDAT working.
+  if (error.delivered !== undefined) return false;
   return error.command?.startsWith('BDAT') === true && code !== undefined && code >= 500 && code <= 504 && code !== 503;
 }

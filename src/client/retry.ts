@@ -43,10 +43,13 @@ export function freshProgress(reused: boolean): Progress {
  * from). No: anything after the final dot; a failed connect, a greeting that
  * never came, TLS failures, timeouts (a wrong host, port or TLS mode does not
  * heal in seconds); refusals that seconds cannot clear (greylisting, 4.7.x
- * policy, 452 storage); refused recipients; authentication.
+ * policy, 452 storage); refused recipients; authentication; LMTP's answers
+ * after the message (the error's `delivered`).
  */
 export function isRetryable(error: unknown, progress: Progress, replayable: boolean): boolean {
   if (!(error instanceof SmtpProtocolError) || !replayable) return false;
+  // LMTP answered for each recipient after the message: some may have it, and a retry would deliver it twice.
+  if (error.delivered !== undefined) return false;
   // After the final dot (or BDAT LAST) only a refused sender or recipient proves the message was not taken.
   if (progress.finalSent && error.code !== 'ESENDER' && error.code !== 'ERECIPIENT') return false;
   if (error.reply !== undefined && waitsForMinutes(error.reply)) return false;

@@ -132,6 +132,8 @@ const ALL_OPTIONS: Readonly<Record<string, Check>> = {
   server: (v) => nonEmpty(v) ?? line(v),
   port,
   streamType: oneOf(STREAM_TYPES, ' (or leave it unset for STARTTLS when offered)'),
+  lmtp: boolean,
+  path: (v) => nonEmpty(v) ?? (/\0/.test(v as string) ? 'a path without NUL' : undefined),
   tls,
   timeouts,
   clientName: nonEmpty,
@@ -250,4 +252,17 @@ function unknownOption(name: string, kind: OptionsKind): SmtpProtocolError {
   const other = OTHER_NAMES[name];
   const advice = other === undefined ? '' : ` (this library calls it ${other})`;
   return new SmtpProtocolError('ECONFIG', `unknown option ${describeValue(name)}${advice}`);
+}
+
+/**
+ * The offline queue does not do LMTP: Emacs's queue format cannot record it, and a flush sends a message again whole
+ * when it failed, while LMTP may have delivered it to some of its recipients already. `what` names the feature.
+ */
+export function refuseLmtp(options: { readonly lmtp?: unknown }, what: string): void {
+  if (options.lmtp !== true) return;
+  throw new SmtpProtocolError(
+    'ECONFIG',
+    `${what} does not work with lmtp: the offline queue (Emacs's format) cannot record LMTP, and a message LMTP ` +
+      `delivered to some recipients must not be sent again whole`,
+  );
 }

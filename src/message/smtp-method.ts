@@ -45,13 +45,16 @@ export interface Routing {
   readonly user?: string | undefined;
   readonly password?: unknown;
   readonly streamType?: StreamType | undefined;
+  readonly lmtp?: boolean | undefined;
+  readonly path?: string | undefined;
 }
 
 /**
  * `X-Message-SMTP-Method: smtp HOST [PORT [USER]]`: this message goes to that
- * server (port 465 means implicit TLS). A `password` option given for the
- * configured server is not sent to another one: credentials for it come
- * from authinfo or promptCredentials.
+ * server (port 465 means implicit TLS), by SMTP even when the options say
+ * LMTP or a unix socket. A `password` option given for the configured
+ * server is not sent to another one: credentials for it come from authinfo
+ * or promptCredentials.
  */
 export function routeByMethod<T extends Routing>(method: Method | undefined, options: T): T {
   if (method?.kind !== 'smtp') return options;
@@ -62,6 +65,8 @@ export function routeByMethod<T extends Routing>(method: Method | undefined, opt
     user: method.user ?? options.user,
     password: passwordFor(method.host, options),
     streamType: method.port === '465' ? 'ssl' : options.streamType,
+    lmtp: undefined,
+    path: undefined,
   };
 }
 

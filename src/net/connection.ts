@@ -61,6 +61,8 @@ export class Connection {
   #tls: TlsInfo | undefined;
   #binding: TlsBinding | undefined;
   readonly #remoteAddress: string | undefined;
+  /** A unix socket or a loopback address: the peer is on this host. */
+  readonly #local: boolean;
   #parser = new ReplyParser(() => this.note('the server sent an empty line: skipped'));
   readonly #replies: Reply[] = [];
   readonly #trace: TraceListener | undefined;
@@ -82,6 +84,7 @@ export class Connection {
     this.#tls = opened.tls;
     this.#binding = opened.binding;
     this.#remoteAddress = opened.remoteAddress;
+    this.#local = opened.local === true || isLoopback(opened.remoteAddress);
     this.#trace = trace;
     this.#writer = new WriteBatcher(opened.stream);
     this.#attach();
@@ -102,9 +105,12 @@ export class Connection {
     return this.#remoteAddress;
   }
 
-  /** True when the peer is a loopback address (the only one a password may go to without TLS by default). */
+  /**
+   * True when the peer is on this host: a loopback address or a unix socket (the only peers a password may go to
+   * without TLS by default).
+   */
   get loopbackPeer(): boolean {
-    return isLoopback(this.#remoteAddress);
+    return this.#local;
   }
 
   get failure(): SmtpProtocolError | undefined {
@@ -185,10 +191,29 @@ export class Connection {
     if (!room) await this.#wait('drain', timeoutMs, what);
   }
 
-  /** The final dot of DATA is about to be written: it is owed a reply, as a command is. */
-  expectReply(): void {
-    if (this.#trace !== undefined) this.#replyMessages.push(this.message);
-    this.#owed++;
+  /**
+   * The final dot of DATA is about to be written: it is owed a reply, as a command is. LMTP (RFC 2033 §4.2): the
+   * final dot, or BDAT LAST, is owed one reply per recipient accepted; `count` more replies are owed.
+   */
+  expectReplies(count = 1): void {
+    for (let i = 0; i < count; i++) if (this.#trace !== undefined) this.#replyMessages.push(this.message);
+    this.#owed += count;
+  }
+
+  /**
+   * `count` of the replies owed to the last command written will not come after all: LMTP's BDAT LAST written
+   * before the RCPT replies said how many recipients it has. The caller has held the write turn since, so those
+   * are the last replies owed; more of them already here than are now owed is a stray reply.
+   */
+  cancelReplies(count: number): void {
+    if (count <= 0) return;
+    this.#throwIfFailed();
+    if (this.#owed < count) {
+      this.#stray('a reply for a recipient the server had refused');
+      this.#throwIfFailed();
+    }
+    this.#owed -= count;
+    if (this.#trace !== undefined) this.#replyMessages.splice(-count, count);
   }
 
   /** Waits until the stream has room again, when it asked for a pause. */

@@ -1,7 +1,8 @@
 /**
- * The byte stream under an SMTP session: plain TCP, implicit TLS, or plain TCP
- * upgraded by STARTTLS (RFC 3207). The only module that imports node:net and
- * node:tls, so that everything above it can be tested over any Duplex.
+ * The byte stream under an SMTP session: plain TCP, implicit TLS, plain TCP
+ * upgraded by STARTTLS (RFC 3207), or a unix socket (LMTP's usual transport).
+ * The only module that imports node:net and node:tls, so that everything
+ * above it can be tested over any Duplex.
  *
  * Certificates are verified by default (chain and host name). Turning that off
  * takes an explicit `rejectUnauthorized: false` in the `tls` option.
@@ -11,7 +12,14 @@ import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { abortError, SmtpProtocolError, withHint } from '../errors.js';
 import type { TlsOptions } from '../options.js';
-import { certificateProblem, connectFailed, plainTextOnTlsPort, type CertificateSummary } from '../hints.js';
+import {
+  certificateProblem,
+  connectFailed,
+  plainTextOnTlsPort,
+  unixSocketMissing,
+  type CertificateSummary,
+} from '../hints.js';
+import { optionRef } from '../option-names.js';
 import { escapeControls } from '../wire/reply.js';
 
 /** What the session learns of a TLS connection. */
@@ -42,11 +50,15 @@ export interface Opened {
   readonly binding?: TlsBinding | undefined;
   /** The peer's IP address: where the bytes really go, whatever name was given. */
   readonly remoteAddress: string | undefined;
+  /** A unix socket: the peer is on this host (a password may go to it without TLS, as to loopback). */
+  readonly local?: boolean | undefined;
 }
 
 export interface ConnectOptions {
   readonly host: string;
   readonly port: number;
+  /** A unix socket's path: connects there instead of host and port (never with implicit TLS). */
+  readonly path?: string | undefined;
   /** Implicit TLS from the first byte (`streamType` 'ssl' / 'tls'). */
   readonly implicitTls: boolean;
   readonly tls: TlsOptions | undefined;
@@ -67,9 +79,13 @@ export type Dial = (to: {
   readonly signal: AbortSignal;
 }) => Promise<Duplex>;
 
-/** Opens a TCP connection (IPv6 and IPv4, happy eyeballs, unless a family is given), with TLS when asked. */
+/**
+ * Opens a TCP connection (IPv6 and IPv4, happy eyeballs, unless a family is given), with TLS when asked, a unix
+ * socket (`path`), or a stream from `dial`.
+ */
 export function connect(options: ConnectOptions): Promise<Opened> {
   const { host, port } = options;
+  if (options.path !== undefined) return connectSocket(options.path, options.timeoutMs, options.signal);
   const what = `connecting to ${host} port ${port}`;
   if (options.dial !== undefined) return dialed(options.dial, options, what);
   const tcp = {
@@ -135,6 +151,18 @@ async function dialed(dial: Dial, options: ConnectOptions, what: string): Promis
     options.port,
   );
   return { ...opened, remoteAddress: undefined };
+}
+
+/** Opens a unix socket (AF_UNIX): no TLS, no name to resolve. */
+function connectSocket(path: string, timeoutMs: number, signal: AbortSignal | undefined): Promise<Opened> {
+  const socket = net.connect({ path });
+  const explain = (error: SmtpProtocolError): SmtpProtocolError => withHint(error, socketHint(error, path));
+  return waitFor(socket, 'connect', timeoutMs, `connecting to unix socket ${path}`, signal, explain).then(() => ({
+    stream: socket,
+    tls: undefined,
+    remoteAddress: undefined,
+    local: true,
+  }));
 }
 
 /** Upgrades a connected plain stream after `220` to STARTTLS. */
@@ -299,6 +327,22 @@ function connectHint(error: SmtpProtocolError, host: string, port: number): stri
     return connectFailed(host, port, error.code === 'ETIMEOUT' || cause === 'ETIMEDOUT');
   return undefined;
 }
+
+/** A unix socket that could not be opened: missing, nobody listening, or not ours to open. */
+function socketHint(error: SmtpProtocolError, path: string): string | undefined {
+  const cause = (error.cause as NodeJS.ErrnoException | undefined)?.code ?? '';
+  return SOCKET_PROBLEMS[cause]?.(path);
+}
+
+const SOCKET_PROBLEMS: Readonly<Record<string, (path: string) => string>> = {
+  ENOENT: unixSocketMissing,
+  ECONNREFUSED: (path) =>
+    `nothing listens on ${path} (a socket left by a server that stopped, or a file that is no socket): start the ` +
+    `server, or check ${optionRef('path')}`,
+  EACCES: (path) =>
+    `this user may not open ${path}: the socket's mode or group must allow it (Dovecot: unix_listener lmtp's ` +
+    `mode, user and group)`,
+};
 
 /**
  * Implicit TLS: a handshake that read plain text means a plain SMTP port; a failed connection, the usual port advice.

@@ -22,7 +22,7 @@ import {
   withLock,
 } from './store.js';
 import { deliverPrepared, type DeliverOptions } from '../client/deliver.js';
-import { validateOptions } from '../client/validate-options.js';
+import { refuseLmtp, validateOptions } from '../client/validate-options.js';
 import { expandServerUrl } from '../server-url.js';
 
 export interface QueueReport {
@@ -104,6 +104,7 @@ export interface FlushOptions extends DeliverOptions, QueueOptions {
 export async function sendQueuedMail(given: FlushOptions = {}): Promise<QueueReport> {
   const options = expandServerUrl(given);
   validateOptions(options);
+  refuseLmtp(options, 'sendQueuedMail');
   const report: MutableReport = { sent: [], failed: [], queued: [], dropped: [] };
   const directory = queueDirectory(options);
   if (!(await checkQueueDirectory(directory, false))) return report;
@@ -226,7 +227,10 @@ function withStoredSettings(options: FlushOptions, settings: QueuedSettings): De
     user: settings.user,
   };
   const chosen = queuedOptions?.(stored);
-  if (chosen !== undefined) validateOptions(chosen);
+  if (chosen !== undefined) {
+    validateOptions(chosen);
+    refuseLmtp(chosen, 'sendQueuedMail (queuedOptions)');
+  }
   const merged: DeliverOptions = { ...base, ...chosen };
   const server = stored.server ?? merged.server;
   return {

@@ -39,6 +39,7 @@ export async function writeData(
   traceData: boolean,
   encoder?: MessageEncoder,
   onProgress?: (bytesIn: number) => void,
+  finalReplies = 1,
 ): Promise<number> {
   const connection = session.connection;
   const tracer = traceData ? new DataTracer((event) => connection.trace(event)) : undefined;
@@ -50,7 +51,7 @@ export async function writeData(
     encoder,
     async (part, last) => {
       tracer?.push(bytesOf(part));
-      if (last) connection.expectReply(); // the final dot is owed a reply, from the moment it goes
+      if (last) connection.expectReplies(finalReplies); // the final dot is owed its reply (LMTP: one per recipient)
       await connection.write(part, timeout, WAIT_FOR_WRITE);
     },
     onProgress,
@@ -70,6 +71,7 @@ export async function writeChunks(
   content: MessageContent,
   traceData: boolean,
   onProgress?: (bytesIn: number) => void,
+  finalReplies = 1,
 ): Promise<{ earlier: number; bytesIn: number }> {
   const connection = session.connection;
   const tracer = traceData ? new DataTracer((event) => connection.trace(event)) : undefined;
@@ -82,7 +84,10 @@ export async function writeChunks(
     for (const part of parts) tracer?.push(bytesOf(part));
     connection.send([`BDAT ${size}${last ? ' LAST' : ''}\r\n`], parts.splice(0));
     size = 0;
-    if (last) return;
+    if (last) {
+      connection.expectReplies(finalReplies - 1); // LMTP: BDAT LAST has one reply per recipient
+      return;
+    }
     if (pipelining) earlier++;
     else await expectChunkReply(session);
     await connection.drained(timeout, WAIT_FOR_WRITE);
@@ -198,16 +203,28 @@ async function pumpStream(
  * never retried: the server may have delivered the message (RFC 1047).
  */
 export async function finalReply(session: SmtpSession, command: string, earlier = 0): Promise<Reply> {
+  await chunkReplies(session, earlier);
   let reply: Reply;
   try {
-    for (let i = 0; i < earlier; i++) await expectChunkReply(session);
     reply = await session.connection.read(session.timeouts.dataEnd, `the reply to ${command}`);
+  } catch (error) {
+    throw unknownDelivery(error as Error);
+  }
+  return accepted(reply, command);
+}
+
+/**
+ * The replies to the `earlier` BDAT chunks before the last, each 250 (else EDATA). Read after BDAT LAST went: a
+ * connection lost here is EUNKNOWN_DELIVERY, as for the final reply.
+ */
+export async function chunkReplies(session: SmtpSession, earlier: number): Promise<void> {
+  try {
+    for (let i = 0; i < earlier; i++) await expectChunkReply(session);
   } catch (error) {
     const cause = error as SmtpProtocolError;
     if (cause.code === 'EDATA') throw cause;
     throw unknownDelivery(cause);
   }
-  return accepted(reply, command);
 }
 
 /** The error for a connection lost after the message went out, before its reply came. */

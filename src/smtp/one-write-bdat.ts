@@ -4,7 +4,8 @@
  * write, and the next transaction may write at once. Used only when no
  * refusal could need the message called back (one recipient, or `partial`):
  * nothing can stop a BDAT LAST once sent. Everything after that write might
- * have been delivered, so a lost connection is EUNKNOWN_DELIVERY.
+ * have been delivered, so a lost connection is EUNKNOWN_DELIVERY. With LMTP,
+ * BDAT LAST has one reply per recipient accepted (lmtp-replies.ts).
  *
  * This runs once per message on a busy connection: a reply already received
  * is taken at once, and only one that is still to come is awaited.
@@ -21,6 +22,7 @@ import {
 } from './plan.js';
 import { SmtpProtocolError } from '../errors.js';
 import { accepted, unknownDelivery } from './message-data.js';
+import { readDeliveries } from './lmtp-replies.js';
 import type { Reply } from '../wire/reply.js';
 import { matches, shown, type SmtpSession } from './session.js';
 import type { Turn } from './pipeline-turns.js';
@@ -50,7 +52,11 @@ export async function eagerTransaction(
     const mail = commands.mailFrom(plan.from, options.params(size));
     options.progress.dataStarted = options.progress.finalSent = true;
     connection.send([mail, ...plan.rcpts, `BDAT ${size} LAST\r\n`], payload);
-    turn.releaseWrites();
+    // LMTP: BDAT LAST is answered once per recipient accepted, which only the RCPT replies will tell: owe one per
+    // recipient, and keep the write turn (nothing written after ours) until the count is set right.
+    const owed = plan.lmtp ? plan.rcpts.length : 1;
+    connection.expectReplies(owed - 1);
+    if (owed === 1) turn.releaseWrites();
     options.onProgress?.(bytesIn);
     if (!options.traceData && connection.tracing) connection.note(`${bytesIn} octets of message data sent by BDAT`);
 
@@ -68,6 +74,10 @@ export async function eagerTransaction(
         const reply = connection.tryRead() ?? (await connection.read(timeout, `the reply to ${shown(rcpt)}`));
         record(outcome, plan.to[i] as string, reply, rcpt);
       }
+      // No recipient accepted (or the sender refused): BDAT LAST gets one reply, a refusal (RFC 2033 §4.2).
+      const due = matches(mailReply, 250) ? Math.max(1, outcome.accepted.length) : 1;
+      connection.cancelReplies(owed - due);
+      turn.releaseWrites();
     } catch (error) {
       if (error instanceof SmtpProtocolError && error.reply?.code === 421) throw error;
       throw unknownDelivery(error as Error);
@@ -80,6 +90,8 @@ export async function eagerTransaction(
     } catch (error) {
       refusal = error;
     }
+    if (plan.lmtp && refusal === undefined)
+      return { ...(await readDeliveries(session, 'BDAT', outcome, options.partial)), bytesIn };
     let final: Reply;
     try {
       final = connection.tryRead() ?? (await connection.read(session.timeouts.dataEnd, 'the reply to BDAT'));

@@ -18,6 +18,8 @@ export interface Plan {
   readonly to: readonly string[];
   readonly pipelining: boolean;
   readonly chunking: boolean;
+  /** LMTP: the final dot (or BDAT LAST) gets one reply per recipient accepted (lmtp-replies.ts). */
+  readonly lmtp: boolean;
 }
 
 export interface EnvelopeOutcome {
@@ -96,9 +98,10 @@ export interface TransactionOptions {
 }
 
 export interface TransactionResult {
+  /** Recipients accepted (LMTP: delivered to). */
   readonly accepted: readonly string[];
   readonly rejected: readonly RefusedRecipient[];
-  /** The reply to the final dot or BDAT LAST (often carries the queue id). */
+  /** The reply to the final dot or BDAT LAST (often carries the queue id); LMTP: the first recipient delivered's. */
   readonly reply: Reply;
   /** Octets of message content sent (header block and body, before line-end normalisation and dot-stuffing). */
   readonly bytesIn: number;

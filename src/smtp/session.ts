@@ -7,7 +7,7 @@ import { Capabilities } from '../wire/capabilities.js';
 import * as commands from '../wire/commands.js';
 import { Connection, newConnectionId } from '../net/connection.js';
 import { SmtpProtocolError, withDetails, withHint, type SmtpErrorCode } from '../errors.js';
-import { starttlsUnavailable, tlsExpected } from '../hints.js';
+import { lmtpRefused, starttlsUnavailable, tlsExpected } from '../hints.js';
 import { setting } from '../option-names.js';
 import type { StreamType, Target, Timeouts } from '../options.js';
 import { replyText, type Reply } from '../wire/reply.js';
@@ -49,16 +49,25 @@ export class SmtpSession {
   /** Opens the transport (no bytes exchanged yet); the caller reads the greeting. */
   static async open(target: Target, trace: TraceListener | undefined, signal?: AbortSignal): Promise<SmtpSession> {
     const id = newConnectionId();
-    const connecting: TraceNote = {
-      direction: 'info',
-      line: `connecting to ${target.host} port ${target.port}${target.implicitTls ? ' (TLS)' : ''}`,
-      kind: 'connect',
-      fields: { host: target.host, port: target.port, implicitTls: target.implicitTls },
-    };
+    const connecting: TraceNote =
+      target.path === undefined
+        ? {
+            direction: 'info',
+            line: `connecting to ${target.host} port ${target.port}${target.implicitTls ? ' (TLS)' : ''}`,
+            kind: 'connect',
+            fields: { host: target.host, port: target.port, implicitTls: target.implicitTls },
+          }
+        : {
+            direction: 'info',
+            line: `connecting to unix socket ${target.path}`,
+            kind: 'connect',
+            fields: { path: target.path, implicitTls: false },
+          };
     trace?.(stamp(connecting, id));
     const opened = await connect({
       host: target.host,
       port: target.port,
+      path: target.path,
       implicitTls: target.implicitTls,
       tls: target.tls,
       timeoutMs: target.timeouts.connect,
@@ -122,9 +131,10 @@ export class SmtpSession {
       const noGreeting = (code === 'ETIMEOUT' || code === 'ECONNECTION') && !this.connection.heard;
       if (!noGreeting && code !== 'EPROTOCOL') throw failure;
       // Silence, or bytes that are no reply, where a greeting belongs: a port that waits for a TLS handshake.
-      const hint = this.target.implicitTls
-        ? undefined
-        : tlsExpected(this.target.port, noGreeting ? 'silence' : 'binary');
+      const hint =
+        this.target.implicitTls || this.target.path !== undefined
+          ? undefined
+          : tlsExpected(this.target.port, noGreeting ? 'silence' : 'binary');
       throw withHint(withDetails(failure, { transient: false }), hint);
     }
     if (reply.code === 220) return reply;
@@ -132,9 +142,20 @@ export class SmtpSession {
     throw new SmtpProtocolError('EGREETING', `Connection not allowed: ${replyText(reply)}`, { reply });
   }
 
-  /** EHLO, and HELO when EHLO is refused (RFC 5321 §3.2); after HELO no extensions. */
+  /**
+   * EHLO, and HELO when EHLO is refused (RFC 5321 §3.2); after HELO no extensions. LMTP: LHLO, whose reply is read as
+   * EHLO's, and no fallback (RFC 2033 §4.1: LMTP has no HELO).
+   */
   async hello(name: string): Promise<Capabilities> {
     this.#capabilities = Capabilities.none();
+    if (this.target.lmtp) {
+      const lhlo = commands.lhlo(name);
+      const reply = await this.#command(lhlo);
+      if (!matches(reply, 2))
+        throw SmtpProtocolError.fromReply('ECOMMAND', reply, shown(lhlo), { hint: lmtpRefused() });
+      this.#capabilities = Capabilities.fromEhlo(reply);
+      return this.#capabilities;
+    }
     const reply = await this.#command(commands.ehlo(name));
     if (matches(reply, 2)) {
       this.#capabilities = Capabilities.fromEhlo(reply);

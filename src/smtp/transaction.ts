@@ -19,9 +19,9 @@ import {
   type TransactionResult,
 } from './plan.js';
 import { SmtpProtocolError } from '../errors.js';
-import { finalReply, writeChunks, writeData, type MessageContent } from './message-data.js';
+import { chunkReplies, finalReply, writeChunks, writeData, type MessageContent } from './message-data.js';
+import { readDeliveries } from './lmtp-replies.js';
 import type { Envelope } from '../message/prepare.js';
-import type { Reply } from '../wire/reply.js';
 import { matches, shown, type SmtpSession } from './session.js';
 import type { Turn } from './pipeline-turns.js';
 
@@ -48,6 +48,7 @@ export function transact(
       to: envelope.to,
       pipelining: caps.has('PIPELINING'),
       chunking: caps.has('CHUNKING') && options.chunking !== false,
+      lmtp: session.target.lmtp,
     };
   } catch (error) {
     return Promise.reject(error);
@@ -113,20 +114,25 @@ async function stepByStep(
     const mail = commands.mailFrom(plan.from, options.params(size));
     const outcome = await envelopeWithRecovery(session, turn, mail, plan, options);
     options.progress.dataStarted = true;
-    let reply: Reply;
+    // LMTP: one reply per recipient accepted, owed from the moment the final dot (or BDAT LAST) goes.
+    const finals = plan.lmtp ? outcome.accepted.length : 1;
+    const command = plan.chunking ? 'BDAT' : '.';
+    let earlier = 0;
     let bytesIn: number;
     if (plan.chunking) {
-      const sent = await writeChunks(session, content, options.traceData, options.onProgress);
-      options.progress.finalSent = true;
-      if (plan.pipelining) turn.releaseWrites();
+      const sent = await writeChunks(session, content, options.traceData, options.onProgress, finals);
+      earlier = sent.earlier;
       bytesIn = sent.bytesIn;
-      reply = await finalReply(session, 'BDAT', sent.earlier);
     } else {
-      bytesIn = await writeData(session, content, options.traceData, encoder, options.onProgress);
-      options.progress.finalSent = true;
-      if (plan.pipelining) turn.releaseWrites();
-      reply = await finalReply(session, '.');
+      bytesIn = await writeData(session, content, options.traceData, encoder, options.onProgress, finals);
     }
+    options.progress.finalSent = true;
+    if (plan.pipelining) turn.releaseWrites();
+    if (plan.lmtp) {
+      await chunkReplies(session, earlier);
+      return { ...(await readDeliveries(session, command, outcome, options.partial)), bytesIn };
+    }
+    const reply = await finalReply(session, command, earlier);
     return { ...outcome, reply, bytesIn };
   } finally {
     turn.release();

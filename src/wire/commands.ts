@@ -56,6 +56,11 @@ export function helo(name: string): string {
   return `HELO ${checkName(name)}\r\n`;
 }
 
+/** `LHLO name` (RFC 2033 §4.1): LMTP's EHLO, with the same reply; LMTP has no HELO. */
+export function lhlo(name: string): string {
+  return `LHLO ${checkName(name)}\r\n`;
+}
+
 /** `STARTTLS` (RFC 3207 §4). */
 export function starttls(): string {
   return 'STARTTLS\r\n';

@@ -8,9 +8,10 @@
 export type TraceDirection = 'client' | 'server' | 'info';
 
 /**
- * What a structured event is about (its `fields` say the rest): `connect` (host, port, implicitTls), `tls`
- * (protocol, cipher, authorized), `auth` (mechanism, user, source), `retry` (attempt, nextAttempt, waitMs, code),
- * `reconnect` (previousConnection), `fallback` (from, to: BDAT refused, DATA from now on).
+ * What a structured event is about (its `fields` say the rest): `connect` (host, port, implicitTls; path and
+ * implicitTls for a unix socket), `tls` (protocol, cipher, authorized), `auth` (mechanism, user, source), `retry`
+ * (attempt, nextAttempt, waitMs, code), `reconnect` (previousConnection), `fallback` (from, to: BDAT refused, DATA from
+ * now on).
  */
 export type TraceKind = 'connect' | 'tls' | 'auth' | 'retry' | 'reconnect' | 'fallback';
 

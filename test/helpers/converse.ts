@@ -72,15 +72,25 @@ export function assertTranscript(conversation: Conversation, steps: readonly Ste
 const HANDLES = new Set(['TCPSocketWrap', 'TCPServerWrap', 'TLSWrap', 'Timeout']);
 
 /**
+ * Unix sockets (client and server) are PipeWraps, as the test process's own standard output and a child's pipes are:
+ * a test that opens them counts these before (`pipeHandles()`) and gives the count to assertNothingLeftOpen.
+ */
+export function pipeHandles(): number {
+  return process.getActiveResourcesInfo().filter((name) => name === 'PipeWrap' || name === 'PipeServerWrap').length;
+}
+
+/**
  * No socket, server or timer survives a finished send. A destroyed socket
  * takes a few event-loop turns to close its handle, so this looks a bounded
  * number of times (SETTLE_TURNS) before it decides that something leaked.
+ * `pipes`: the pipeHandles() count before the test opened unix sockets; no more may be left.
  */
-export async function assertNothingLeftOpen(): Promise<void> {
+export async function assertNothingLeftOpen(pipes?: number): Promise<void> {
   let open: string[] = [];
   for (let turn = 0; turn < SETTLE_TURNS; turn++) {
     await new Promise((resolve) => setImmediate(resolve));
     open = process.getActiveResourcesInfo().filter((name) => HANDLES.has(name));
+    if (pipes !== undefined && pipeHandles() > pipes) open.push(`${pipeHandles() - pipes} unix socket(s) or pipe(s)`);
     if (open.length === 0) return;
   }
   assert.deepEqual(open, [], `handles left open: ${open.join(', ')}`);

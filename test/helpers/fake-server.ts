@@ -14,7 +14,8 @@
  *   !hang      the server stays silent until the client closes
  *
  * One connection per server; the server stops listening once it has it, and
- * stops by itself after SAFETY_MS whatever happens.
+ * stops by itself after SAFETY_MS whatever happens. It listens on 127.0.0.1,
+ * or on a unix socket (`path`).
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -85,9 +86,12 @@ export interface Outcome {
 
 export interface FakeServer {
   readonly host: '127.0.0.1';
+  /** The TCP port; 0 on a unix socket. */
   readonly port: number;
   /** The script played (written for this port when given as a function). */
   readonly steps: readonly Step[];
+  /** The unix socket's path, when it listens on one. */
+  readonly path: string | undefined;
   /** Resolves when the connection is over (the client closed or the server gave up). */
   readonly done: Promise<Outcome>;
   /** Stops listening; when no client ever came, `done` resolves with nothing received. */
@@ -97,6 +101,8 @@ export interface FakeServer {
 export interface FakeServerOptions {
   /** Accept implicit TLS (port 465 style) instead of plain TCP. */
   readonly implicitTls?: boolean;
+  /** Listen on this unix socket instead of a loopback port (the path must not exist; it is removed at the end). */
+  readonly path?: string;
 }
 
 /** A script, or a function that writes it once the server's port is known (OAUTHBEARER sends the port). */
@@ -115,8 +121,10 @@ export async function startFakeServer(script: Script, options: FakeServerOptions
   };
   const server =
     options.implicitTls === true ? tls.createServer(credentials, onConnection) : net.createServer(onConnection);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) =>
+    options.path === undefined ? server.listen(0, '127.0.0.1', resolve) : server.listen(options.path, resolve),
+  );
+  const port = options.path === undefined ? (server.address() as net.AddressInfo).port : 0;
   steps = typeof script === 'function' ? script(port) : script;
   const safety = setTimeout(() => server.close(), SAFETY_MS);
   // Raw TCP sockets, so that a TLS handshake that never completed leaves nothing open.
@@ -134,7 +142,7 @@ export async function startFakeServer(script: Script, options: FakeServerOptions
   const stop = (): void => {
     if (server.listening) server.close();
   };
-  return { host: '127.0.0.1', port, steps, done, stop };
+  return { host: '127.0.0.1', port, path: options.path, steps, done, stop };
 }
 
 async function play(

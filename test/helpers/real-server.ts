@@ -39,11 +39,14 @@ export interface RealServerOptions extends SMTPServerOptions {
   readonly host?: string;
   /** The port to listen on; default 0 (any free one). */
   readonly listenPort?: number;
+  /** A unix socket to listen on instead (`port` is then 0). */
+  readonly listenPath?: string;
 }
 
 export async function startRealServer({
   host = '127.0.0.1',
   listenPort = 0,
+  listenPath,
   ...options
 }: RealServerOptions = {}): Promise<RealServer> {
   const received: Received[] = [];
@@ -81,12 +84,13 @@ export async function startRealServer({
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(listenPort, host, () => resolve());
+    if (listenPath === undefined) server.listen(listenPort, host, () => resolve());
+    else server.listen(listenPath, () => resolve());
   });
   // Once listening, smtp-server reports a client's reset connection (a killed process, a dropped socket) as an
   // 'error' event: the client's side of it is what tests check, so it must not crash the test process.
   server.on('error', () => {});
-  const port = (server.server.address() as AddressInfo).port;
+  const port = listenPath === undefined ? (server.server.address() as AddressInfo).port : 0;
   return {
     port,
     received,
