@@ -54,3 +54,4 @@ export {
 export type { TlsInfo } from './net/transport.js';
 export type { CertificateSummary } from './hints.js';
 export type { Envelope } from './message/prepare.js';
+export type { DkimOptions } from './message/dkim-options.js';

@@ -46,6 +46,8 @@ import type { TransactionResult } from '../smtp/plan.js';
 import { transact } from '../smtp/transaction.js';
 import type { TlsInfo } from '../net/transport.js';
 import { validateOptions } from './validate-options.js';
+import { signMessage, type Signing } from './dkim-sign.js';
+import type { DkimOptions } from '../message/dkim-options.js';
 import { stamp, type TraceNote } from '../wire/trace.js';
 import { expandServerUrl } from '../server-url.js';
 
@@ -61,6 +63,12 @@ export interface MessageOptions extends Omit<PrepareOptions, 'localDomain'> {
    * by a retry.
    */
   readonly onProgress?: ((progress: SendProgressReport) => void) | undefined;
+  /**
+   * Sign each message with DKIM (RFC 6376; Ed25519, RFC 8463): one signature, or several (RSA and Ed25519 side by
+   * side), over the message exactly as it is sent. A streamed message is spooled (to a temporary file past 1 MiB)
+   * while its body is hashed, then sent.
+   */
+  readonly dkim?: DkimOptions | readonly DkimOptions[] | undefined;
 }
 
 /** What `onProgress` is told. */
@@ -270,6 +278,7 @@ export class SmtpClient {
     this.#pending++;
     const deadline = outer ?? new Deadline(totalMs(options), options.signal);
     let prepared: Prepared | undefined;
+    let signing: Signing | undefined;
     try {
       prepared = isPrepared(message)
         ? message
@@ -279,9 +288,11 @@ export class SmtpClient {
       if (prepared.method !== undefined) checkMethod(prepared, this.#target);
       commands.mailFrom(prepared.envelope.from); // CR/LF/NUL refused before anything is written
       for (const to of prepared.envelope.to) commands.rcptTo(to);
-      return await this.#attempts(prepared, options, deadline, seen);
+      if (options.dkim !== undefined) signing = await signMessage(prepared, options.dkim, deadline.signal);
+      return await this.#attempts(signing?.signed ?? prepared, options, deadline, seen);
     } finally {
       if (outer === undefined) deadline.dispose();
+      await signing?.dispose();
       if (prepared !== undefined && !prepared.inMemory && prepared !== message) await prepared.dispose();
       this.#lastUsed = Date.now();
       if (--this.#pending === 0) for (const wake of this.#idleWaiters.splice(0)) wake();

@@ -16,6 +16,7 @@ import { Deadline } from '../deadline.js';
 import { routeByMethod } from '../message/smtp-method.js';
 import type { Prepared } from '../message/prepare.js';
 import { sendWithSendmail } from './sendmail-program.js';
+import { withSignature } from './dkim-sign.js';
 
 export interface DeliverOptions extends ClientOptions {
   /** The program for `X-Message-SMTP-Method: sendmail`; default `sendmail` (found on PATH). */
@@ -39,7 +40,11 @@ export async function deliver(
   deadline: Deadline,
   seen: SendProgress,
 ): Promise<SendResult> {
-  if (prepared.method?.kind === 'sendmail') return sendWithSendmail(prepared, options.sendmailProgram, deadline.signal);
+  if (prepared.method?.kind === 'sendmail') {
+    const send = (message: Prepared): Promise<SendResult> =>
+      sendWithSendmail(message, options.sendmailProgram, deadline.signal);
+    return options.dkim === undefined ? send(prepared) : withSignature(prepared, options.dkim, deadline.signal, send);
+  }
   const client = new SmtpClient(routeByMethod(prepared.method, options), { oneMessage: true });
   try {
     return await sendWithin(client, prepared, options, deadline, seen);

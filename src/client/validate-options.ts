@@ -17,6 +17,7 @@ import { SmtpProtocolError } from '../errors.js';
 import { describeValue } from '../option-names.js';
 import { portNumber, SERVICES, STREAM_TYPES } from '../options.js';
 import { MECHANISMS } from '../auth/sasl.js';
+import { resolveDkim } from '../message/dkim-options.js';
 
 /** A check: undefined when the value is acceptable, else what the option accepts. */
 type Check = (value: unknown) => string | undefined;
@@ -108,6 +109,10 @@ const MESSAGE_OPTIONS: Readonly<Record<string, Check>> = {
   partial: boolean,
   signal: (v) => (v instanceof AbortSignal ? undefined : 'an AbortSignal'),
   onProgress: func,
+  dkim: (v) => {
+    const resolved = resolveDkim(v);
+    return 'problem' in resolved ? resolved.problem : undefined;
+  },
 };
 
 /** Every option of every entry point (sendMail, SmtpClient, createPool, checkServer, sendQueuedMail). */

@@ -9,6 +9,7 @@
  * each become one CRLF), so that the hash is over the bytes the server receives, whatever the caller's line ends.
  */
 import type { Hash } from 'node:crypto';
+import { crlfClean } from '../wire/line-ends.js';
 
 export type CanonicalizationKind = 'simple' | 'relaxed';
 
@@ -97,6 +98,18 @@ export class BodyCanonicalizer {
    */
   #pushSimple(chunk: Buffer): void {
     const length = chunk.length;
+    if (!this.#afterCr && crlfClean(chunk)) {
+      // Line ends all CRLF already: one update up to the last text, the CRLFs after it held.
+      let end = length;
+      while (end >= 2 && chunk[end - 1] === LF) end -= 2;
+      if (end > 0) {
+        this.#release();
+        this.#hash.update(chunk.subarray(0, end));
+        this.#text = true;
+      }
+      this.#heldLineEnds += (length - end) / 2;
+      return;
+    }
     let pos = 0;
     if (this.#afterCr && chunk[0] === LF) pos = 1;
     this.#afterCr = false;

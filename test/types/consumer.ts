@@ -27,6 +27,7 @@ import {
   type ClientOptions,
   type ConnectionOptions,
   type CredentialRequest,
+  type DkimOptions,
   type Envelope,
   type FlushOptions,
   type MessageInput,
@@ -63,6 +64,7 @@ import {
   type TraceMessage,
   type TraceNote,
 } from 'smtpmail';
+import { generateKeyPairSync } from 'node:crypto';
 
 /** True when A and B are the same type (not merely assignable either way). */
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
@@ -135,12 +137,36 @@ export async function sending(): Promise<void> {
   await sendMail(message, { promptCredentials: async () => ({ user: 'alice' }) });
   // @ts-expect-error an option of another library
   await sendMail(message, { host: 'mail.example.org' });
+
+  // DKIM: a PEM string or a KeyObject; one signature or several; the algorithm from the key, or given.
+  const rsaKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+  const signer: DkimOptions = { domainName: 'example.org', keySelector: 'rsa', privateKey: rsaKey };
+  await sendMail(message, { dkim: signer });
+  await sendMail(message, {
+    dkim: [
+      { ...signer, algorithm: 'rsa-sha256', canonicalization: 'simple/relaxed', skipFields: ['Reply-To'] },
+      {
+        domainName: 'example.org',
+        keySelector: 'ed',
+        privateKey: '-----BEGIN PRIVATE KEY-----\n...',
+        headerFieldNames: ['From'],
+      },
+    ],
+  });
+  // @ts-expect-error not an algorithm DKIM has
+  await sendMail(message, { dkim: { ...signer, algorithm: 'rsa-sha1' } });
+  // @ts-expect-error canonicalization names the header's and the body's
+  await sendMail(message, { dkim: { ...signer, canonicalization: 'relaxed' } });
+  // @ts-expect-error a key is a PEM string or a KeyObject
+  await sendMail(message, { dkim: { ...signer, privateKey: Buffer.from('') } });
+  // @ts-expect-error the selector is keySelector
+  await sendMail(message, { dkim: { domainName: 'example.org', selector: 'rsa', privateKey: rsaKey } });
 }
 
 export async function clients(prepared: Prepared): Promise<void> {
   const client = await SmtpClient.connect();
   const again = await SmtpClient.connect({ server: 'mail.example.org', port: 465, streamType: 'ssl' });
-  const perMessage: MessageOptions = { partial: true, envelopeFrom: 'alice@example.org' };
+  const perMessage: MessageOptions = { partial: true, envelopeFrom: 'alice@example.org', dkim: undefined };
   const result: SendResult = await client.send(message, perMessage);
   await client.send(prepared);
   expect<Equal<Parameters<SmtpClient['send']>[0], MessageInput | Prepared>>();
