@@ -1,7 +1,7 @@
 /**
  * DKIM signatures checked by an independent verifier: dkimpy (Debian's python3-dkim), its DNS lookups answered with
  * the public keys made here, on the exact bytes a real server (npm smtp-server in process) received. RSA 2048 and
- * Ed25519 (RFC 8463), every canonicalization, both algorithms on one message, LF line ends, an 8-bit UTF-8 body,
+ * Ed25519 (RFC 8463), every canonicalization, both algorithms on one message, LF and CR line ends, an 8-bit UTF-8 body,
  * non-ASCII headers the library encodes, a Bcc removed, a streamed 5 MB message (spooled to a file), a small stream,
  * SmtpClient with a signature per message, a pool, a sendmail program, and the offline queue (signed when flushed).
  * Skipped, with the reason printed, when no Python has dkimpy.
@@ -184,6 +184,17 @@ test('an 8-bit UTF-8 body with CRLF line ends, and headerFieldNames / skipFields
     assert.deepEqual(signed(chosen!), ['from', 'subject', 'x-campaign', 'from', 'subject']);
     assert.ok(!signed(skipping!).includes('subject') && !signed(skipping!).includes('message-id'));
     assert.ok(signed(skipping!).includes('content-type'));
+  }),
+);
+
+test('a message with CR line ends (old Mac files), in memory and streamed: signed as the wire has it', { skip }, () =>
+  withRealServer({}, async (server) => {
+    const message = 'From: a@example.org\rTo: b@example.net\rSubject: cr\r\rLine one  \rLine two\r\r';
+    await sendMail(message, { ...base(server), dkim: RSA_SIGNER });
+    await sendMail(Readable.from([message.slice(0, 30), message.slice(30)]), { ...base(server), dkim: ED_SIGNER });
+    const data = server.received.map((got) => got.data);
+    for (const got of data) assert.match(got.toString('latin1'), /\r\n\r\nLine one  \r\nLine two\r\n/);
+    await assertVerifies(data, 1);
   }),
 );
 
