@@ -59,3 +59,4 @@ export type { TlsInfo } from './net/transport.js';
 export type { CertificateSummary } from './hints.js';
 export type { Envelope } from './message/prepare.js';
 export type { DsnOptions } from './wire/dsn.js';
+export type { DkimOptions } from './message/dkim-options.js';

@@ -14,6 +14,7 @@ import { refuseLmtp, validateOptions } from './client/validate-options.js';
 import { expandServerUrl } from './server-url.js';
 import { refuseForQueue } from './client/delivery-requests.js';
 import { forCommandLine, optionRef } from './option-names.js';
+import { signMessage, type Signing } from './client/dkim-sign.js';
 
 export interface SendOptions extends DeliverOptions, QueueOptions {
   /** smtpmail-queue-mail: see {@link QueueMailOptions}. */
@@ -109,21 +110,32 @@ export async function sendMail(
   if (options.signal?.aborted === true) throw abortError(options.signal);
   const deadline = new Deadline(totalMs(options), options.signal);
   let prepared: Prepared | undefined;
+  let signing: Signing | undefined;
   try {
     prepared = await prepareWithin(message, options, deadline.signal);
     if (options.honorFcc === true) await writeFcc(prepared);
     // As in Emacs, a message for a sendmail program goes to it even when queueing: that program queues.
     if (options.queueMail === true && prepared.method?.kind !== 'sendmail')
       return await queueMessage(prepared, options);
+    // Signed here, not by the client: a stream is read whole to sign it, and the queue keeps the unsigned message
+    // (read again from the spool) to sign it when it is sent.
+    if (options.dkim !== undefined) signing = await signMessage(prepared, options.dkim, deadline.signal);
+    const unsigned = signing?.unsigned ?? prepared;
     const seen: SendProgress = { dataStarted: false };
     try {
-      return await deliver(prepared, { ...options, queueMail: undefined } as SendOptions, deadline, seen);
+      return await deliver(
+        signing?.signed ?? prepared,
+        { ...options, queueMail: undefined } as SendOptions,
+        deadline,
+        seen,
+      );
     } catch (error) {
-      if (!queueable(error, options, prepared, seen)) throw error;
-      return { ...(await queueMessage(prepared, options)), error };
+      if (!queueable(error, options, unsigned, seen)) throw error;
+      return { ...(await queueMessage(unsigned, options)), error };
     }
   } finally {
     deadline.dispose();
+    await signing?.dispose();
     await prepared?.dispose();
   }
 }

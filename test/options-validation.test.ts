@@ -6,6 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import net from 'node:net';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +15,8 @@ import path from 'node:path';
 import { checkServer, createPool, sendMail, sendQueuedMail, SmtpClient, SmtpProtocolError } from '../src/index.js';
 import { OPTION_NAMES } from '../src/client/validate-options.js';
 import { assertNothingLeftOpen } from './helpers/converse.js';
+
+const ED25519_PEM = generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
 
 /** Bad values for every option: each must be refused, naming the option. */
 const BAD: Readonly<Record<string, readonly unknown[]>> = {
@@ -85,6 +88,14 @@ const BAD: Readonly<Record<string, readonly unknown[]>> = {
   rateLimit: [{ messages: 0, perMs: 1000 }, { messages: 5 }, { messages: 5, perMs: 1000, burst: 2 }, 10],
   tryAlternatives: [1],
   checkRecipient: [''],
+  dkim: [
+    'example.org',
+    [],
+    { domainName: 'example.org', keySelector: 'sel' },
+    { domainName: 'ex ample.org', keySelector: 'sel', privateKey: ED25519_PEM },
+    { domainName: 'example.org', keySelector: 'sel', privateKey: 'not a key' },
+    [{ domainName: 'example.org', keySelector: 'sel', privateKey: ED25519_PEM, algorithm: 'rsa-sha256' }],
+  ],
 };
 
 const MESSAGE = 'From: a@example.org\r\nTo: b@example.net\r\n\r\nhi\r\n';

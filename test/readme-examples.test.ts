@@ -8,7 +8,8 @@
  * `message` and `messages`, which the blocks use without defining, are given. Each block must exit 0 and deliver at
  * least one message. A block that is an excerpt of a file of examples/ is run with its example (by that example's
  * test); a TypeScript block must be the text of a file that is compiled and run (demo/compose.ts). The command
- * line block (the one of `smtpmail -t` lines) runs line by line in bash with `smtpmail` and `pass` on PATH.
+ * line block (the one of `smtpmail -t` lines) runs line by line in bash with `smtpmail` and `pass` on PATH. A block
+ * that prints DKIM key records (`... TXT "v=DKIM1; ..."`) has what it sent verified by dkimpy with them (if installed).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +18,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startRealServer } from './helpers/real-server.js';
+import { dkimpyPython, NO_DKIMPY, verifyWithDkimpy } from './helpers/dkim-verifier.js';
+import { startRealServer, type RealServer } from './helpers/real-server.js';
 import { missing, startDante } from './helpers/proxies.js';
 import { parseAuthinfo } from '../src/auth/authinfo.js';
 import { parseConfig, selectAccount } from '../src/cli/config.js';
@@ -87,6 +89,20 @@ async function exampleSources(): Promise<string[]> {
   return Promise.all(files.map((file) => fs.readFile(file, 'utf8')));
 }
 
+/** The DKIM signatures of the last message `server` got, verified by dkimpy with `records` as DNS (when installed). */
+async function verifyDkim(block: string, server: RealServer, records: Record<string, string>): Promise<number> {
+  const python = dkimpyPython();
+  if (python === undefined) {
+    console.log(`# the DKIM recipe's signatures not verified: ${NO_DKIMPY}`);
+    return 0;
+  }
+  const message = server.received[server.received.length - 1]!.data;
+  const [results = []] = (await verifyWithDkimpy(python, [message], records)).results;
+  assert.equal(results.length, Object.keys(records).length, block);
+  for (const result of results) assert.ok(result.ok, JSON.stringify(result));
+  return results.length;
+}
+
 function run(file: string, env: NodeJS.ProcessEnv): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
     execFile(process.execPath, [file], { env, timeout: RUN_LIMIT_MS }, (error, stdout, stderr) => {
@@ -133,6 +149,7 @@ test("README's JavaScript blocks run against local servers, each delivering", as
       OAUTH_TOKEN: TOKEN,
     };
     const delivered = (): number => starttls.received.length + implicit.received.length + lmtp.received.length;
+    let dkimChecked = 0;
     // A block that is an excerpt of an example's file is run with that example (bullmq-example.test.ts).
     const examples = await exampleSources();
     const scripts = blocks(readme, 'js').filter((block) => !examples.some((source) => source.includes(block)));
@@ -150,8 +167,14 @@ test("README's JavaScript blocks run against local servers, each delivering", as
       assert.equal(result.code, 0, `README block ${i + 1} (${first}) failed:\n${result.output}`);
       assert.ok(delivered() > before, `README block ${i + 1} (${first}) delivered nothing:\n${result.output}`);
       assert.doesNotMatch(result.output, /ECONNREFUSED|ENOTFOUND|Error/, `README block ${i + 1}:\n${result.output}`);
+      // A block that prints DKIM key records (the DKIM recipe): what it sent verifies with them.
+      const records = Object.fromEntries(
+        [...result.output.matchAll(/^(\S+\._domainkey\.\S+) TXT "([^"]+)"$/gm)].map((m) => [m[1], m[2]]),
+      );
+      if (Object.keys(records).length > 0) dkimChecked += await verifyDkim(block, starttls, records);
     }
     assert.ok(methods.includes('XOAUTH2'), 'the XOAUTH2 recipe authenticated with XOAUTH2');
+    assert.ok(dkimChecked > 0 || dkimpyPython() === undefined, 'the DKIM recipe was verified');
     assert.ok(methods.includes('PLAIN') || methods.includes('LOGIN'), 'the password recipes authenticated');
   } finally {
     await Promise.all([starttls.close(), implicit.close(), lmtp.close(), dante?.stop()]);

@@ -56,6 +56,8 @@ import {
   type DsnOutcome,
 } from './delivery-requests.js';
 import type { DsnOptions } from '../wire/dsn.js';
+import { signMessage, type Signing } from './dkim-sign.js';
+import type { DkimOptions } from '../message/dkim-options.js';
 import { stamp, type TraceNote } from '../wire/trace.js';
 import { expandServerUrl } from '../server-url.js';
 
@@ -81,6 +83,12 @@ export interface MessageOptions extends Omit<PrepareOptions, 'localDomain'> {
    * sent (EPOLICY) unless the connection is TLS with a verified certificate and the server offers REQUIRETLS.
    */
   readonly requireTls?: boolean | undefined;
+  /**
+   * Sign each message with DKIM (RFC 6376; Ed25519, RFC 8463): one signature, or several (RSA and Ed25519 side by
+   * side), over the message exactly as it is sent. A streamed message is spooled (to a temporary file past 1 MiB)
+   * while its body is hashed, then sent.
+   */
+  readonly dkim?: DkimOptions | readonly DkimOptions[] | undefined;
 }
 
 /** What `onProgress` is told. */
@@ -299,6 +307,7 @@ export class SmtpClient {
     this.#pending++;
     const deadline = outer ?? new Deadline(totalMs(options), options.signal);
     let prepared: Prepared | undefined;
+    let signing: Signing | undefined;
     try {
       prepared = isPrepared(message)
         ? message
@@ -311,9 +320,11 @@ export class SmtpClient {
       commands.mailFrom(prepared.envelope.from, { ret: options.dsn?.ret, envid: options.dsn?.envid });
       for (const to of prepared.envelope.to)
         commands.rcptTo(to, { notify: options.dsn?.notify, orcpt: options.dsn?.orcpt });
-      return await this.#attempts(prepared, options, deadline, seen);
+      if (options.dkim !== undefined) signing = await signMessage(prepared, options.dkim, deadline.signal);
+      return await this.#attempts(signing?.signed ?? prepared, options, deadline, seen);
     } finally {
       if (outer === undefined) deadline.dispose();
+      await signing?.dispose();
       if (prepared !== undefined && !prepared.inMemory && prepared !== message) await prepared.dispose();
       this.#lastUsed = Date.now();
       if (--this.#pending === 0) for (const wake of this.#idleWaiters.splice(0)) wake();

@@ -17,6 +17,7 @@ import { routeByMethod } from '../message/smtp-method.js';
 import type { Prepared } from '../message/prepare.js';
 import { sendWithSendmail } from './sendmail-program.js';
 import { refuseForSendmail } from './delivery-requests.js';
+import { withSignature } from './dkim-sign.js';
 
 export interface DeliverOptions extends ClientOptions {
   /** The program for `X-Message-SMTP-Method: sendmail`; default `sendmail` (found on PATH). */
@@ -42,7 +43,9 @@ export async function deliver(
 ): Promise<SendResult> {
   if (prepared.method?.kind === 'sendmail') {
     refuseForSendmail(options);
-    return sendWithSendmail(prepared, options.sendmailProgram, deadline.signal);
+    const send = (message: Prepared): Promise<SendResult> =>
+      sendWithSendmail(message, options.sendmailProgram, deadline.signal);
+    return options.dkim === undefined ? send(prepared) : withSignature(prepared, options.dkim, deadline.signal, send);
   }
   const client = new SmtpClient(routeByMethod(prepared.method, options), { oneMessage: true });
   try {

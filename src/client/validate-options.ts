@@ -20,6 +20,7 @@ import { MECHANISMS } from '../auth/sasl.js';
 import { parseProxy } from '../net/proxy.js';
 import { isIpAddress } from '../net/transport.js';
 import { dsnProblem } from '../wire/dsn.js';
+import { resolveDkim } from '../message/dkim-options.js';
 
 /** A check: undefined when the value is acceptable, else what the option accepts. */
 type Check = (value: unknown) => string | undefined;
@@ -123,6 +124,10 @@ const MESSAGE_OPTIONS: Readonly<Record<string, Check>> = {
   // ECONFIG for a wrong shape or keyword; an envid or orcpt that cannot be sent as written throws EINPUT itself.
   dsn: dsnProblem,
   requireTls: boolean,
+  dkim: (v) => {
+    const resolved = resolveDkim(v);
+    return 'problem' in resolved ? resolved.problem : undefined;
+  },
 };
 
 /** Every option of every entry point (sendMail, SmtpClient, createPool, checkServer, sendQueuedMail). */

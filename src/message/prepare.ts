@@ -142,6 +142,30 @@ export function isPrepared(message: unknown): message is Prepared {
   return message instanceof PreparedMessage;
 }
 
+/** What a later step may change in a prepared message (DKIM signing: a new head, a spooled body). */
+export type PreparedChanges = Partial<
+  Pick<Prepared, 'head' | 'sendmailHead' | 'body' | 'inMemory' | 'bodyWireSize' | 'bodyEightBit' | 'dispose'>
+>;
+
+/** A prepared message with some of its parts replaced: still one this module made. */
+export function derivePrepared(prepared: Prepared, changes: PreparedChanges): Prepared {
+  return new PreparedMessage({
+    envelope: prepared.envelope,
+    head: changes.head ?? prepared.head,
+    sendmailHead: 'sendmailHead' in changes ? changes.sendmailHead : prepared.sendmailHead,
+    body: changes.body ?? prepared.body,
+    method: prepared.method,
+    messageId: prepared.messageId,
+    tlsOptional: prepared.tlsOptional,
+    fcc: prepared.fcc,
+    fccHead: prepared.fccHead,
+    inMemory: changes.inMemory ?? prepared.inMemory,
+    bodyWireSize: 'bodyWireSize' in changes ? changes.bodyWireSize : prepared.bodyWireSize,
+    bodyEightBit: 'bodyEightBit' in changes ? changes.bodyEightBit : prepared.bodyEightBit,
+    dispose: changes.dispose ?? prepared.dispose,
+  });
+}
+
 const RECIPIENT_FIELDS = ['to', 'cc', 'bcc'];
 const RESENT_FIELDS = ['resent-to', 'resent-cc', 'resent-bcc'];
 const METHOD_KEY = METHOD_HEADER.toLowerCase();

@@ -30,6 +30,7 @@ import {
   type ConnectTo,
   type CredentialRequest,
   type DsnOptions,
+  type DkimOptions,
   type Envelope,
   type FlushOptions,
   type MessageInput,
@@ -69,6 +70,7 @@ import {
   type TraceMessage,
   type TraceNote,
 } from 'smtpmail';
+import { generateKeyPairSync } from 'node:crypto';
 
 /** True when A and B are the same type (not merely assignable either way). */
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
@@ -153,6 +155,30 @@ export async function sending(): Promise<void> {
   await sendMail(message, { promptCredentials: async () => ({ user: 'alice' }) });
   // @ts-expect-error an option of another library
   await sendMail(message, { host: 'mail.example.org' });
+
+  // DKIM: a PEM string or a KeyObject; one signature or several; the algorithm from the key, or given.
+  const rsaKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+  const signer: DkimOptions = { domainName: 'example.org', keySelector: 'rsa', privateKey: rsaKey };
+  await sendMail(message, { dkim: signer });
+  await sendMail(message, {
+    dkim: [
+      { ...signer, algorithm: 'rsa-sha256', canonicalization: 'simple/relaxed', skipFields: ['Reply-To'] },
+      {
+        domainName: 'example.org',
+        keySelector: 'ed',
+        privateKey: '-----BEGIN PRIVATE KEY-----\n...',
+        headerFieldNames: ['From'],
+      },
+    ],
+  });
+  // @ts-expect-error not an algorithm DKIM has
+  await sendMail(message, { dkim: { ...signer, algorithm: 'rsa-sha1' } });
+  // @ts-expect-error canonicalization names the header's and the body's
+  await sendMail(message, { dkim: { ...signer, canonicalization: 'relaxed' } });
+  // @ts-expect-error a key is a PEM string or a KeyObject
+  await sendMail(message, { dkim: { ...signer, privateKey: Buffer.from('') } });
+  // @ts-expect-error the selector is keySelector
+  await sendMail(message, { dkim: { domainName: 'example.org', selector: 'rsa', privateKey: rsaKey } });
 }
 
 export async function clients(prepared: Prepared): Promise<void> {
@@ -163,6 +189,7 @@ export async function clients(prepared: Prepared): Promise<void> {
     envelopeFrom: 'alice@example.org',
     dsn: { notify: ['FAILURE'] },
     requireTls: true,
+    dkim: undefined,
   };
   const result: SendResult = await client.send(message, perMessage);
   await client.send(prepared);
