@@ -3,6 +3,7 @@
  *
  *   smtp://[user[:password]@]host[:port][?starttls=required|opportunistic|never]
  *   smtps://[user[:password]@]host[:port]
+ *   lmtp://[user[:password]@]host:port[?starttls=...]     (LMTP, RFC 2033: `lmtp: true`; the port is required)
  *
  * `smtp` keeps the library's defaults (port 25, STARTTLS when offered) unless the URL says otherwise; `smtps` is
  * implicit TLS (port 465 unless given). User and password are percent-decoded. What a URL sets must not also be given
@@ -20,6 +21,7 @@ interface UrlSettings {
   readonly streamType?: StreamType | undefined;
   readonly user?: string | undefined;
   readonly password?: unknown;
+  readonly lmtp?: boolean | undefined;
 }
 
 const STARTTLS_VALUES: Readonly<Record<string, StreamType | undefined>> = {
@@ -69,14 +71,19 @@ export function parseServerUrl(text: string): UrlSettings {
     throw bad('it cannot be parsed');
   }
   const scheme = url.protocol.slice(0, -1).toLowerCase();
-  if (scheme !== 'smtp' && scheme !== 'smtps') throw bad(`the scheme must be smtp or smtps, not ${scheme}`);
+  if (scheme !== 'smtp' && scheme !== 'smtps' && scheme !== 'lmtp') {
+    throw bad(`the scheme must be smtp, smtps or lmtp, not ${scheme}`);
+  }
+  if (scheme === 'lmtp' && url.port === '') throw bad('LMTP has no standard port: give one (24 is usual)');
   if (url.hostname === '') throw bad('it names no host');
   if (url.pathname !== '' && url.pathname !== '/') throw bad('a path means nothing here');
   if (url.hash !== '') throw bad('a fragment means nothing here');
   let streamType: StreamType | undefined = scheme === 'smtps' ? 'ssl' : undefined;
   for (const [key, value] of url.searchParams) {
-    if (key !== 'starttls' || scheme !== 'smtp' || !(value in STARTTLS_VALUES)) {
-      throw bad(`unknown parameter ${key}=${value} (smtp:// takes starttls=required, opportunistic or never)`);
+    if (key !== 'starttls' || scheme === 'smtps' || !(value in STARTTLS_VALUES)) {
+      throw bad(
+        `unknown parameter ${key}=${value} (smtp:// and lmtp:// take starttls=required, opportunistic or never)`,
+      );
     }
     streamType = STARTTLS_VALUES[value];
   }
@@ -86,6 +93,7 @@ export function parseServerUrl(text: string): UrlSettings {
     streamType,
     user: url.username === '' ? undefined : decode(url.username, 'user', bad),
     password: url.password === '' ? undefined : decode(url.password, 'password', bad),
+    lmtp: scheme === 'lmtp' ? true : undefined,
   };
 }
 

@@ -9,7 +9,7 @@ import { checkServer, createPool, sendMail, SmtpProtocolError, type TraceEvent }
 import { expandServerUrl, parseServerUrl, redacted } from '../src/server-url.js';
 import { formatTrace } from '../src/wire/trace.js';
 import { assertNothingLeftOpen, SHORT_TIMEOUTS } from './helpers/converse.js';
-import { fixture } from './helpers/fake-server.js';
+import { fixture, script, startFakeServer } from './helpers/fake-server.js';
 import { startRealServer, type RealServer } from './helpers/real-server.js';
 import { CA_FILE, runCli, withHome } from './helpers/run-cli.js';
 
@@ -37,6 +37,15 @@ test('parseServerUrl: schemes, defaults, percent-decoding, starttls, IPv6', () =
     streamType: undefined,
     user: undefined,
     password: undefined,
+    lmtp: undefined,
+  });
+  assert.deepEqual(parseServerUrl('lmtp://mda.example.org:24?starttls=never'), {
+    server: 'mda.example.org',
+    port: 24,
+    streamType: 'plain',
+    user: undefined,
+    password: undefined,
+    lmtp: true,
   });
   assert.deepEqual(parseServerUrl(`smtps://alice%40example.org:${ENCODED}@mail.example.org:2465/`), {
     server: 'mail.example.org',
@@ -44,6 +53,7 @@ test('parseServerUrl: schemes, defaults, percent-decoding, starttls, IPv6', () =
     streamType: 'ssl',
     user: 'alice@example.org',
     password: PASSWORD,
+    lmtp: undefined,
   });
   assert.equal(parseServerUrl('SMTPS://h').port, 465);
   assert.equal(parseServerUrl('smtp://h:587?starttls=required').streamType, 'starttls');
@@ -54,7 +64,8 @@ test('parseServerUrl: schemes, defaults, percent-decoding, starttls, IPv6', () =
 
 test('a URL that says something the library cannot honour is ECONFIG, and the password is never quoted', () => {
   const cases: [string, RegExp][] = [
-    [`http://alice:${ENCODED}@h`, /scheme must be smtp or smtps/],
+    [`http://alice:${ENCODED}@h`, /scheme must be smtp, smtps or lmtp/],
+    [`lmtp://alice:${ENCODED}@h`, /LMTP has no standard port/],
     [`smtp://alice:${ENCODED}@h/inbox`, /a path/],
     [`smtp://alice:${ENCODED}@h?secure=true`, /unknown parameter secure=true/],
     [`smtps://alice:${ENCODED}@h?starttls=required`, /unknown parameter starttls=required/],
@@ -167,4 +178,44 @@ test('checkServer and the command take a URL too; --dry-run shows its host, neve
       assert.equal(server.received.length, 1);
     });
   });
+});
+
+test('lmtp://host:port speaks LMTP: LHLO, and one reply per recipient after the message', async () => {
+  const server = await startFakeServer(script`
+    S: 220 mda.example.org LMTP
+    C: LHLO client.example
+    S: 250-mda.example.org
+    S: 250 PIPELINING
+    C: MAIL FROM:<alice@example.org>
+    C: RCPT TO:<bob@example.net>
+    C: DATA
+    S: 250 2.1.0 OK
+    S: 250 2.1.5 OK
+    S: 354 go
+    C: From: alice@example.org
+    C: To: bob@example.net
+    C: Subject: url
+    C:
+    C: hi
+    C: .
+    S: 250 2.0.0 <bob@example.net> Saved
+    C: QUIT
+    S: 221 bye
+  `);
+  try {
+    const result = await sendMail(MESSAGE, {
+      server: `lmtp://127.0.0.1:${server.port}`,
+      clientName: 'client.example',
+      authSources: [],
+      addMissingHeaders: false,
+      timeouts: SHORT_TIMEOUTS,
+    });
+    assert.deepEqual(result.accepted, ['bob@example.net']);
+    const outcome = await server.done;
+    assert.equal(outcome.finished, true, outcome.received);
+    assert.match(outcome.received, /^LHLO client\.example\r\n/);
+  } finally {
+    await server.stop();
+  }
+  await assertNothingLeftOpen();
 });
