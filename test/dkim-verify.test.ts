@@ -11,7 +11,6 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -28,6 +27,7 @@ import { dkimpyPython, keyRecord, NO_DKIMPY, verifyWithDkimpy, type Verdict } fr
 import { fixture } from './helpers/fake-server.js';
 import { withQueueDir } from './helpers/queue-dir.js';
 import { withRealServer, type RealServer } from './helpers/real-server.js';
+import { freePort } from './helpers/ports.js';
 
 const python = dkimpyPython();
 const skip = python === undefined ? NO_DKIMPY : false;
@@ -46,15 +46,6 @@ const ED_PEM = ed.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
 const RSA_SIGNER: DkimOptions = { domainName: 'example.org', keySelector: 'rsa', privateKey: RSA_PEM };
 const ED_SIGNER: DkimOptions = { domainName: 'example.org', keySelector: 'ed', privateKey: ED_PEM };
 const CANONICALIZATIONS = ['relaxed/relaxed', 'simple/simple', 'relaxed/simple', 'simple/relaxed'] as const;
-
-/** A loopback port that was free a moment ago, with nothing listening. */
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const port = (probe.address() as net.AddressInfo).port;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 const base = (server: RealServer): ClientOptions => ({
   server: 'localhost',

@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from './ports.js';
 
 export interface TestDovecot {
   readonly port: number;
@@ -150,18 +151,6 @@ export async function startDovecot(): Promise<TestDovecot> {
       .map((name) => fs.readFileSync(path.join(folder, name)));
   };
   return { port, socket, delivered, log, stop };
-}
-
-/** A port that was free a moment ago (the kernel's choice for port 0). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Whether something accepts a connection there (and greets: Dovecot's lmtp process starts on demand). */

@@ -13,6 +13,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './ports.js';
 
 /** A file of test/fixtures/, by path (Exim reads it). */
 const fixturePath = (name: string): string => fileURLToPath(new URL(`../../../test/fixtures/${name}`, import.meta.url));
@@ -40,14 +41,6 @@ export interface Exim {
   /** Exim's main log, for failure messages. */
   log(): Promise<string>;
   close(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const port = (probe.address() as net.AddressInfo).port;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
 }
 
 function configuration(dir: string, exim: string, localParts: readonly string[]): string {

@@ -9,6 +9,7 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from './ports.js';
 
 export const SOCKS_USER = 'smtpmail-proxy';
 export const SOCKS_PASSWORD = 'proxy pass';
@@ -33,14 +34,6 @@ export function missing(program: 'danted' | 'tinyproxy', needsSocksUser = false)
   }
   if (program === 'danted' && process.getuid?.() !== 0) return 'danted needs root here: skipped';
   return undefined;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 async function listening(port: number, child: ChildProcess, log: () => Promise<string>): Promise<void> {
