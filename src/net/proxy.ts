@@ -11,6 +11,7 @@ import net from 'node:net';
 import { lookup } from 'node:dns/promises';
 import type { Duplex } from 'node:stream';
 import { SmtpProtocolError } from '../errors.js';
+import { redacted } from '../server-url.js';
 
 export interface Proxy {
   readonly kind: 'socks5' | 'socks5h' | 'http';
@@ -46,7 +47,7 @@ const SOCKS_REPLIES: Readonly<Record<number, string>> = {
 
 /** A proxy URL: `socks5://[user:password@]host[:port]`, `socks5h://...` or `http://[user:password@]host[:port]`. */
 export function parseProxy(text: string): Proxy {
-  const shown = text.replace(/^([a-z0-9]+:\/\/[^/@:]*):[^/]*@/i, '$1:***@');
+  const shown = redacted(text);
   const bad = (problem: string): SmtpProtocolError =>
     new SmtpProtocolError('ECONFIG', `invalid proxy URL ${shown}: ${problem}`);
   let url: URL;
