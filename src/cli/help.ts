@@ -31,7 +31,7 @@ smtpmail options:
   --user NAME            login; the password comes from --passwordeval, SMTPMAIL_PASSWORD or authinfo
   --passwordeval CMD     a command that prints the password (run without a shell; one newline removed)
   --authinfo FILE        authinfo/netrc file to search (repeatable; default ~/.authinfo, ~/.authinfo.gpg, ~/.netrc)
-  --auth-mechanisms L    comma-separated preference, e.g. SCRAM-SHA-256,PLAIN (default: SCRAM first, then CRAM-MD5, PLAIN, LOGIN)
+  --auth-mechanisms L    comma-separated preference, e.g. SCRAM-SHA-256,PLAIN (default: SCRAM first)
   --local-domain D       EHLO name becomes hostname.D
   --maildomain D         an envelope sender without a domain (-f root) becomes root@D
   --sendto-domain D      appended to recipients without @
