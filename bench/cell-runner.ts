@@ -124,6 +124,13 @@ async function runRaw(workload: Workload, port: number, plan: Plan, window: numb
   }
 }
 
+/** The raw clients send from memory: for the file workload, the same bytes as the large one, read into memory. */
+function rawWorkload(workload: Workload): Workload {
+  if (workload.name !== 'large-file') return workload;
+  const large = loadWorkload('large');
+  return { ...large, name: workload.name };
+}
+
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>(
@@ -146,7 +153,7 @@ async function main(): Promise<CellResult> {
   let error: string | undefined;
   try {
     if (cell === 'raw' || cell === 'raw-seq') {
-      counts = await runRaw(workload, port, plan, cell === 'raw' ? IN_FLIGHT : 1);
+      counts = await runRaw(rawWorkload(workload), port, plan, cell === 'raw' ? IN_FLIGHT : 1);
     } else {
       const driver = await openDriver(cell, workload, port);
       try {
