@@ -16,6 +16,8 @@ export interface RunSpec {
   /** > 0: time-boxed window; 0: `count` messages. */
   readonly durationMs: number;
   readonly count: number;
+  /** The distance mode: the sink's own port, for the cell's warm-up straight to it (cell-runner.ts). */
+  readonly directPort?: number | undefined;
 }
 
 export interface RunResult extends CellResult {
@@ -47,6 +49,7 @@ export async function runCell(sink: BenchSink, port: number, spec: RunSpec): Pro
   const before = await sink.counts();
   const script = fileURLToPath(new URL('./cell-runner.js', import.meta.url));
   const args = [spec.cell, spec.workload, String(port), String(spec.durationMs), String(spec.count)];
+  if (spec.directPort !== undefined) args.push(String(spec.directPort));
   const child = fork(script, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   children.add(child);
   const cpu: Array<Promise<number>> = [];
