@@ -372,3 +372,61 @@ test('chunks of CLEAN_CHECK_MIN_BYTES and more with clean CRLF: dots stuffed at 
   assert.equal(new DataEncoder({ dotStuffing: false }).push(dotted), dotted);
   assert.equal(new DataEncoder().push(dotted).toString('latin1'), `${clean.toString('latin1')}..x\r\n`);
 });
+
+test('a large chunk that ends with CR, and the next that starts with its LF, pass as they are; what follows a CR decides', () => {
+  const clean = 'plain\r\n'.repeat(CLEAN_CHECK_MIN_BYTES / 4);
+  const endsWithCr = Buffer.from(`${clean}x\r`, 'latin1');
+  const startsWithLf = Buffer.from(`\n${clean}`, 'latin1');
+  const bdat = new DataEncoder({ dotStuffing: false });
+  assert.equal(bdat.push(endsWithCr), endsWithCr);
+  assert.equal(bdat.push(startsWithLf), startsWithLf);
+  assert.equal(bdat.end().length, 0);
+  // DATA: the line after the boundary starts with a dot, which is stuffed.
+  const data = new DataEncoder();
+  const dotted = Buffer.from(`\n.dot\r\n${clean}`, 'latin1');
+  const out = [data.push(endsWithCr), data.push(dotted), data.end()];
+  assert.equal(out[0], endsWithCr);
+  assert.deepEqual(Buffer.concat(out), referenceEncode(Buffer.concat([endsWithCr, dotted])));
+  // A bare CR at the end of a clean chunk: its LF is added before the next chunk's first byte.
+  const bare = Buffer.from(`y${clean}`, 'latin1');
+  assert.deepEqual(encodeChunks([endsWithCr, bare]), referenceEncode(Buffer.concat([endsWithCr, bare])));
+  // A NUL after the LF that completes a CR: refused, with its offset in the message.
+  const withNul = Buffer.from(`\n${clean}\0`, 'latin1');
+  const refusing = new DataEncoder({ dotStuffing: false });
+  refusing.push(endsWithCr);
+  assert.throws(
+    () => refusing.push(withNul),
+    (error) => assertNulError(error, endsWithCr.length + withNul.length - 1),
+  );
+});
+
+test('large chunks cut anywhere, every line-end kind: DATA and BDAT give the reference bytes', () => {
+  const random = mulberry32(0xb0da);
+  const lines = ['text', '.dot', '', 'é', '.'];
+  const ends = ['\r\n', '\r\n', '\r\n', '\n', '\r'];
+  const pieces: string[] = [];
+  for (let i = 0; i < 30_000; i++) {
+    const pick = (list: readonly string[]): string => list[Math.floor(random() * list.length)] ?? '';
+    pieces.push(pick(lines) + (i % 2000 === 0 ? pick(ends) : '\r\n'));
+  }
+  const message = Buffer.from(pieces.join(''), 'utf8');
+  const normalized = Buffer.from(referenceNormalize(message));
+  const bdatExpected = normalized.subarray(-2).equals(Buffer.from('\r\n'))
+    ? normalized
+    : Buffer.concat([normalized, Buffer.from('\r\n')]);
+  for (let round = 0; round < 12; round++) {
+    const chunks: Buffer[] = [];
+    for (let at = 0; at < message.length;) {
+      let end = Math.min(message.length, at + CLEAN_CHECK_MIN_BYTES + Math.floor(random() * 3 * CLEAN_CHECK_MIN_BYTES));
+      const cr = message.indexOf(0x0d, end);
+      if (round % 2 === 1 && cr !== -1) end = cr + 1; // the chunk ends with a CR
+      chunks.push(message.subarray(at, end));
+      at = end;
+    }
+    assert.deepEqual(encodeChunks(chunks), referenceEncode(message), `DATA, round ${round}`);
+    const bdat = new DataEncoder({ dotStuffing: false });
+    const parts = chunks.map((chunk) => bdat.push(chunk));
+    parts.push(bdat.end());
+    assert.deepEqual(Buffer.concat(parts), bdatExpected, `BDAT, round ${round}`);
+  }
+});

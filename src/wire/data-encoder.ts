@@ -134,9 +134,20 @@ export class DataEncoder {
     this.#assertOpen();
     const length = chunk.length;
     if (length === 0) return EMPTY;
+    // A chunk boundary between a CR and its LF must not send two whole chunks down the line-by-line path (on the
+    // bench's 20 MB file read 1 MiB at a time, one boundary of 19 is one): the LF that completes the last chunk's CR
+    // passes through, and a CR that ends this chunk is written, its LF owed to the next, as the slow path does.
+    const from = this.#lfOwed && chunk[0] === LF ? 1 : 0;
+    const end = chunk[length - 1] === CR ? length - 1 : length;
+    // crlfClean also finds NUL, so a clean chunk needs no search of its own for one.
+    if (end - from >= CLEAN_CHECK_MIN_BYTES && (from === 1 || !this.#lfOwed) && crlfClean(chunk.subarray(from, end))) {
+      this.#bytesIn += length;
+      const output = this.#pushClean(chunk, scratch, from);
+      this.#lfOwed = end < length;
+      return output;
+    }
     refuseNul(chunk, this.#bytesIn);
     this.#bytesIn += length;
-    if (length >= CLEAN_CHECK_MIN_BYTES && !this.#lfOwed && crlfClean(chunk)) return this.#pushClean(chunk, scratch);
 
     let output: Output | undefined;
     const out = (): Output => (output ??= new Output(chunk, scratch));
@@ -208,25 +219,29 @@ export class DataEncoder {
   }
 
   /**
-   * A chunk whose line ends are all CRLF already (and that does not start by completing a CR): only dots to stuff,
-   * found with one search per dot line instead of two per line. With BDAT, or without dot lines, the chunk itself.
+   * A chunk whose line ends are all CRLF already from `from` on (before it, at most the LF that completes the CR the
+   * last chunk ended with): only dots to stuff, found with one search per dot line instead of two per line. With
+   * BDAT, or without dot lines, the chunk itself.
    */
-  #pushClean(chunk: Buffer, scratch: Buffer | undefined): Buffer {
+  #pushClean(chunk: Buffer, scratch: Buffer | undefined, from: number): Buffer {
     let output: Output | undefined;
     let runStart = 0;
     if (this.#stuff) {
-      if (this.#atLineStart && chunk[0] === DOT) {
+      if (this.#atLineStart && chunk[from] === DOT) {
         output = new Output(chunk, scratch);
+        output.copy(0, from);
         output.byte(DOT);
+        runStart = from;
       }
-      for (let at = chunk.indexOf(LF_DOT); at !== -1; at = chunk.indexOf(LF_DOT, at + 2)) {
+      for (let at = chunk.indexOf(LF_DOT, from); at !== -1; at = chunk.indexOf(LF_DOT, at + 2)) {
         output ??= new Output(chunk, scratch);
         output.copy(runStart, at + 1);
         output.byte(DOT);
         runStart = at + 1;
       }
     }
-    this.#atLineStart = chunk[chunk.length - 1] === LF;
+    const last = chunk[chunk.length - 1];
+    this.#atLineStart = last === LF || last === CR; // after a CR, the next byte starts a line once its LF is written
     if (output === undefined) return chunk;
     output.copy(runStart, chunk.length);
     return output.result();
