@@ -44,8 +44,11 @@ export interface CellResult {
 }
 
 const WARMUP_MS = 300;
-/** Messages sent before a counted cell's clock starts. */
-const WARM_MESSAGES = 3;
+/**
+ * Messages sent before a counted cell's clock starts. Five: timed one by one in a fresh process, a 20 MB file took
+ * 102, 84, 63, 43, then 17-27 ms (session 7): with three, the first counted message was still being compiled.
+ */
+const WARM_MESSAGES = 5;
 const DIRECT_WARMUP_MS = 1000;
 const RSS_SAMPLE_MS = 10;
 const CLOSE_TIMEOUT_MS = 10_000;
@@ -102,7 +105,7 @@ async function runDriver(driver: Driver, plan: Plan): Promise<Counts> {
     return { messages, total: total + messages, seconds };
   }
   // Unmeasured messages first: the connection is opened (as the raw client's is before its clock starts), and the
-  // message path is compiled (a 20 MB stream runs at 170 MB/s the first time, 900+ from the fourth on).
+  // message path is compiled (see WARM_MESSAGES).
   let warm = 0;
   const first = await pump(driver, () => warm++ < WARM_MESSAGES);
   let claimed = 0;

@@ -28,7 +28,7 @@ import type { WorkloadName } from './workloads.js';
 
 const RUNS = 3;
 const WINDOW_MS = 2000;
-const LARGE_COUNT = 5;
+const LARGE_COUNT = 10;
 const PROXY_START_TIMEOUT_MS = 10_000;
 /** The whole benchmark gives up after this. */
 const GLOBAL_LIMIT_MS = 9.5 * 60_000;
@@ -202,8 +202,8 @@ function render(sink: BenchSink, rows: readonly Row[], memory: MemoryCase, secon
       `${RUNS} runs. small/medium: messages completed in a ${WINDOW_MS / 1000} s window after a 0.3 s warm-up; ` +
       `large, large-file: ${LARGE_COUNT} messages of 20 MB. MB = 10^6 bytes. × columns compare medians of the same ` +
       'workload; the raw ceiling of a cell sends as many messages at a time (one, or 64); in large-file the raw ' +
-      'clients send the same bytes from memory, in the same rounds as the cells that read the file; n/m: the sink was above ' +
-      `${SINK_BUSY_PERCENT} % of a core in one of the two cells, so the ratio measures it, not the client. ` +
+      'clients send the same bytes from memory, in the same rounds as the cells that read the file; n/m: the sink ' +
+      `was above ${SINK_BUSY_PERCENT} % of a core in one of the two cells, so the ratio measures it, not the client. ` +
       "sink CPU % is the sink process's CPU time over the window, in % of one core.",
     '',
     formatTable(rows),

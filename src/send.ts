@@ -4,6 +4,7 @@
  */
 import { totalMs, type SendProgress, type SendResult } from './client/client.js';
 import { deliver, type DeliverOptions } from './client/deliver.js';
+import { readFileStream } from './client/file-stream.js';
 import { Deadline } from './deadline.js';
 import { writeFcc } from './queue/mbox-copy.js';
 import { abortError, SmtpProtocolError } from './errors.js';
@@ -158,7 +159,7 @@ function queueable(
  */
 function prepareWithin(message: MessageInput, options: AnySendOptions, signal: AbortSignal): Promise<Prepared> {
   if (signal.aborted) return Promise.reject(abortError(signal));
-  const work = prepareMessage(message, options);
+  const work = prepareMessage(readFileStream(message) ?? message, options);
   return new Promise<Prepared>((resolve, reject) => {
     const onAbort = (): void => {
       reject(abortError(signal));

@@ -57,6 +57,7 @@ import {
 } from './delivery-requests.js';
 import type { DsnOptions } from '../wire/dsn.js';
 import { signMessage, type Signing } from './dkim-sign.js';
+import { readFileStream } from './file-stream.js';
 import type { DkimOptions } from '../message/dkim-options.js';
 import { stamp, type TraceNote } from '../wire/trace.js';
 import { expandServerUrl } from '../server-url.js';
@@ -313,7 +314,7 @@ export class SmtpClient {
         ? message
         : isBytes(message)
           ? prepareBytes(message, options)
-          : await prepareMessage(message, options);
+          : await prepareMessage(readFileStream(message) ?? message, options);
       if (prepared.method !== undefined) checkMethod(prepared, this.#target);
       checkRequests(prepared, options);
       // CR/LF/NUL refused before anything is written

@@ -484,7 +484,8 @@ async function splitStream(input: AsyncIterable<Buffer | Uint8Array | string>): 
     head = await readHead(iterator);
   } catch (error) {
     await dispose();
-    throw error;
+    if (error instanceof SmtpProtocolError) throw error;
+    throw new SmtpProtocolError('EINPUT', `reading the message failed: ${(error as Error).message}`, { cause: error });
   }
   const body = (async function* rest(): AsyncGenerator<Buffer> {
     for (;;) {

@@ -7,7 +7,7 @@
  * abort or a dropped connection.
  */
 import { isAscii } from 'node:buffer';
-import { bytesOf, finish, type Part } from '../wire/buffer-pool.js';
+import { asWritten, bytesOf, finish, type Part } from '../wire/buffer-pool.js';
 import { BLOCK_BYTES, DataEncoder, MessageEncoder } from '../wire/data-encoder.js';
 import { SmtpProtocolError } from '../errors.js';
 import type { MessageBody } from '../message/prepare.js';
@@ -185,7 +185,7 @@ async function pumpStream(
         );
       }
       const chunk = next.value;
-      await put(scratch.lend(chunk.length, (buffer) => encoder.push(chunk, buffer)) as Part, false);
+      await put(asWritten(chunk, scratch.lend(chunk.length, (buffer) => encoder.push(chunk, buffer)) as Part), false);
       progress?.();
     }
     await put(encoder.end(), true);

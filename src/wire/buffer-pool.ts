@@ -24,6 +24,32 @@ export function bytesOf(part: Part): Buffer {
   return Buffer.isBuffer(part) ? part : part.bytes;
 }
 
+/** Chunks of a message whose memory its reader takes back once the socket has written them (client/file-stream.ts). */
+const releases = new WeakMap<Buffer, () => void>();
+
+/** Marks `chunk` as one whose memory `release` takes back for reuse, once it is written (see {@link asWritten}). */
+export function lendUntilWritten(chunk: Buffer, release: () => void): Buffer {
+  releases.set(chunk, release);
+  return chunk;
+}
+
+/**
+ * What goes to the socket for `chunk` when the encoder made `part` of it: for a chunk lent by its reader, the part
+ * carries the chunk's release when it still shares the chunk's memory (passed through, not copied); when it does not,
+ * the chunk is released at once. Any other chunk: `part` as it is.
+ */
+export function asWritten(chunk: Buffer, part: Part): Part {
+  const release = releases.get(chunk);
+  if (release === undefined) return part;
+  releases.delete(chunk);
+  const bytes = bytesOf(part);
+  if (bytes.buffer !== chunk.buffer) {
+    release();
+    return part;
+  }
+  return { bytes, done: release };
+}
+
 /** Calls a Lent part's `done` (a plain Buffer has none). */
 export function finish(part: Part): void {
   if (!Buffer.isBuffer(part)) part.done();
