@@ -14,13 +14,14 @@ const NON_ASCII = /[^\x00-\x7f]/;
 /**
  * Splits a header block (bytes [0, headerEnd) of `block`, from findHeaderEnd)
  * into fields in order, each with its continuation lines (RFC 5322 §2.2.3).
- * A line that is neither a field nor a continuation throws EINPUT.
+ * A line that is neither a field nor a continuation throws EINPUT. `ascii`: whether the block is all ASCII, when the
+ * caller knows already (else it is found here).
  */
-export function parseHeaders(block: Buffer, headerEnd = block.length): HeaderField[] {
+export function parseHeaders(block: Buffer, headerEnd = block.length, ascii?: boolean): HeaderField[] {
   // One latin1 string of the block (a byte per character, so string offsets are byte offsets):
   // lines are found by string search, with no native call or Buffer view per line.
   const text = block.toString('latin1', 0, headerEnd);
-  const utf8 = NON_ASCII.test(text);
+  const utf8 = ascii === undefined ? NON_ASCII.test(text) : !ascii;
   const fields: HeaderField[] = [];
   const length = text.length;
   let start = -1;

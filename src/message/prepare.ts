@@ -208,7 +208,9 @@ function prepareSplit(
   const end = findHeaderEnd(raw, true);
   if (end === undefined) throw new SmtpProtocolError('EINPUT', 'internal error: no end of the header block');
   checkHeaderLineEnds(head, end.bodyStart);
-  const fields = parseHeaders(raw, end.headerEnd);
+  // Known once: whether the header block is all ASCII (parsing and the choice of RFC 2047 encoding both ask).
+  const asciiHead = isAscii(raw.subarray(0, end.headerEnd));
+  const fields = parseHeaders(raw, end.headerEnd, asciiHead);
   const rest = raw.subarray(end.bodyStart);
   const fullBody: MessageBody = body === undefined ? rest : prepend(rest, body);
   // One look at every field: the first X-Message-SMTP-Method, the Fcc files, whether any field is not transmitted.
@@ -232,10 +234,7 @@ function prepareSplit(
   // RFC 6532 allows raw UTF-8 in headers only in an SMTPUTF8 transaction, which a non-ASCII address needs anyway:
   // otherwise non-ASCII header text goes out as RFC 2047 encoded words, as Emacs sends it.
   const utf8Headers = NON_ASCII.test(envelope.from) || envelope.to.some((to) => NON_ASCII.test(to));
-  const encode =
-    utf8Headers || (isAscii(raw.subarray(0, end.headerEnd)) && added.every((field) => isAscii(field.raw)))
-      ? undefined
-      : encodeField;
+  const encode = utf8Headers || (asciiHead && added.every((field) => isAscii(field.raw))) ? undefined : encodeField;
   const transmitted = (field: HeaderField): boolean => !HIDDEN_KEYS.includes(field.key) && !isBlankSubject(field);
   const kept = hidden ? fields.filter(transmitted) : fields;
   const outgoing =
