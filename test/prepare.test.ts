@@ -281,3 +281,29 @@ test('a file stream is read 1 MiB at a time; a stream of small chunks keeps its 
     await fs.rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a message in memory with CRLF line ends only is marked clean for the encoder; any other is not', async () => {
+  const cleanOf = (prepared: Prepared): unknown => (prepared as Prepared & { lineEndsClean?: boolean }).lineEndsClean;
+  const head = 'From: a@example.org\r\nTo: b@example.net\r\nSubject: s\r\n\r\n';
+  const prepare = (text: string | Buffer): Promise<Prepared> => prepareMessage(text, KEEP);
+  assert.equal(cleanOf(await prepare(`${head}line one\r\n.dot line\r\n`)), true);
+  // A bare LF or a bare CR in the body, LF line ends, a header block rewritten (Bcc removed), a stream: not clean.
+  assert.equal(cleanOf(await prepare(`${head}line one\nline two\r\n`)), false);
+  assert.equal(cleanOf(await prepare(`${head}line one\rline two\r\n`)), false);
+  assert.equal(cleanOf(await prepare(head.replaceAll('\r\n', '\n') + 'body\n')), false);
+  assert.equal(cleanOf(await prepare(`Bcc: c@example.com\r\n${head}body\r\n`)), false);
+  assert.equal(cleanOf(await prepareMessage(Readable.from([Buffer.from(`${head}body\r\n`)]), KEEP)), false);
+  // Clean line ends do not let a NUL through: refused with its offset, as before.
+  await assert.rejects(
+    prepare(Buffer.from(`${head}a\0b\r\n`, 'latin1')),
+    (error: unknown) =>
+      error instanceof SmtpProtocolError &&
+      error.code === 'EINPUT' &&
+      error.message === `the message contains a NUL byte at offset ${head.length + 1}`,
+  );
+  // A lone CR inside a header field is still refused as header injection when the rest is clean.
+  await assert.rejects(
+    prepare(`From: a@example.org\r\nSubject: x\ry\r\nTo: b@example.net\r\n\r\nbody\r\n`),
+    (error: unknown) => error instanceof SmtpProtocolError && error.code === 'EINPUT' && /lone CR/.test(error.message),
+  );
+});

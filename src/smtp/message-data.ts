@@ -24,6 +24,12 @@ export interface MessageContent {
   readonly bodyWireSize?: number | undefined;
   /** Whether a streamed body has 8-bit octets, when measured beforehand. */
   readonly bodyEightBit?: boolean | undefined;
+  /**
+   * True only when the header block (ending with its line end) and the body, both in memory, are known to have CRLF
+   * line ends only and no NUL, as crlfClean found them (a message prepareBytes took as it was): the encoder does not
+   * look again.
+   */
+  readonly lineEndsClean?: boolean | undefined;
 }
 
 const WAIT_FOR_WRITE = 'the server to accept message data';
@@ -136,7 +142,8 @@ async function pump(
   const scratch = new ScratchPool();
   try {
     if (Buffer.isBuffer(content.body)) {
-      const message = encoder ?? new MessageEncoder(content.head, content.body, { dotStuffing });
+      const message =
+        encoder ?? new MessageEncoder(content.head, content.body, { dotStuffing, clean: content.lineEndsClean });
       for (;;) {
         const part = scratch.lend(message.nextBytes, (buffer) => message.next(buffer));
         if (part === undefined) return message.bytesIn;

@@ -31,6 +31,8 @@ import type { Turn } from './pipeline-turns.js';
 export interface EagerContent {
   readonly head: Buffer;
   readonly body: Buffer;
+  /** See MessageContent. */
+  readonly lineEndsClean?: boolean | undefined;
 }
 
 /** Runs the transaction with `turn` held; releases it. */
@@ -111,7 +113,7 @@ export async function eagerTransaction(
  * one, goes as it is; any other goes through the encoder.
  */
 function bdatPayload(content: EagerContent): Buffer[] {
-  const encoder = new MessageEncoder(content.head, content.body, { dotStuffing: false });
+  const encoder = new MessageEncoder(content.head, content.body, { dotStuffing: false, clean: content.lineEndsClean });
   const parts: Buffer[] = [];
   for (let block = encoder.next(); block !== undefined; block = encoder.next()) if (block.length > 0) parts.push(block);
   return parts;

@@ -103,7 +103,10 @@ async function stepByStep(
     // A message in memory is measured once, by its encoder: SIZE before MAIL, and whether its line ends need repair
     // (one that needs none goes as it is).
     const body = Buffer.isBuffer(content.body) ? content.body : undefined;
-    const encoder = body !== undefined && !plan.chunking ? new MessageEncoder(content.head, body) : undefined;
+    const encoder =
+      body !== undefined && !plan.chunking
+        ? new MessageEncoder(content.head, body, { clean: content.lineEndsClean })
+        : undefined;
     const size =
       encoder?.size ??
       (body !== undefined

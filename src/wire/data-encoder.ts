@@ -299,11 +299,20 @@ export class MessageEncoder {
   #ended = false;
   #bytesIn = 0;
 
-  constructor(head: Buffer, body: Buffer, options: { readonly dotStuffing?: boolean } = {}) {
+  /**
+   * `clean`: the caller found head and body CRLF-clean already (crlfClean over the bytes given, NUL included): they are
+   * not looked at again. The header block must still end with its line end for the two to join into clean text.
+   */
+  constructor(
+    head: Buffer,
+    body: Buffer,
+    options: { readonly dotStuffing?: boolean; readonly clean?: boolean | undefined } = {},
+  ) {
     this.#stuff = options.dotStuffing ?? true;
     this.#pieces = [head, body];
-    // The header block must end with its line end for the two to join into clean text (a prepared one does).
-    const clean = (head.length === 0 || head[head.length - 1] === LF) && crlfClean(head) && crlfClean(body);
+    const clean =
+      (head.length === 0 || head[head.length - 1] === LF) &&
+      (options.clean === true || (crlfClean(head) && crlfClean(body)));
     this.#repair = clean ? undefined : new DataEncoder({ dotStuffing: this.#stuff });
     this.size = clean ? head.length + body.length : normalizedSize(head) + normalizedSize(body);
   }
