@@ -325,10 +325,12 @@ export class SmtpClient {
       return await this.#attempts(signing?.signed ?? prepared, options, deadline, seen);
     } finally {
       if (outer === undefined) deadline.dispose();
-      await signing?.dispose();
+      // No await (a turn of the microtask queue) and no new array when there is nothing to do: this runs once per
+      // message.
+      if (signing !== undefined) await signing.dispose();
       if (prepared !== undefined && !prepared.inMemory && prepared !== message) await prepared.dispose();
       this.#lastUsed = Date.now();
-      if (--this.#pending === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
+      if (--this.#pending === 0 && this.#idleWaiters.length > 0) for (const wake of this.#idleWaiters.splice(0)) wake();
     }
   }
 
