@@ -42,7 +42,14 @@ export interface CellResult {
   readonly error?: string;
 }
 
-const WARMUP_MS = 300;
+/**
+ * Time-boxed cells send this long before their window opens. In a fresh process the 64-in-flight cell takes 1-2 s to
+ * reach its pace while V8 compiles its path: in 250 ms steps, 5k, 22k, 64k, 46k, 57k, 53k, 57k msgs/s in one run,
+ * 6k, 20k, 54k, 35k, 55k, 57k, 78k, 102k, 109k in another (session 7); with 0.3 s the window measured the climb.
+ */
+const WARMUP_MS = 2000;
+/** At a distance, after DIRECT_WARMUP_MS straight to the sink: this long via the proxy. */
+const WARMUP_AFTER_DIRECT_MS = 300;
 /**
  * Messages sent before a counted cell's clock starts. Five: timed one by one in a fresh process, a 20 MB file took
  * 102, 84, 63, 43, then 17-27 ms (session 7): with three, the first counted message was still being compiled.
@@ -64,6 +71,8 @@ interface Plan {
   readonly count: number;
   /** Unmeasured messages before a counted run. */
   readonly warmMessages: number;
+  /** The warm-up of a time-boxed run. */
+  readonly warmupMs: number;
 }
 
 interface Counts {
@@ -100,7 +109,7 @@ async function pump(driver: Driver, more: () => boolean): Promise<number> {
 async function runDriver(driver: Driver, plan: Plan): Promise<Counts> {
   let total = 0;
   if (plan.durationMs > 0) {
-    const warmEnd = performance.now() + WARMUP_MS;
+    const warmEnd = performance.now() + plan.warmupMs;
     total += await pump(driver, () => performance.now() < warmEnd);
     await mark('start');
     const t0 = performance.now();
@@ -128,7 +137,7 @@ async function runRaw(workload: Workload, port: number, plan: Plan, window: numb
   const session = await RawSession.open(port, workload.buffer, ENVELOPE_FROM, RECIPIENT);
   try {
     if (plan.durationMs > 0) {
-      const warmEnd = performance.now() + WARMUP_MS;
+      const warmEnd = performance.now() + plan.warmupMs;
       const total = await session.send(() => performance.now() < warmEnd, window);
       await mark('start');
       const t0 = performance.now();
@@ -200,6 +209,7 @@ async function main(): Promise<CellResult> {
     durationMs: Number(durationText),
     count: Number(countText),
     warmMessages: workloadName === 'huge-stream' ? WARM_MESSAGES_MEMORY : WARM_MESSAGES,
+    warmupMs: directPort > 0 ? WARMUP_AFTER_DIRECT_MS : WARMUP_MS,
   };
   let peak = process.memoryUsage.rss();
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), RSS_SAMPLE_MS);

@@ -199,7 +199,7 @@ function render(sink: BenchSink, rows: readonly Row[], memory: MemoryCase, secon
     '',
     `Node ${process.version}, ${process.platform}/${process.arch}; ${sink.kind} on loopback, in its own process; ` +
       `every cell in a fresh process, default options unless the cell says otherwise; each value the median of ` +
-      `${RUNS} runs. small/medium: messages completed in a ${WINDOW_MS / 1000} s window after a 0.3 s warm-up; ` +
+      `${RUNS} runs. small/medium: messages completed in a ${WINDOW_MS / 1000} s window after a 2 s warm-up; ` +
       `large, large-file: ${LARGE_COUNT} messages of 20 MB. MB = 10^6 bytes. × columns compare medians of the same ` +
       'workload; the raw ceiling of a cell sends as many messages at a time (one, or 64); in large-file the raw ' +
       'clients send the same bytes from memory, in the same rounds as the cells that read the file; n/m: the sink ' +
