@@ -12,7 +12,7 @@ import path from 'node:path';
 import { once } from 'node:events';
 import { readFileStream } from '../src/client/file-stream.js';
 import { asWritten, bytesOf, finish } from '../src/wire/buffer-pool.js';
-import { SmtpClient } from '../src/client/client.js';
+import { SmtpClient, type ClientOptions } from '../src/client/client.js';
 import { sendMail } from '../src/send.js';
 import { SmtpProtocolError } from '../src/errors.js';
 import { startRealServer } from './helpers/real-server.js';
@@ -44,6 +44,11 @@ async function withFile<T>(bytes: Buffer, use: (file: string) => Promise<T>): Pr
   }
 }
 
+/** A plain connection to the test server on `port`, the message sent as it is. */
+function plainTo(port: number): ClientOptions {
+  return { server: '127.0.0.1', port, streamType: 'plain', authSources: [], addMissingHeaders: false };
+}
+
 /** Descriptors of this process open on `file`. */
 function descriptorsOn(file: string): number {
   let count = 0;
@@ -62,26 +67,14 @@ test('a file stream is read here, its range delivered byte for byte, the stream 
   const text = messageText(2 * MIB + 1234);
   try {
     await withFile(text, async (file) => {
-      const client = new SmtpClient({
-        server: '127.0.0.1',
-        port: server.port,
-        streamType: 'plain',
-        authSources: [],
-        addMissingHeaders: false,
-      });
+      const client = new SmtpClient(plainTo(server.port));
       const whole = fs.createReadStream(file);
       await client.send(whole);
       assert.equal(whole.destroyed, true, 'the stream given is closed');
       // A range: from the start to 2 MiB + 10 (inclusive), as fs.createReadStream counts.
       const end = 2 * MIB + 10;
       await client.send(fs.createReadStream(file, { start: 0, end }));
-      await sendMail(fs.createReadStream(file), {
-        server: '127.0.0.1',
-        port: server.port,
-        streamType: 'plain',
-        authSources: [],
-        addMissingHeaders: false,
-      });
+      await sendMail(fs.createReadStream(file), plainTo(server.port));
       await client.quit();
       assert.equal(server.received.length, 3);
       assert.deepEqual(server.received[0]?.data, text);
@@ -149,13 +142,7 @@ test('streams it must not take over are sent as they are', async () => {
   const text = messageText(MIB + 4096);
   try {
     await withFile(text, async (file) => {
-      const client = new SmtpClient({
-        server: '127.0.0.1',
-        port: server.port,
-        streamType: 'plain',
-        authSources: [],
-        addMissingHeaders: false,
-      });
+      const client = new SmtpClient(plainTo(server.port));
       const otherFs = fs.createReadStream(file, { fs: { ...fs } as unknown as typeof fs });
       assert.equal(readFileStream(otherFs), undefined, 'another fs');
       const encoded = fs.createReadStream(file, { encoding: 'latin1' });
@@ -184,13 +171,7 @@ test('streams it must not take over are sent as they are', async () => {
 test('a missing file is EINPUT naming the cause; nothing is sent', async () => {
   const server = await startRealServer();
   try {
-    const client = new SmtpClient({
-      server: '127.0.0.1',
-      port: server.port,
-      streamType: 'plain',
-      authSources: [],
-      addMissingHeaders: false,
-    });
+    const client = new SmtpClient(plainTo(server.port));
     await assert.rejects(
       client.send(fs.createReadStream(path.join(os.tmpdir(), 'smtpmail-no-such-file.eml'))),
       (error: unknown) => error instanceof SmtpProtocolError && error.code === 'EINPUT' && /ENOENT/.test(error.message),
