@@ -94,14 +94,19 @@ async function* chunks(
     while (pending !== undefined) {
       const { buffer, bytesRead } = await pending;
       pending = undefined;
-      if (bytesRead === 0) break;
+      if (bytesRead === 0) {
+        give(buffer);
+        break;
+      }
       position += bytesRead;
       if (position < stop) pending = read(position);
       yield lendUntilWritten(buffer.subarray(0, bytesRead), () => give(buffer));
     }
   } finally {
-    // A read in flight must end before its descriptor is closed (the number could be reused meanwhile).
-    await pending?.catch(() => {});
+    // A read in flight must end before its descriptor is closed (the number could be reused meanwhile); its buffer is
+    // then free again.
+    const last = await pending?.catch(() => undefined);
+    if (last !== undefined) give(last.buffer);
     await new Promise<void>((resolve) => fs.close(fd, () => resolve()));
   }
 }
