@@ -22,8 +22,9 @@ const MIB = 1 << 20;
 /** A message of about `bytes` whose line ends are CRLF, with a CR as the last byte of the first MiB. */
 function messageText(bytes: number): Buffer {
   const head = 'From: a@example.org\r\nTo: b@example.net\r\nSubject: file\r\n\r\n';
-  const line = 'a line of the message, long enough to be a line\r\n';
-  const text = Buffer.from(head + line.repeat(Math.ceil(bytes / line.length)), 'latin1');
+  // Every fourth line starts with a dot: DATA stuffs it, so those chunks are copied, not lent to the socket.
+  const lines = 'a line of the message, long enough to be a line\r\n'.repeat(3) + '.a line that starts with a dot\r\n';
+  const text = Buffer.from(head + lines.repeat(Math.ceil(bytes / lines.length)), 'latin1');
   // Move a line end so that the first read (1 MiB) ends between its CR and LF.
   const crlf = text.indexOf('\r\n', MIB - 60);
   const shift = MIB - 1 - crlf;
@@ -185,8 +186,11 @@ test('a missing file is EINPUT naming the cause; nothing is sent', async () => {
 
 test('a read abandoned half way closes its file', async () => {
   await withFile(messageText(4 * MIB), async (file) => {
-    const chunks = readFileStream(fs.createReadStream(file));
+    const given = fs.createReadStream(file);
+    const closed = once(given, 'close');
+    const chunks = readFileStream(given);
     assert.ok(chunks !== undefined);
+    await closed; // the stream given opens the file too, then closes it: only the reading here is counted below
     const iterator = chunks[Symbol.asyncIterator]();
     await iterator.next();
     assert.equal(descriptorsOn(file), 1, 'the file is open while it is read');
