@@ -136,3 +136,28 @@ test('many empty lines held across chunks, then text: all of them hashed, in ord
     assert.equal(canonical(kind, ['a\n', '\n'.repeat(100_000), ' b']), `a\r\n${empty} b\r\n`);
   }
 });
+
+test('simple, large chunks cut between CR and LF: as the reference, the fast path kept on both sides', () => {
+  const lines = ['text line', '', 'more text', '.dot', '', ''];
+  let body = '';
+  for (let i = 0; i < 20_000; i++) body += `${lines[i % lines.length]}\r\n`;
+  body += '\r\n\r\n';
+  const cuts: number[] = [];
+  for (let at = body.indexOf('\r\n', 7000); at !== -1 && cuts.length < 8; at = body.indexOf('\r\n', at + 9000)) {
+    cuts.push(at + 1); // between the CR and its LF
+  }
+  const chunks: string[] = [];
+  let start = 0;
+  for (const cut of cuts) {
+    chunks.push(body.slice(start, cut));
+    start = cut;
+  }
+  chunks.push(body.slice(start));
+  assert.ok(chunks.length > 5 && chunks.slice(0, -1).every((chunk) => chunk.endsWith('\r')));
+  for (const kind of ['simple', 'relaxed'] as const) {
+    assert.equal(canonical(kind, chunks), reference(kind, body), kind);
+  }
+  // A bare CR at the end of a large chunk, then a chunk that does not start with LF: one line end, as the wire has.
+  const bare = ['x\r\n'.repeat(2000) + 'y\r', 'z\r\n'.repeat(2000)];
+  assert.equal(canonical('simple', bare), reference('simple', bare.join('')));
+});

@@ -98,16 +98,22 @@ export class BodyCanonicalizer {
    */
   #pushSimple(chunk: Buffer): void {
     const length = chunk.length;
-    if (!this.#afterCr && crlfClean(chunk)) {
+    // A chunk boundary between a CR and its LF keeps the fast path (as in the DATA encoder): the LF that completes
+    // the last chunk's CR is skipped, and a CR that ends this chunk is one more line end, its LF owed to the next.
+    const from = this.#afterCr && chunk[0] === LF ? 1 : 0;
+    const endsCr = chunk[length - 1] === CR;
+    const stop = endsCr ? length - 1 : length;
+    if ((from === 1 || !this.#afterCr) && crlfClean(chunk.subarray(from, stop))) {
       // Line ends all CRLF already: one update up to the last text, the CRLFs after it held.
-      let end = length;
-      while (end >= 2 && chunk[end - 1] === LF) end -= 2;
-      if (end > 0) {
+      let end = stop;
+      while (end - from >= 2 && chunk[end - 1] === LF) end -= 2;
+      if (end > from) {
         this.#release();
-        this.#hash.update(chunk.subarray(0, end));
+        this.#hash.update(chunk.subarray(from, end));
         this.#text = true;
       }
-      this.#heldLineEnds += (length - end) / 2;
+      this.#heldLineEnds += (stop - end) / 2 + (endsCr ? 1 : 0);
+      this.#afterCr = endsCr;
       return;
     }
     let pos = 0;
