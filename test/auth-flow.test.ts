@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { assertTranscript, converse } from './helpers/converse.js';
+import { assertTranscript, converse, DELIVERY } from './helpers/converse.js';
 import { script } from './helpers/fake-server.js';
 
 const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
@@ -23,20 +23,6 @@ S: 220 mail.example.org ESMTP
 C: EHLO client.example
 S: 250-mail.example.org
 S: 250 AUTH PLAIN LOGIN CRAM-MD5
-`;
-
-const DELIVERY = `
-C: MAIL FROM:<a@x.org>
-S: 250 ok
-C: RCPT TO:<b@y.org>
-S: 250 ok
-C: DATA
-S: 354 go
-C: hello
-C: .
-S: 250 2.0.0 queued
-C: QUIT
-S: 221 bye
 `;
 
 function assertNoSecrets(trace: readonly string[], ...texts: readonly (string | undefined)[]): void {

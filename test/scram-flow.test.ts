@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { clientNonce } from '../src/auth/scram.js';
-import { assertTranscript, converse } from './helpers/converse.js';
+import { assertTranscript, converse, DELIVERY } from './helpers/converse.js';
 import { script } from './helpers/fake-server.js';
 import { finalMessages } from './helpers/scram-reference.js';
 
@@ -30,20 +30,6 @@ S: 220 mail.example.org ESMTP
 C: EHLO client.example
 S: 250-mail.example.org
 S: 250 AUTH ${auth}
-`;
-
-const DELIVERY = `
-C: MAIL FROM:<a@x.org>
-S: 250 ok
-C: RCPT TO:<b@y.org>
-S: 250 ok
-C: DATA
-S: 354 go
-C: hello
-C: .
-S: 250 2.0.0 queued
-C: QUIT
-S: 221 bye
 `;
 
 function assertNoSecrets(texts: readonly (string | undefined)[]): void {

@@ -5,22 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertTranscript, converse } from './helpers/converse.js';
+import { assertTranscript, converse, DELIVERY } from './helpers/converse.js';
 import { fixture, script } from './helpers/fake-server.js';
-
-const DELIVERY = `
-C: MAIL FROM:<a@x.org>
-S: 250 ok
-C: RCPT TO:<b@y.org>
-S: 250 ok
-C: DATA
-S: 354 go
-C: hello
-C: .
-S: 250 2.0.0 queued
-C: QUIT
-S: 221 bye
-`;
 
 test('opportunistic by default: upgrade, forget the capabilities, EHLO again', async () => {
   // Before TLS the server claims PIPELINING; after TLS it does not. A client that

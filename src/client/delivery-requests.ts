@@ -61,12 +61,17 @@ export function checkRequests(prepared: Prepared, options: DeliveryRequests): vo
   }
 }
 
+/** The delivery requests given (DSN, REQUIRETLS), named as the options are. */
+function askedRequests(options: DeliveryRequests): string[] {
+  const asked: string[] = [];
+  if (options.dsn !== undefined) asked.push(dsnName());
+  if (options.requireTls === true) asked.push(optionRef('requireTls'));
+  return asked;
+}
+
 /** A message for a sendmail program (X-Message-SMTP-Method: sendmail): neither request can be handed on. */
 export function refuseForSendmail(options: DeliveryRequests): void {
-  const asked = [
-    options.dsn === undefined ? undefined : dsnName(),
-    options.requireTls === true ? optionRef('requireTls') : undefined,
-  ].filter((name) => name !== undefined);
+  const asked = askedRequests(options);
   if (asked.length === 0) return;
   throw new SmtpProtocolError(
     'ECONFIG',
@@ -77,10 +82,7 @@ export function refuseForSendmail(options: DeliveryRequests): void {
 
 /** The offline queue (Emacs's format) keeps neither request: a flush would send without them. */
 export function refuseForQueue(options: DeliveryRequests, queueing: string): void {
-  const asked = [
-    options.dsn === undefined ? undefined : dsnName(),
-    options.requireTls === true ? optionRef('requireTls') : undefined,
-  ].filter((name) => name !== undefined);
+  const asked = askedRequests(options);
   if (asked.length === 0) return;
   throw new SmtpProtocolError(
     'ECONFIG',

@@ -26,6 +26,24 @@ export interface Conversation {
   readonly steps: readonly Step[];
 }
 
+/**
+ * The script of one plain delivery after the session is set up (a@x.org to b@y.org, body `hello`), then QUIT: what
+ * the auth and STARTTLS tests expect once their own steps are done.
+ */
+export const DELIVERY = `
+C: MAIL FROM:<a@x.org>
+S: 250 ok
+C: RCPT TO:<b@y.org>
+S: 250 ok
+C: DATA
+S: 354 go
+C: hello
+C: .
+S: 250 2.0.0 queued
+C: QUIT
+S: 221 bye
+`;
+
 export const SHORT_TIMEOUTS = { connect: 2000, greeting: 2000, command: 2000, dataBlock: 2000, dataEnd: 2000 } as const;
 
 export async function converse(
