@@ -237,6 +237,29 @@ test('a streamed message: only the header block is read up front, the body stays
   assert.equal(await bodyText(prepared), 'first body line\nsecond\nthird\n');
 });
 
+test("a stream's first chunk is read where it is, never written to (CR or LF line ends, one or two chunks)", async () => {
+  const cases: ReadonlyArray<{ chunks: readonly string[]; head: string; body: string }> = [
+    // One chunk holding the whole header block: its CRs are read as LFs in a copy, not in the chunk.
+    { chunks: ['To: a@x.org\rSubject: s\r\rbody\r'], head: 'To: a@x.org\nSubject: s\n\n', body: 'body\n' },
+    { chunks: ['To: a@x.org\nSubject: s\n\nbody\n'], head: 'To: a@x.org\nSubject: s\n\n', body: 'body\n' },
+    // The header block ends in the second chunk: the first is copied before anything is appended to it.
+    { chunks: ['To: a@x.org\rSubj', 'ect: s\r\rbody\r'], head: 'To: a@x.org\nSubject: s\n\n', body: 'body\n' },
+    {
+      chunks: ['To: a@x.org\r\nSubj', 'ect: s\r\n\r\nbody\r\n'],
+      head: 'To: a@x.org\r\nSubject: s\r\n\r\n',
+      body: 'body\r\n',
+    },
+  ];
+  for (const { chunks, head, body } of cases) {
+    const given = chunks.map((text) => Buffer.from(text, 'latin1'));
+    const copies = given.map((chunk) => Buffer.from(chunk));
+    const prepared = await prepareMessage(Readable.from(given), { ...KEEP, envelopeFrom: 'me@x.org' });
+    assert.equal(prepared.head.toString('latin1'), head, JSON.stringify(chunks));
+    assert.equal(await bodyText(prepared), body, JSON.stringify(chunks));
+    assert.deepEqual(given, copies, `the chunks given are unchanged: ${JSON.stringify(chunks)}`);
+  }
+});
+
 test('scale: 100,000 addresses in one To: and 10,000 nested comment levels', async () => {
   const many = Array.from({ length: 100_000 }, (_, i) => `user${i}@example.org`).join(', ');
   const nested = `${'('.repeat(10_000)}deep${')'.repeat(10_000)} last@example.org`;
