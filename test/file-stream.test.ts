@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
-import { readFileStream } from '../src/client/file-stream.js';
+import { FIRST_READ_BYTES, READ_BYTES, readFileStream } from '../src/client/file-stream.js';
 import { asWritten, bytesOf, finish } from '../src/wire/buffer-pool.js';
 import { SmtpClient, type ClientOptions } from '../src/client/client.js';
 import { sendMail } from '../src/send.js';
@@ -18,19 +18,21 @@ import { SmtpProtocolError } from '../src/errors.js';
 import { startRealServer } from './helpers/real-server.js';
 
 const MIB = 1 << 20;
+/** Where the second read (the first of the reused buffers) ends. */
+const SECOND_READ_END = FIRST_READ_BYTES + READ_BYTES;
 
-/** A message of about `bytes` whose line ends are CRLF, with a CR as the last byte of the first MiB. */
+/** A message of about `bytes` whose line ends are CRLF, with a CR as the last byte of the second read. */
 function messageText(bytes: number): Buffer {
   const head = 'From: a@example.org\r\nTo: b@example.net\r\nSubject: file\r\n\r\n';
   // Every fourth line starts with a dot: DATA stuffs it, so those chunks are copied, not lent to the socket.
   const lines = 'a line of the message, long enough to be a line\r\n'.repeat(3) + '.a line that starts with a dot\r\n';
   const text = Buffer.from(head + lines.repeat(Math.ceil(bytes / lines.length)), 'latin1');
-  // Move a line end so that the first read (1 MiB) ends between its CR and LF.
-  const crlf = text.indexOf('\r\n', MIB - 60);
-  const shift = MIB - 1 - crlf;
+  // Move a line end so that the second read ends between its CR and LF.
+  const crlf = text.indexOf('\r\n', SECOND_READ_END - 60);
+  const shift = SECOND_READ_END - 1 - crlf;
   const shifted = Buffer.concat([text.subarray(0, crlf), Buffer.alloc(shift, 0x78), text.subarray(crlf)]);
-  assert.equal(shifted[MIB - 1], 0x0d);
-  assert.equal(shifted[MIB], 0x0a);
+  assert.equal(shifted[SECOND_READ_END - 1], 0x0d);
+  assert.equal(shifted[SECOND_READ_END], 0x0a);
   return shifted;
 }
 
@@ -121,17 +123,22 @@ test('its chunks are read into again once the socket is done with them, and not 
 });
 
 test('a chunk the encoder copied is given back at once; a chunk of anything else is left alone', async () => {
-  await withFile(messageText(2 * MIB), async (file) => {
+  await withFile(messageText(3 * MIB), async (file) => {
     const chunks = readFileStream(fs.createReadStream(file));
     assert.ok(chunks !== undefined);
     const iterator = chunks[Symbol.asyncIterator]();
+    // The first read, the header block's, is into a buffer of its own (preparing the message keeps it).
     const first = (await iterator.next()).value as Buffer;
-    const copy = Buffer.from(first);
-    assert.equal(asWritten(first, copy), copy, 'a copy goes as it is');
+    assert.equal(first.length, FIRST_READ_BYTES);
+    const second = (await iterator.next()).value as Buffer;
+    assert.equal(second.length, READ_BYTES);
+    const copy = Buffer.from(second);
+    assert.equal(asWritten(second, copy), copy, 'a copy goes as it is');
     // Given back: the read after next may reuse it (the one after this one is already in flight).
     await iterator.next();
-    const third = (await iterator.next()).value as Buffer | undefined;
-    assert.ok(third !== undefined && third.buffer === first.buffer, 'the copied chunk was read into again');
+    const fourth = (await iterator.next()).value as Buffer | undefined;
+    assert.ok(fourth !== undefined && fourth.buffer === second.buffer, 'the copied chunk was read into again');
+    assert.notEqual(first.buffer, second.buffer);
     await iterator.return?.(undefined);
   });
   const plain = Buffer.from('not from a file\r\n');
@@ -140,7 +147,7 @@ test('a chunk the encoder copied is given back at once; a chunk of anything else
 
 test('streams it must not take over are sent as they are', async () => {
   const server = await startRealServer();
-  const text = messageText(MIB + 4096);
+  const text = messageText(SECOND_READ_END + 4096);
   try {
     await withFile(text, async (file) => {
       const client = new SmtpClient(plainTo(server.port));

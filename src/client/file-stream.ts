@@ -1,11 +1,11 @@
 /**
  * A file stream (`fs.createReadStream(path)`) that nothing has read yet is read here instead: one read of 1 MiB in
- * flight while the last chunk is sent, into a few buffers taken back once the socket has written them
- * (lendUntilWritten). fs.ReadStream reads every chunk into a fresh buffer; in a fresh process the C library hands
- * that memory back to the system and gets it again, so most reads of a 20 MB file also fault in and zero every page
- * they fill: timed in a fresh process on the bench machine, reads of 1 MiB took 4-6 ms where a reused buffer takes
- * 0.4-0.8 ms. Measured gain, the bench's 20 MB file cell run three times before and after in the same minutes:
- * 620-775 MB/s with fs.ReadStream's reads, 930-975 MB/s read here (session 7).
+ * flight while the last chunk is sent (the first read is smaller: see FIRST_READ_BYTES), into a few buffers taken
+ * back once the socket has written them (lendUntilWritten). fs.ReadStream reads every chunk into a fresh buffer; in a
+ * fresh process the C library hands that memory back to the system and gets it again, so most reads of a 20 MB file
+ * also fault in and zero every page they fill: timed in a fresh process on the bench machine, reads of 1 MiB took
+ * 4-6 ms where a reused buffer takes 0.4-0.8 ms. Measured gain, the bench's 20 MB file cell run three times before
+ * and after in the same minutes: 620-775 MB/s with fs.ReadStream's reads, 930-975 MB/s read here (session 7).
  *
  * Only a stream of node:fs itself (not one made with another `fs` option), opened by path, with no encoding, never
  * read, paused or piped: it is destroyed (its file descriptor closed) and its file opened again with its flags, from
@@ -14,7 +14,14 @@
 import fs from 'node:fs';
 import { lendUntilWritten } from '../wire/buffer-pool.js';
 
-const READ_BYTES = 1 << 20;
+export const READ_BYTES = 1 << 20;
+/**
+ * The first read is smaller, into a buffer of its own: it holds the header block, which preparing the message keeps
+ * (a pooled buffer would never come back, and each file would start a fresh one), and the next read starts sooner.
+ * With message-head.ts reading that chunk where it is, instead of copying 1 MiB, the bench's 20 MB file cell went
+ * from 980-1,000 to 1,070-1,170 MB/s (session 8, same minutes).
+ */
+export const FIRST_READ_BYTES = 64 * 1024;
 /**
  * Buffers kept for reuse, by every file sent in this process (4 MiB, kept once a file was sent): one being written,
  * one being read, and room for the socket to be late. A pool per message would start each file with fresh buffers.
@@ -23,7 +30,7 @@ const KEEP_BUFFERS = 4;
 const free: Buffer[] = [];
 const take = (): Buffer => free.pop() ?? Buffer.allocUnsafeSlow(READ_BYTES);
 const give = (buffer: Buffer): void => {
-  if (free.length < KEEP_BUFFERS) free.push(buffer);
+  if (buffer.length === READ_BYTES && free.length < KEEP_BUFFERS) free.push(buffer);
 };
 
 /** What this module reads of an fs.ReadStream (its own fields; @types/node does not declare them all). */
@@ -79,9 +86,9 @@ async function* chunks(
   );
   const stop = end + 1;
   const read = (position: number): Promise<Read> => {
-    const buffer = take();
+    const buffer = position === start ? Buffer.allocUnsafe(FIRST_READ_BYTES) : take();
     const reading = new Promise<Read>((resolve, reject) =>
-      fs.read(fd, buffer, 0, Math.min(READ_BYTES, stop - position), position, (error, bytesRead) =>
+      fs.read(fd, buffer, 0, Math.min(buffer.length, stop - position), position, (error, bytesRead) =>
         error ? reject(error) : resolve({ buffer, bytesRead }),
       ),
     );
@@ -100,7 +107,8 @@ async function* chunks(
       }
       position += bytesRead;
       if (position < stop) pending = read(position);
-      yield lendUntilWritten(buffer.subarray(0, bytesRead), () => give(buffer));
+      const bytes = buffer.subarray(0, bytesRead);
+      yield buffer.length === READ_BYTES ? lendUntilWritten(bytes, () => give(buffer)) : bytes;
     }
   } finally {
     // A read in flight must end before its descriptor is closed (the number could be reused meanwhile); its buffer is
