@@ -182,8 +182,12 @@ function* hugeChunks(): Generator<Buffer> {
   }
 }
 
-/** Chunks handed out before a ring slot is written again: far more than a client honouring back-pressure holds. */
-const RING_SLOTS = 16;
+/**
+ * Chunks handed out before a ring slot is written again: twice what a client honouring back-pressure may hold. BDAT
+ * gathers one chunk command's worth of a stream (1 MiB, sixteen of these chunks) by reference before it writes it, and
+ * the header block's chunk is kept as read (at sixteen slots the header block was overwritten before it was sent).
+ */
+const RING_SLOTS = 32;
 
 /**
  * The 200 MB message as a stream that allocates nothing per chunk: each
