@@ -29,6 +29,7 @@ import {
   type Conversation,
 } from './helpers/converse.js';
 import { clientBytes, script, startFakeServer, type Step } from './helpers/fake-server.js';
+import { TWO_CHUNKS } from './helpers/two-chunks.js';
 
 const GREETING = 'S: 220 lmtp.example.org LMTP ready';
 
@@ -46,8 +47,12 @@ const QUIT = `
 `;
 
 /** sendMail by LMTP over the scripted server's TCP port (retries allowed: none may happen after the message). */
-function lmtpConverse(steps: readonly Step[], options: Partial<SendOptions> = {}): Promise<Conversation> {
-  return converse(steps, { lmtp: true, retries: 3, retryDelay: 1, ...options });
+function lmtpConverse(
+  steps: readonly Step[],
+  options: Partial<SendOptions> = {},
+  message?: string,
+): Promise<Conversation> {
+  return converse(steps, { lmtp: true, retries: 3, retryDelay: 1, ...options }, message);
 }
 
 test('LMTP: LHLO, pipelined MAIL and RCPTs, then DATA and one reply per recipient after the dot: all delivered', async () => {
@@ -254,6 +259,27 @@ test('LMTP, CHUNKING without partial, two recipients: the envelope first, then B
     c.error?.rejected.map((r) => r.recipient),
     ['c@y.org'],
   );
+});
+
+test('LMTP, a refused BDAT chunk with PIPELINING: EDATA, and the connection closed (the replies still owed are not countable)', async () => {
+  const steps = script`
+    ${GREETING}
+    ${lhlo('CHUNKING', 'PIPELINING')}
+    C: MAIL FROM:<a@x.org>
+    C: RCPT TO:<b@y.org>
+    C: RCPT TO:<c@y.org>
+    S: 250 2.1.0 OK
+    S: 250 2.1.5 OK
+    S: 250 2.1.5 OK
+    ${TWO_CHUNKS.first}
+    ${TWO_CHUNKS.last}
+    S: 552 5.3.4 message too big for this chunk
+  `;
+  const c = await lmtpConverse(steps, { recipients: ['b@y.org', 'c@y.org'] }, TWO_CHUNKS.message);
+  assertTranscript(c, steps);
+  assert.equal(c.error?.code, 'EDATA');
+  assert.match(c.error?.message ?? '', /552 5\.3\.4/);
+  assert.ok(c.outcome.finished && c.outcome.clientClosed, 'closed by the client, without QUIT');
 });
 
 test('LMTP, CHUNKING without PIPELINING: one command at a time, then a reply per recipient after BDAT LAST', async () => {

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { SmtpProtocolError } from '../src/errors.js';
 import { script } from './helpers/fake-server.js';
 import { withScriptedClient as withClient } from './helpers/scripted-client.js';
+import { TWO_CHUNKS } from './helpers/two-chunks.js';
 
 const GREETING = `
 S: 220 mail.example.org ESMTP
@@ -160,5 +161,43 @@ test('BDAT without PIPELINING: one command at a time', async () => {
   `;
   await withClient(steps, { chunking: true }, async (client) => {
     await client.send('hello', { recipients: ['b@y.org'] });
+  });
+});
+
+test('a refused BDAT chunk with PIPELINING: every reply owed is read, so the next transaction reads its own', async () => {
+  // Two recipients: the envelope's replies come before the message (above); over 1 MiB: two BDAT chunks, the first
+  // answered 552 after both went (RFC 3030 §2: the server discards the rest, and answers LAST too).
+  const steps = script`
+    ${GREETING}
+    S: 250-mail.example.org
+    S: 250-PIPELINING
+    S: 250 CHUNKING
+    C: MAIL FROM:<a@x.org>
+    C: RCPT TO:<b@y.org>
+    C: RCPT TO:<c@y.org>
+    S: 250 ok
+    S: 250 ok
+    S: 250 ok
+    ${TWO_CHUNKS.first}
+    ${TWO_CHUNKS.last}
+    S: 552 5.3.4 message too big for this chunk
+    S: 554 5.5.1 transaction failed earlier
+    C: MAIL FROM:<a@x.org>
+    C: RCPT TO:<b@y.org>
+    C: BDAT 7 LAST
+    C: small
+    S: 250 ok
+    S: 250 ok
+    S: 250 2.0.0 queued as 2
+    C: QUIT
+    S: 221 bye
+  `;
+  await withClient(steps, { chunking: true }, async (client) => {
+    await assert.rejects(
+      client.send(TWO_CHUNKS.message, { recipients: ['b@y.org', 'c@y.org'] }),
+      (error: unknown) => error instanceof SmtpProtocolError && error.code === 'EDATA' && /552/.test(error.message),
+    );
+    const result = await client.send('small\r\n', { recipients: ['b@y.org'] });
+    assert.deepEqual(result.reply.lines, ['2.0.0 queued as 2']);
   });
 });

@@ -210,28 +210,36 @@ async function pumpStream(
  * never retried: the server may have delivered the message (RFC 1047).
  */
 export async function finalReply(session: SmtpSession, command: string, earlier = 0): Promise<Reply> {
-  await chunkReplies(session, earlier);
+  const refusal = await chunkRefusal(session, earlier);
   let reply: Reply;
   try {
     reply = await session.connection.read(session.timeouts.dataEnd, `the reply to ${command}`);
   } catch (error) {
-    throw unknownDelivery(error as Error);
+    throw refusal ?? unknownDelivery(error as Error);
   }
+  // RFC 3030 §2: a refused chunk fails the transaction; the server discards the chunks after it, LAST included.
+  if (refusal !== undefined) throw refusal;
   return accepted(reply, command);
 }
 
 /**
- * The replies to the `earlier` BDAT chunks before the last, each 250 (else EDATA). Read after BDAT LAST went: a
- * connection lost here is EUNKNOWN_DELIVERY, as for the final reply.
+ * Reads the replies to the `earlier` BDAT chunks before the last and returns the first that is not 250, as EDATA.
+ * With PIPELINING they were all sent before any was read, so every one is owed and read, even after a refusal: a
+ * reply left unread would be taken by the next transaction on the connection as its own. Read after BDAT LAST went:
+ * a connection lost here is EUNKNOWN_DELIVERY, as for the final reply.
  */
-export async function chunkReplies(session: SmtpSession, earlier: number): Promise<void> {
-  try {
-    for (let i = 0; i < earlier; i++) await expectChunkReply(session);
-  } catch (error) {
-    const cause = error as SmtpProtocolError;
-    if (cause.code === 'EDATA') throw cause;
-    throw unknownDelivery(cause);
+export async function chunkRefusal(session: SmtpSession, earlier: number): Promise<SmtpProtocolError | undefined> {
+  let refusal: SmtpProtocolError | undefined;
+  for (let i = 0; i < earlier; i++) {
+    let reply: Reply;
+    try {
+      reply = await session.connection.read(session.timeouts.dataBlock, 'the reply to BDAT');
+    } catch (error) {
+      throw refusal ?? unknownDelivery(error as Error);
+    }
+    if (refusal === undefined && !matches(reply, 250)) refusal = SmtpProtocolError.fromReply('EDATA', reply, 'BDAT');
   }
+  return refusal;
 }
 
 /** The error for a connection lost after the message went out, before its reply came. */

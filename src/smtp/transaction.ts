@@ -19,7 +19,7 @@ import {
   type TransactionResult,
 } from './plan.js';
 import { SmtpProtocolError } from '../errors.js';
-import { chunkReplies, finalReply, writeChunks, writeData, type MessageContent } from './message-data.js';
+import { chunkRefusal, finalReply, writeChunks, writeData, type MessageContent } from './message-data.js';
 import { readDeliveries } from './lmtp-replies.js';
 import type { Envelope } from '../message/prepare.js';
 import { matches, shown, type SmtpSession } from './session.js';
@@ -132,7 +132,13 @@ async function stepByStep(
     options.progress.finalSent = true;
     if (plan.pipelining) turn.releaseWrites();
     if (plan.lmtp) {
-      await chunkReplies(session, earlier);
+      const refusal = await chunkRefusal(session, earlier);
+      if (refusal !== undefined) {
+        // How many replies an LMTP server gives BDAT LAST after refusing a chunk is not said (RFC 2033 §4.2 counts
+        // them for a transaction that went through): the connection cannot be read in step any more.
+        session.connection.close();
+        throw refusal;
+      }
       return { ...(await readDeliveries(session, command, outcome, options.partial)), bytesIn };
     }
     const reply = await finalReply(session, command, earlier);
