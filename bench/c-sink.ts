@@ -13,7 +13,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchSink, SinkCounts } from './sink-control.js';
 import { expectedHash, loadWorkload, type WorkloadName } from './workloads.js';
-import { cpuPinning, pin } from './cpu-pinning.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BINARY = path.join(ROOT, 'build', 'bench-sink');
@@ -83,8 +82,6 @@ export class CSink implements BenchSink {
     fs.rmSync(ready, { force: true });
     const args = [...this.#check(workload), '--ready', ready, '--stats', this.#statsFile, '0'];
     this.#child = spawn(this.#binary, args, { stdio: ['ignore', 'ignore', 'ignore'] });
-    const pinning = cpuPinning();
-    if (pinning !== undefined) pin(this.#child.pid, pinning.sink);
     this.#workload = workload;
     this.#port = await until(
       () => {

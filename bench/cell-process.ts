@@ -9,7 +9,6 @@ import type { CellName } from './cells.js';
 import type { CellResult } from './cell-runner.js';
 import type { BenchSink, SinkCounts } from './sink-control.js';
 import type { WorkloadName } from './workloads.js';
-import { cpuPinning, pin } from './cpu-pinning.js';
 
 export interface RunSpec {
   readonly cell: CellName;
@@ -53,8 +52,6 @@ export async function runCell(sink: BenchSink, port: number, spec: RunSpec): Pro
   if (spec.directPort !== undefined) args.push(String(spec.directPort));
   const child = fork(script, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   children.add(child);
-  const pinning = cpuPinning();
-  if (pinning !== undefined) pin(child.pid, pinning.cells);
   const cpu: Array<Promise<number>> = [];
   child.on('message', (message: { type?: string }) => {
     if (message.type === 'mark') cpu.push(sink.counts().then((counts) => counts.cpuMs));

@@ -25,7 +25,6 @@ import {
 } from './report.js';
 import { SinkControl, type BenchSink } from './sink-control.js';
 import type { WorkloadName } from './workloads.js';
-import { pinningText } from './cpu-pinning.js';
 
 const RUNS = 3;
 const WINDOW_MS = 2000;
@@ -199,7 +198,6 @@ function render(sink: BenchSink, rows: readonly Row[], memory: MemoryCase, secon
     '## smtpmail benchmark',
     '',
     `Node ${process.version}, ${process.platform}/${process.arch}; ${sink.kind} on loopback, in its own process; ` +
-      `${pinningText()}; ` +
       `every cell in a fresh process, default options unless the cell says otherwise; each value the median of ` +
       `${RUNS} runs. small/medium: messages completed in a ${WINDOW_MS / 1000} s window after a 2 s warm-up; ` +
       `large, large-file: ${LARGE_COUNT} messages of 20 MB. MB = 10^6 bytes. × columns compare medians of the same ` +
@@ -222,8 +220,7 @@ function renderRtt(sink: BenchSink, rows: readonly Row[], rttMs: number, seconds
   return [
     `## smtpmail benchmark at RTT ${rttMs} ms`,
     '',
-    `Node ${process.version}; ${sink.kind}; ${pinningText()} (the proxy not pinned); ` +
-      `2 KB messages through a proxy that holds each chunk ${rttMs / 2} ms in ` +
+    `Node ${process.version}; ${sink.kind}; 2 KB messages through a proxy that holds each chunk ${rttMs / 2} ms in ` +
       `each direction (order kept, no bandwidth limit; the TCP handshake itself is not delayed). Each value the ` +
       `median of ${RUNS} runs of a ${WINDOW_MS / 1000} s window after a 0.3 s warm-up, each cell having first sent ` +
       'for 1 s straight to the sink (so that its code is compiled as in a sender that has run a while). ' +

@@ -7,7 +7,6 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { SinkReport } from './sink.js';
 import { expectedHash, type WorkloadName } from './workloads.js';
-import { cpuPinning, pin } from './cpu-pinning.js';
 
 const START_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -54,8 +53,6 @@ export class SinkControl implements BenchSink {
     const child = fork(fileURLToPath(new URL('./sink.js', import.meta.url)), [], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    const pinning = cpuPinning();
-    if (pinning !== undefined) pin(child.pid, pinning.sink);
     const port = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('the sink did not start')), START_TIMEOUT_MS);
       child.once('message', (message: SinkMessage) => {
