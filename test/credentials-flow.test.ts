@@ -10,7 +10,7 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseAuthinfo } from '../src/auth/authinfo.js';
-import { assertTranscript, converse } from './helpers/converse.js';
+import { assertTranscript, converse, DELIVERY } from './helpers/converse.js';
 import { script, type Step } from './helpers/fake-server.js';
 
 const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
@@ -33,17 +33,7 @@ function plainAuth(user: string, password: string, mechanisms = 'PLAIN LOGIN'): 
     S: 250 AUTH ${mechanisms}
     C: AUTH PLAIN ${b64(`\0${user}\0${password}`)}
     S: 235 ok
-    C: MAIL FROM:<a@x.org>
-    S: 250 ok
-    C: RCPT TO:<b@y.org>
-    S: 250 ok
-    C: DATA
-    S: 354 go
-    C: hello
-    C: .
-    S: 250 queued
-    C: QUIT
-    S: 221 bye
+    ${DELIVERY}
   `;
 }
 
@@ -72,17 +62,7 @@ test('smtp-auth in the entry forces the mechanism', async (t) => {
     S: 334 UGFzc3dvcmQ6
     C: ${b64(PASS)}
     S: 235 ok
-    C: MAIL FROM:<a@x.org>
-    S: 250 ok
-    C: RCPT TO:<b@y.org>
-    S: 250 ok
-    C: DATA
-    S: 354 go
-    C: hello
-    C: .
-    S: 250 queued
-    C: QUIT
-    S: 221 bye
+    ${DELIVERY}
   `;
   const c = await converse(steps, { authSources: [file] });
   assert.equal(c.error, undefined);
@@ -138,17 +118,7 @@ test('prompted credentials with save: written to the first authinfo file after A
     S: 250 ok
     C: AUTH PLAIN ${b64('\0alice\0p#ss "quoted" word')}
     S: 235 ok
-    C: MAIL FROM:<a@x.org>
-    S: 250 ok
-    C: RCPT TO:<b@y.org>
-    S: 250 ok
-    C: DATA
-    S: 354 go
-    C: hello
-    C: .
-    S: 250 queued
-    C: QUIT
-    S: 221 bye
+    ${DELIVERY}
   `;
   const c = await converse(steps, {
     authSources: [file],
