@@ -15,7 +15,7 @@ import path from 'node:path';
 import { sendMail, SmtpClient } from '../src/index.js';
 import { encodeField } from '../src/message/header-encoding.js';
 import { makeField } from '../src/message/header-block.js';
-import { assertTranscript, converse } from './helpers/converse.js';
+import { assertTranscript, converse, DELIVERY } from './helpers/converse.js';
 import { script, startFakeServer } from './helpers/fake-server.js';
 import { withRealServer, type RealServer } from './helpers/real-server.js';
 import { runCli, withHome } from './helpers/run-cli.js';
@@ -196,17 +196,7 @@ test("ONEX (for XONE), VERB (for XVRB, when asked) and XUSR before MAIL, in Emac
     S: 250 verbose
     C: XUSR
     S: 250 user
-    C: MAIL FROM:<a@x.org>
-    S: 250 ok
-    C: RCPT TO:<b@y.org>
-    S: 250 ok
-    C: DATA
-    S: 354 go
-    C: hello
-    C: .
-    S: 250 queued
-    C: QUIT
-    S: 221 bye
+    ${DELIVERY}
   `;
   const c = await converse(steps, { verb: true });
   assert.equal(c.error, undefined);
