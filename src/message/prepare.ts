@@ -228,18 +228,36 @@ function prepareSplit(
   const fields = parseHeaders(raw, end.headerEnd, asciiHead);
   const rest = raw.subarray(end.bodyStart);
   const fullBody: MessageBody = body === undefined ? rest : prepend(rest, body);
-  // One look at every field: the first X-Message-SMTP-Method, the Fcc files, whether any field is not transmitted.
+  // One look at every field, by its key alone (a value is read only for the few fields that need one): the first
+  // X-Message-SMTP-Method and Message-ID, the Fcc files, whether any field is not transmitted.
   let methodValue: string | undefined;
+  let givenMessageId: string | undefined;
   const fcc: string[] = [];
   let hidden = false;
   let tlsRequired: HeaderField[] | undefined;
   for (const field of fields) {
-    if (field.key === TLS_REQUIRED_KEY) (tlsRequired ??= []).push(field);
-    if (isBlankSubject(field)) hidden = true;
-    if (!HIDDEN_KEYS.includes(field.key)) continue;
-    hidden = true;
-    if (field.key === METHOD_KEY) methodValue ??= field.value;
-    else if (field.key === FCC_KEY && field.value.trim() !== '') fcc.push(field.value.trim());
+    switch (field.key) {
+      case TLS_REQUIRED_KEY:
+        (tlsRequired ??= []).push(field);
+        break;
+      case 'subject':
+        if (isBlankSubject(field)) hidden = true;
+        break;
+      case 'message-id':
+        givenMessageId ??= field.value.trim(); // never hidden, never encoded (header-encoding.ts)
+        break;
+      case METHOD_KEY:
+        hidden = true;
+        methodValue ??= field.value;
+        break;
+      case FCC_KEY:
+        hidden = true;
+        if (field.value.trim() !== '') fcc.push(field.value.trim());
+        break;
+      case 'bcc':
+      case 'resent-bcc':
+        hidden = true;
+    }
   }
   const method = methodValue === undefined ? undefined : parseMethod(methodValue);
 
@@ -248,8 +266,13 @@ function prepareSplit(
   if (options.addMissingHeaders !== false && inMemory) added.push(...mimeHeaders(fields, rest));
   // RFC 6532 allows raw UTF-8 in headers only in an SMTPUTF8 transaction, which a non-ASCII address needs anyway:
   // otherwise non-ASCII header text goes out as RFC 2047 encoded words, as Emacs sends it.
-  const utf8Headers = NON_ASCII.test(envelope.from) || envelope.to.some((to) => NON_ASCII.test(to));
-  const encode = utf8Headers || (asciiHead && added.every((field) => isAscii(field.raw))) ? undefined : encodeField;
+  // (Addresses are looked at only when some header text is not ASCII.)
+  const encode =
+    (asciiHead && added.every((field) => isAscii(field.raw))) ||
+    NON_ASCII.test(envelope.from) ||
+    envelope.to.some((to) => NON_ASCII.test(to))
+      ? undefined
+      : encodeField;
   const transmitted = (field: HeaderField): boolean => !HIDDEN_KEYS.includes(field.key) && !isBlankSubject(field);
   const kept = hidden ? fields.filter(transmitted) : fields;
   const outgoing =
@@ -277,7 +300,7 @@ function prepareSplit(
       fccHead: fcc.length > 0 ? withBcc() : undefined,
       body: fullBody,
       method,
-      messageId: messageIdOf(outgoing),
+      messageId: givenMessageId ?? messageIdOf(added),
       inMemory,
       // The header block read so far ends with a line end, so sizes add up across it.
       bodyWireSize:
