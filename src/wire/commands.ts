@@ -211,6 +211,7 @@ function checkName(name: string): string {
 
 /** An address for a path: no controls, no `<` or `>` (parameter injection), bounded, and text that UTF-8 can carry. */
 function checkAddress(address: string, what: string): string {
+  if (isPlainAddress(address)) return address;
   checkText(address, what);
   // U+FFFD is what undecodable bytes became (a header or an argument that was not UTF-8), a lone surrogate what
   // UTF-8 cannot encode: either would name another mailbox than the one written.
@@ -223,6 +224,20 @@ function checkAddress(address: string, what: string): string {
     throw new SmtpProtocolError('EINPUT', `${what} is longer than ${MAX_ADDRESS_BYTES} octets`);
   }
   return address;
+}
+
+/**
+ * True for the usual address: printable ASCII without `<` or `>`, short enough. One loop over its characters, where
+ * the checks above are four regular-expression and string searches (every address is checked when the send starts and
+ * again as its command is made: 64 sends in flight spent 2 % of their time in the checks).
+ */
+function isPlainAddress(address: string): boolean {
+  if (address.length > MAX_ADDRESS_BYTES) return false;
+  for (let i = 0; i < address.length; i++) {
+    const c = address.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x3c || c === 0x3e) return false;
+  }
+  return true;
 }
 
 const IPV4_OCTET = /^(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$/;
