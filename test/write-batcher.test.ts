@@ -9,7 +9,8 @@ import net from 'node:net';
 import test from 'node:test';
 import { BufferPool, type Lent } from '../src/wire/buffer-pool.js';
 import { Connection } from '../src/net/connection.js';
-import { COPY_LIMIT, FLUSH_BYTES } from '../src/net/write-batcher.js';
+import { COPY_LIMIT, TURN_WRITE_BYTES, WriteBatcher } from '../src/net/write-batcher.js';
+import { Writable } from 'node:stream';
 
 /** Deterministic pseudo-random bytes (a linear congruential generator). */
 function bytes(length: number, seed: number): Buffer {
@@ -53,8 +54,8 @@ test('connection: commands and small parts copied, large ones lent, the peer get
     assert.deepEqual(calls, ['small copied'], 'a copied part is given back at once');
     connection.send(['THREE\r\n'], [part('large lent', large), small]);
     assert.deepEqual(calls, ['small copied'], 'a lent part is given back only once the stream has written it');
-    const many = Array.from({ length: 40 }, (_, i) => bytes(COPY_LIMIT, 10 + i)); // more than FLUSH_BYTES in one turn
-    assert.ok(many.length * COPY_LIMIT > FLUSH_BYTES);
+    const many = Array.from({ length: 40 }, (_, i) => bytes(COPY_LIMIT, 10 + i)); // more than TURN_WRITE_BYTES
+    assert.ok(many.length * COPY_LIMIT > TURN_WRITE_BYTES);
     connection.send(['FOUR\r\n'], many);
     await connection.write(part('write large', large), 1000, 'test');
     connection.send(['QUIT\r\n']);
@@ -78,4 +79,33 @@ test('connection: commands and small parts copied, large ones lent, the peer get
     received = [];
     await new Promise((resolve) => server.close(resolve));
   }
+});
+
+test('batcher: a turn is written at its end in one write, except that once it gathers TURN_WRITE_BYTES that much goes at once', async () => {
+  const writes: Buffer[] = [];
+  const stream = new Writable({
+    writev(chunks, callback) {
+      writes.push(Buffer.concat(chunks.map((c) => c.chunk as Buffer)));
+      callback();
+    },
+  });
+  const batcher = new WriteBatcher(stream);
+  const part = bytes(1000, 7);
+  // A small turn: nothing is written before it ends, then all of it at once.
+  for (let i = 0; i < 4; i++) batcher.put(`CMD ${i}\r\n`, [part]);
+  assert.equal(writes.length, 0, 'a small turn is gathered');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(writes.length, 1, 'and leaves in one write');
+  // A big turn: the first TURN_WRITE_BYTES go while the turn is still putting.
+  const perPut = part.length + 'CMD n\r\n'.length;
+  const puts = Math.ceil((2.5 * TURN_WRITE_BYTES) / perPut);
+  for (let i = 0; i < puts; i++) batcher.put(`CMD ${i % 10}\r\n`, [part]);
+  assert.equal(writes.length, 3, 'two writes made within the turn');
+  assert.ok(
+    (writes[1] as Buffer).length >= TURN_WRITE_BYTES && (writes[1] as Buffer).length < TURN_WRITE_BYTES + perPut,
+  );
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(writes.length, 4, 'the rest at the end of the turn');
+  assert.equal(Buffer.concat(writes.slice(1)).length, puts * perPut, 'every byte, once');
+  stream.destroy();
 });
