@@ -228,8 +228,8 @@ function checkAddress(address: string, what: string): string {
 
 /**
  * True for the usual address: printable ASCII without `<` or `>`, short enough. One loop over its characters, where
- * the checks above are four regular-expression and string searches (every address is checked when the send starts and
- * again as its command is made: 64 sends in flight spent 2 % of their time in the checks).
+ * the checks below are four regular-expression and string searches. Every address is checked when a send starts and
+ * again as its command is made: a MAIL FROM and an RCPT TO took 319 ns with the searches alone, 188 ns with this.
  */
 function isPlainAddress(address: string): boolean {
   if (address.length > MAX_ADDRESS_BYTES) return false;
