@@ -71,7 +71,7 @@ export class Connection {
   #replyWaiter: Waiter | undefined;
   #drainWaiter: Waiter | undefined;
   readonly #failureListeners = new Set<(error: SmtpProtocolError) => void>();
-  /** Writes of this event-loop turn leave together, in one writev. */
+  /** Writes of this event-loop turn leave together, in one writev (a few, for a turn of more than 32 KiB). */
   readonly #writer: WriteBatcher;
   /** Whether the server has sent anything at all (a port that waits for TLS sends nothing). */
   #heard = false;

@@ -17,8 +17,8 @@ export const COPY_LIMIT = 16 * 1024;
  * Once a turn has gathered this much, it goes to the stream at once (the rest of the turn gathers anew): the server
  * starts on the first messages while the client still makes the next ones, and the stream's back-pressure is felt.
  * Gathering the whole turn made the two take turns instead: 64 messages of 2 KB in flight, the client pinned to one
- * CPU and the C sink to the other, 98,000-109,000 msgs/s with one write a turn against 122,000-126,000 with this
- * (16 KiB: 3 % slower than one write a turn, more writes; 64 KiB: between).
+ * CPU and the C sink to the other, 98,000-113,000 msgs/s with one write a turn against 117,000-127,000 with this, for
+ * about three times the writes (48, 64 and 96 KiB: between the two; 16 KiB: slower than one write a turn).
  */
 export const TURN_WRITE_BYTES = 32 * 1024;
 const FIRST_BYTES = 16 * 1024;
