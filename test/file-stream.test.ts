@@ -164,11 +164,15 @@ test('streams it must not take over are sent as they are', async () => {
       const started = fs.createReadStream(file);
       await once(started, 'readable');
       assert.equal(readFileStream(started), undefined, 'already read from');
+      const awaited = fs.createReadStream(file);
+      const ended = once(awaited, 'end');
+      assert.equal(readFileStream(awaited), undefined, "someone waits for its 'end'");
       assert.equal(readFileStream(Buffer.from('x')), undefined, 'not a stream');
-      for (const stream of [otherFs, paused, byDescriptor, started]) await client.send(stream);
+      for (const stream of [otherFs, paused, byDescriptor, started, awaited]) await client.send(stream);
+      await ended; // read as it is, it ends as streams do
       await client.send(encoded as unknown as AsyncIterable<string>);
       await client.quit();
-      assert.equal(server.received.length, 5);
+      assert.equal(server.received.length, 6);
       for (const received of server.received) assert.deepEqual(received.data, text);
     });
   } finally {

@@ -8,8 +8,9 @@
  * and after in the same minutes: 620-775 MB/s with fs.ReadStream's reads, 930-975 MB/s read here (session 7).
  *
  * Only a stream of node:fs itself (not one made with another `fs` option), opened by path, with no encoding, never
- * read, paused or piped: it is destroyed (its file descriptor closed) and its file opened again with its flags, from
- * its `start` to its `end`. Any other stream is read as it is.
+ * read, paused or piped, and with no listener for its 'end' (it will never end: destroyed, it emits 'close' only): it
+ * is destroyed (its file descriptor closed) and its file opened again with its flags, from its `start` to its `end`.
+ * Any other stream is read as it is.
  */
 import fs from 'node:fs';
 import { lendUntilWritten } from '../wire/buffer-pool.js';
@@ -54,7 +55,8 @@ export function readFileStream(input: unknown): AsyncIterable<Buffer> | undefine
     stream.readableFlowing === null &&
     stream.readableEncoding === null &&
     !stream.readableObjectMode &&
-    !stream.destroyed;
+    !stream.destroyed &&
+    stream.listenerCount('end') === 0;
   if (!untouched || !Number.isSafeInteger(start) || start < 0 || !(end >= start)) return undefined;
   // Its own opening may still fail (a missing file, say) after this: that is reported by the reading here, not as an
   // 'error' event nobody listens to.
