@@ -5,6 +5,9 @@
  * 200 MB/s on this machine, which made it the bottleneck of every 20 MB cell); the 200 MB stream, whose bytes are
  * never written to disk, is checked by SHA-256. Its source is looked for at $SMTPMAIL_BENCH_SINK_SOURCE, else at
  * ../shared/bench-sink/sink.c beside the project.
+ *
+ * The sink stops by itself: a detached shell beside it kills it after LIFETIME_S, so a bench killed without stopping it
+ * (SIGKILL, a CI timeout) leaves no server behind for long. A sink stopped as usual takes its shell with it.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -19,6 +22,8 @@ const BINARY = path.join(ROOT, 'build', 'bench-sink');
 const START_TIMEOUT_MS = 10_000;
 const STATS_TIMEOUT_MS = 5_000;
 const POLL_MS = 2;
+/** Far longer than any workload's cells take (the whole bench takes about 7 minutes). */
+const LIFETIME_S = 30 * 60;
 
 interface Stats {
   readonly msgs: number;
@@ -68,6 +73,8 @@ export class CSink implements BenchSink {
   readonly #binary: string;
   readonly #dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smtpmail-csink-'));
   #child: ChildProcess | undefined;
+  /** The shell that kills the sink after LIFETIME_S, in a process group of its own. */
+  #reaper: ChildProcess | undefined;
   #workload: WorkloadName | undefined;
   #port = 0;
 
@@ -82,6 +89,7 @@ export class CSink implements BenchSink {
     fs.rmSync(ready, { force: true });
     const args = [...this.#check(workload), '--ready', ready, '--stats', this.#statsFile, '0'];
     this.#child = spawn(this.#binary, args, { stdio: ['ignore', 'ignore', 'ignore'] });
+    this.#reaper = reaperOf(this.#child);
     this.#workload = workload;
     this.#port = await until(
       () => {
@@ -138,5 +146,20 @@ export class CSink implements BenchSink {
   #kill(): void {
     this.#child?.kill('SIGKILL');
     this.#child = undefined;
+    const reaper = this.#reaper?.pid;
+    this.#reaper = undefined;
+    try {
+      if (reaper !== undefined) process.kill(-reaper, 'SIGKILL'); // the shell and its sleep
+    } catch {
+      // the reaper is gone already (it has killed the sink)
+    }
   }
+}
+
+/** A detached shell that kills `child` after LIFETIME_S unless it is killed first; it does not keep the bench alive. */
+function reaperOf(child: ChildProcess): ChildProcess | undefined {
+  if (child.pid === undefined) return undefined;
+  const reaper = spawn('sh', ['-c', `sleep ${LIFETIME_S}; kill -9 ${child.pid}`], { stdio: 'ignore', detached: true });
+  reaper.unref();
+  return reaper;
 }
