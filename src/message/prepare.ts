@@ -177,7 +177,10 @@ const RESENT_FIELDS = ['resent-to', 'resent-cc', 'resent-bcc'];
 const METHOD_KEY = METHOD_HEADER.toLowerCase();
 const FCC_KEY = 'fcc';
 const TLS_REQUIRED_KEY = 'tls-required';
-/** Never transmitted: Bcc and Resent-Bcc (RFC 5322 §3.6.3), Fcc (a local file name), X-Message-SMTP-Method. */
+/**
+ * Never transmitted: Bcc and Resent-Bcc (RFC 5322 §3.6.3), Fcc (a local file name), X-Message-SMTP-Method (the switch
+ * over every field's key in prepareSplit names the same four).
+ */
 const HIDDEN_KEYS = ['bcc', 'resent-bcc', FCC_KEY, METHOD_KEY];
 const NON_ASCII = /[^\x00-\x7f]/;
 
