@@ -15,6 +15,7 @@ import { encodeField } from './header-encoding.js';
 import { formatDate, formatFrom, makeMessageId } from './header-values.js';
 import { crlfClean, normalizedSize, refuseNul } from '../wire/line-ends.js';
 import { checkHeaderLineEnds, headOf, readHead, type Head } from './message-head.js';
+import { readableChunks } from './readable-chunks.js';
 import { optionRef } from '../option-names.js';
 import { METHOD_HEADER, parseMethod, type Method } from './smtp-method.js';
 
@@ -505,7 +506,7 @@ async function splitStream(input: AsyncIterable<Buffer | Uint8Array | string>): 
     throw new SmtpProtocolError('EINPUT', 'the message must be a string, a Buffer or a readable stream');
   }
   askForLargeReads(input);
-  const source = input[Symbol.asyncIterator]();
+  const source = readableChunks(input) ?? input[Symbol.asyncIterator]();
   // A stream is destroyed at once (its iterator's return() would wait for a pending
   // read); any other iterable is told to finish, without waiting for it.
   const destroy = (input as { destroy?: unknown }).destroy;
