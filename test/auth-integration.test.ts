@@ -8,7 +8,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sendMail, SmtpProtocolError, type PasswordContext, type SendOptions, type StreamType } from '../src/index.js';
+import {
+  sendMail,
+  SmtpProtocolError,
+  type AuthMechanism,
+  type PasswordContext,
+  type SendOptions,
+  type StreamType,
+} from '../src/index.js';
 import { formatTrace } from '../src/wire/trace.js';
 import { assertNothingLeftOpen, SHORT_TIMEOUTS } from './helpers/converse.js';
 import { fixture } from './helpers/fake-server.js';
@@ -113,7 +120,9 @@ for (const streamType of ['starttls', 'ssl'] as const) {
 test('default preference against a server offering all: CRAM-MD5 is chosen', async () => {
   await withAuthServer(false, async (server, methods) => {
     const result = await sendMail('x\n', options(server, 'starttls', { user: USER, password: async () => PASS }, []));
-    assert.equal(result.authMechanism, 'CRAM-MD5');
+    // Typed as the mechanisms' upper-case names: a `string` here would not compile.
+    const used: Uppercase<AuthMechanism> | undefined = result.authMechanism;
+    assert.equal(used, 'CRAM-MD5');
     assert.deepEqual(methods, ['CRAM-MD5']);
   });
 });

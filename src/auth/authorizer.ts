@@ -7,6 +7,7 @@
  * run the transaction again.
  */
 import { authenticate } from './exchange.js';
+import type { MechanismName } from './mechanism.js';
 import { CredentialGate } from './credential-gate.js';
 import { defaultAuthSources, lookupCredentials, saveCredentials } from './credentials.js';
 import type { SearchedFile } from '../hints.js';
@@ -39,7 +40,7 @@ export class Authorizer {
   readonly #gate: CredentialGate;
   #resolved: Promise<Credentials | undefined> | undefined;
   #searched: readonly SearchedFile[] = [];
-  #mechanism: string | undefined;
+  #mechanism: MechanismName | undefined;
   #who: { readonly user: string; readonly source: string } | undefined;
 
   constructor(options: AuthOptions, target: Target, gate = new CredentialGate()) {
@@ -49,7 +50,7 @@ export class Authorizer {
   }
 
   /** The mechanism that succeeded, once authenticated. */
-  get mechanism(): string | undefined {
+  get mechanism(): MechanismName | undefined {
     return this.#mechanism;
   }
 

@@ -15,6 +15,7 @@ import { smtputf8Missing } from '../hints.js';
 import {
   DEFAULT_TIMEOUTS,
   resolveTarget,
+  type AuthMechanism,
   type AuthOptions,
   type ConnectionOptions,
   type PasswordFunction,
@@ -136,8 +137,8 @@ export interface SendResult {
   /** True when the message went over TLS. */
   readonly secure: boolean;
   readonly tls: TlsInfo | undefined;
-  /** The SASL mechanism used, when the session authenticated. */
-  readonly authMechanism: string | undefined;
+  /** The SASL mechanism used (its name in upper case, e.g. `'SCRAM-SHA-256'`), when the session authenticated. */
+  readonly authMechanism: Uppercase<AuthMechanism> | undefined;
   /** Attempts made, this one included. */
   readonly attempts: number;
   /** Octets of the message as sent (before line-end normalisation and dot-stuffing). */
